@@ -1,0 +1,145 @@
+/*
+ * streamix: online (stepwise) expectation-maximization for diagonal Gaussian mixtures
+ * in fixed, caller-provided memory.
+ *
+ * The C API. Compiles as C99 and as C++. Every function validates its arguments; on any
+ * error it returns a status other than SMX_OK and leaves the model bit-for-bit unchanged.
+ * Nothing here allocates, throws, locks or does I/O. One model must not be used from two
+ * threads at once without a lock; distinct models are independent.
+ */
+#ifndef STREAMIX_STREAMIX_H
+#define STREAMIX_STREAMIX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum smx_status {
+  SMX_OK = 0,
+  SMX_ERR_ARGUMENT,  /* null pointer, invalid config or parameter value */
+  SMX_ERR_STORAGE,   /* storage too small or not aligned to SMX_STORAGE_ALIGN bytes */
+  SMX_ERR_INPUT,     /* a feature is NaN, infinite, or its square overflows float */
+  SMX_ERR_NOT_READY, /* the model has no parameters yet (still warming up) */
+  SMX_ERR_SNAPSHOT   /* snapshot truncated, corrupted, of another version, or inconsistent */
+} smx_status;
+
+/* Limits checked by smx_model_size / smx_model_create. */
+#define SMX_MAX_COMPONENTS 1024u
+#define SMX_MAX_FEATURES 4096u
+#define SMX_MAX_INIT_SAMPLES 65536u
+/* Largest accepted |x_d|: sqrt(FLT_MAX), so that x_d * x_d is finite. */
+#define SMX_MAX_ABS_FEATURE 1.8446742e19f
+
+typedef struct smx_config {
+  uint32_t components;    /* K, 1 <= K <= SMX_MAX_COMPONENTS */
+  uint32_t features;      /* D, 1 <= D <= SMX_MAX_FEATURES */
+  float step_exponent;    /* alpha in (0.5, 1], default 0.6 */
+  float step_offset;      /* t0 >= 1, default 2 */
+  float step_floor;       /* gamma_min in [0, 1), default 0; > 0 forgets exponentially */
+  uint32_t hold_samples;  /* samples after initialization before the first M-step, default 20 */
+  uint32_t init_samples;  /* warm-up buffer for self-initialization: 0 (parameters must be
+                             set with smx_model_set_params) or K..SMX_MAX_INIT_SAMPLES;
+                             default max(10 K, 20) */
+  float variance_floor;   /* lower bound of every variance, in squared feature units;
+                             finite and >= FLT_MIN, default 1e-6 */
+  float weight_floor;     /* lower bound of every weight statistic, in [FLT_MIN, 1/K);
+                             default 0.01 / K. A component held at the floor is dead
+                             and is re-seeded at the next poorly explained sample. */
+  uint32_t seed;          /* k-means++ seeding of the self-initialization, default 1 */
+  uint32_t average_from;  /* Polyak-Ruppert averaging: 0 = off (default); n >= 1 averages
+                             the parameter iterates from the n-th M-step on */
+} smx_config;
+
+/* Opaque: lives inside the caller's storage. The storage holds no pointers into itself,
+ * so a model can be copied or moved with memcpy to other storage of the same size. */
+typedef struct smx_model smx_model;
+
+/* Storage alignment required by smx_model_create and smx_snapshot_load. */
+#define SMX_STORAGE_ALIGN 64u
+
+/*
+ * Storage size in bytes, as an integer constant expression (usable for static arrays):
+ *   SMX_MODEL_BYTES(K, D, N, A) = 256 + 4 P (6 + 3A) + 4 P D (5 + 3A) + ceil64(4 N (D + 1))
+ * with P = K rounded up to a multiple of 16, N = init_samples, A = 1 if average_from > 0:
+ * a 256-byte header; 6 P-vectors and 5 D-by-P arrays (statistics, E-step parameters,
+ * scratch), 3 + 3 more with averaging; the warm-up buffer of N samples plus one float per
+ * sample for k-means++ seeding.
+ * smx_model_size computes the same value after validating the config.
+ */
+#define SMX_PADDED_COMPONENTS(K) ((((size_t)(K)) + 15u) / 16u * 16u)
+#define SMX_MODEL_BYTES(K, D, N, A)                                                  \
+  ((size_t)256u + (size_t)4u * SMX_PADDED_COMPONENTS(K) * (6u + 3u * ((A) ? 1u : 0u)) + \
+   (size_t)4u * SMX_PADDED_COMPONENTS(K) * (size_t)(D) * (5u + 3u * ((A) ? 1u : 0u)) +   \
+   ((size_t)4u * (size_t)(N) * ((size_t)(D) + 1u) + 63u) / 64u * 64u)
+
+/* Fills *cfg with the defaults above for K components and D features (cfg may be NULL). */
+void smx_config_init(smx_config* cfg, uint32_t components, uint32_t features);
+
+/* Validates cfg and gives the storage it needs. */
+smx_status smx_model_size(const smx_config* cfg, size_t* bytes);
+
+/* Creates a model in storage (aligned to SMX_STORAGE_ALIGN, at least smx_model_size bytes).
+ * The model is not ready until it has parameters: either set them, or observe init_samples
+ * samples. */
+smx_status smx_model_create(const smx_config* cfg, void* storage, size_t storage_bytes,
+                            smx_model** model);
+
+/* Sets the parameters (weights: K, normalized here; means and variances: K*D, row k is
+ * component k). Weights must be finite and >= 0 with a positive sum, means finite with
+ * |mean| <= SMX_MAX_ABS_FEATURE, variances finite and > 0. Variances below the variance
+ * floor and weights below the weight floor are raised to them. The model becomes ready;
+ * the step counter and the hold period restart from here. */
+smx_status smx_model_set_params(smx_model* m, const float* weights, const float* means,
+                                const float* variances);
+
+/* Copies the current parameters out (any of the three pointers may be NULL);
+ * SMX_ERR_NOT_READY before the model has parameters. With
+ * averaging on and at least one averaged step, these are the averaged parameters. */
+smx_status smx_model_get_params(const smx_model* m, float* weights, float* means,
+                                float* variances);
+
+/* Learns from one sample x (D floats). If log_likelihood is not NULL it receives
+ * log p(x) in nats under the parameters before this update (prequential), or NaN while
+ * the model is warming up (the sample is buffered; the sample that completes the buffer
+ * initializes the model and also reports NaN). */
+smx_status smx_observe(smx_model* m, const float* x, float* log_likelihood);
+
+/* log p(x) in nats under the current parameters. SMX_ERR_NOT_READY before the model has
+ * parameters. -INFINITY if x is so far from every component that no density is
+ * representable in float. */
+smx_status smx_score(const smx_model* m, const float* x, float* log_likelihood);
+
+/* Posterior probabilities P(z = k | x), K floats summing to 1 (values below 2^-64 of the
+ * largest log-density gap are returned as 0). */
+smx_status smx_responsibilities(const smx_model* m, const float* x, float* resp);
+
+/* The config the model was created with. */
+smx_status smx_model_config(const smx_model* m, smx_config* cfg);
+
+/* Samples accepted by smx_observe since creation (or since the snapshot's model was). */
+uint64_t smx_samples_seen(const smx_model* m);
+
+/* 1 once the model has parameters, 0 before (and for a NULL or invalid model). */
+int smx_is_ready(const smx_model* m);
+
+/* Snapshots: a versioned, little-endian, CRC-32-protected byte image of the whole state,
+ * identical on every architecture. Loading validates everything before it writes to the
+ * target storage. */
+smx_status smx_snapshot_size(const smx_model* m, size_t* bytes);
+smx_status smx_snapshot_save(const smx_model* m, void* buf, size_t buf_bytes, size_t* written);
+smx_status smx_snapshot_load(const void* buf, size_t len, void* storage, size_t storage_bytes,
+                             smx_model** model);
+/* The config stored in a snapshot, so the caller can size storage before loading. */
+smx_status smx_snapshot_config(const void* buf, size_t len, smx_config* cfg);
+
+/* A static, human-readable description of s. */
+const char* smx_status_string(smx_status s);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* STREAMIX_STREAMIX_H */

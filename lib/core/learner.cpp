@@ -1,0 +1,127 @@
+// The stepwise-EM learner: warm-up buffering, the step-size schedule and hold period, the
+// dead-component rule and Polyak-Ruppert averaging around the E-step and M-step kernels.
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/model.h"
+
+namespace streamix::core {
+
+namespace {
+
+// Squared Mahalanobis distance above which a sample is "poorly explained" by a component:
+// the 1 - 1e-4 quantile of chi-square with D degrees of freedom, by the Wilson-Hilferty
+// approximation (z = 3.719). For D = 1 it gives 16.2 (exact: 15.1), i.e. it errs on the
+// side of re-seeding less.
+float poorly_explained_distance(uint32_t features) {
+  const float nine_d = 9.0f * static_cast<float>(features);
+  const float c = 1.0f - 2.0f / nine_d + 3.719f * std::sqrt(2.0f / nine_d);
+  return static_cast<float>(features) * c * c * c;
+}
+
+// A component whose weight statistic sits at the floor is dead. Returns the first dead
+// component if x is poorly explained by every live one, or -1.
+int32_t component_to_reseed(const smx_model* m, const ModelArrays& a) {
+  const kernels::Shape s = a.stats.shape;
+  const float floor = m->config.weight_floor;
+  int32_t dead = -1;
+  for (uint32_t k = 0; k < s.components && dead < 0; ++k) {
+    if (a.stats.weight[k] <= floor) dead = static_cast<int32_t>(k);
+  }
+  if (dead < 0) return -1;
+  // l_k = log w_k + log_norm_k - q_k / 2, so q_k = 2 (log w_k + log_norm_k - l_k).
+  const float limit = poorly_explained_distance(s.features);
+  for (uint32_t k = 0; k < s.components; ++k) {
+    if (a.stats.weight[k] <= floor) continue;
+    const float q = 2.0f * (a.iterate.log_weight[k] + a.iterate.log_norm[k] - a.log_joint[k]);
+    if (q <= limit) return -1;
+  }
+  return dead;
+}
+
+// Re-seeds component k at x: the mean is x, the variance the weight-averaged variance of
+// the other components (the scale the model currently believes in).
+void reseed(const ModelArrays& a, uint32_t k, const float* x, float variance_floor) {
+  const kernels::Shape s = a.stats.shape;
+  float others = 0.0f;
+  for (uint32_t j = 0; j < s.components; ++j) {
+    if (j != k) others += a.stats.weight[j];
+  }
+  for (uint32_t d = 0; d < s.features; ++d) {
+    const float* row = a.stats.variance + size_t{d} * s.stride;
+    float pooled = 0.0f;
+    for (uint32_t j = 0; j < s.components; ++j) {
+      if (j != k) pooled += a.stats.weight[j] * row[j];
+    }
+    pooled = others > 0.0f ? pooled / others : 1.0f;
+    a.stats.mean[size_t{d} * s.stride + k] = x[d];
+    a.stats.variance[size_t{d} * s.stride + k] = pooled > variance_floor ? pooled : variance_floor;
+  }
+}
+
+void update_average(smx_model* m, const ModelArrays& a) {
+  const kernels::Shape s = a.stats.shape;
+  const size_t vector_bytes = sizeof(float) * s.stride;
+  const size_t matrix_bytes = vector_bytes * s.features;
+  ++m->averaged;
+  if (m->averaged == 1) {  // copy exactly: avg + (x - avg) * 1 need not round to x
+    std::memcpy(a.average.weight, a.iterate.weight, vector_bytes);
+    std::memcpy(a.average.mean, a.iterate.mean, matrix_bytes);
+    std::memcpy(a.average.variance, a.iterate.variance, matrix_bytes);
+  } else {
+    const float inv = 1.0f / static_cast<float>(m->averaged);
+    kernels::running_mean(a.average.weight, a.iterate.weight, s.stride, inv);
+    kernels::running_mean(a.average.mean, a.iterate.mean, size_t{s.stride} * s.features, inv);
+    kernels::running_mean(a.average.variance, a.iterate.variance, size_t{s.stride} * s.features,
+                          inv);
+  }
+  kernels::derive_estep_terms(a.average);
+}
+
+float buffer_warmup_sample(smx_model* m, const ModelArrays& a, const float* x) {
+  const uint32_t d = m->config.features;
+  std::memcpy(a.warmup + size_t{m->buffered} * d, x, sizeof(float) * d);
+  ++m->buffered;
+  if (m->buffered == m->config.init_samples) {
+    initialize_from_warmup(m);
+    start_from_stats(m);
+  }
+  return std::numeric_limits<float>::quiet_NaN();
+}
+
+}  // namespace
+
+float observe(smx_model* m, const float* x) {
+  const ModelArrays a = arrays_of(m);
+  ++m->samples_seen;
+  if (!m->ready) return buffer_warmup_sample(m, a, x);
+
+  const smx_config& c = m->config;
+  const uint32_t stride = a.stats.shape.stride;
+  const float log_p = log_density(a.iterate, x, a.log_joint);
+  kernels::responsibilities(a.log_joint, stride, log_p, a.resp);
+
+  const bool past_hold = m->steps >= c.hold_samples;
+  const int32_t reseeded = past_hold ? component_to_reseed(m, a) : -1;
+  if (reseeded >= 0) {
+    // The sample belongs wholly to the re-seeded component.
+    for (uint32_t k = 0; k < stride; ++k) a.resp[k] = 0.0f;
+    a.resp[reseeded] = 1.0f;
+  } else if (log_p == -kernels::kInf) {
+    return log_p;  // no component can take the sample: nothing to learn
+  }
+
+  ++m->steps;
+  const float gamma = step_size(c, m->steps);
+  kernels::mstep_update(a.stats, x, a.resp, gamma, c.variance_floor, c.weight_floor);
+  if (reseeded >= 0) reseed(a, static_cast<uint32_t>(reseeded), x, c.variance_floor);
+
+  if (m->steps > c.hold_samples) {
+    refresh_iterate(a);
+    if (averaging_enabled(c) && m->steps - c.hold_samples >= c.average_from) update_average(m, a);
+  }
+  return log_p;
+}
+
+}  // namespace streamix::core

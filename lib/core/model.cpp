@@ -1,0 +1,174 @@
+#include "core/model.h"
+
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+
+namespace streamix::core {
+
+using kernels::kBlock;
+
+bool averaging_enabled(const smx_config& c) { return c.average_from > 0; }
+
+kernels::Shape shape_of(const smx_config& c) {
+  const uint32_t stride = (c.components + kBlock - 1) / kBlock * kBlock;
+  return kernels::Shape{c.components, c.features, stride};
+}
+
+size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out) {
+  const kernels::Shape shape = shape_of(c);
+  const size_t vector_bytes = sizeof(float) * shape.stride;
+  const size_t matrix_bytes = vector_bytes * shape.features;
+  size_t offset = kHeaderBytes;
+  // Every array size is a multiple of 64 bytes, so every array starts 64-byte aligned.
+  auto take = [&](size_t bytes) {
+    float* p = base ? reinterpret_cast<float*>(base + offset) : nullptr;
+    offset += bytes;
+    return p;
+  };
+  auto take_params = [&](kernels::ParamArrays& p) {
+    p.weight = take(vector_bytes);
+    p.log_weight = take(vector_bytes);
+    p.log_norm = take(vector_bytes);
+    p.mean = take(matrix_bytes);
+    p.variance = take(matrix_bytes);
+    p.half_precision = take(matrix_bytes);
+    p.shape = shape;
+  };
+  ModelArrays a{};
+  a.stats.weight = take(vector_bytes);
+  a.stats.mean = take(matrix_bytes);
+  a.stats.variance = take(matrix_bytes);
+  a.stats.shape = shape;
+  take_params(a.iterate);
+  if (averaging_enabled(c)) take_params(a.average);
+  a.log_joint = take(vector_bytes);
+  a.resp = take(vector_bytes);
+  const size_t warmup_floats = size_t{c.init_samples} * (size_t{c.features} + 1);
+  a.warmup = take(0);
+  a.seeding = a.warmup ? a.warmup + size_t{c.init_samples} * c.features : nullptr;
+  offset += (sizeof(float) * warmup_floats + 63) / 64 * 64;
+  if (out) *out = a;
+  return offset;
+}
+
+ModelArrays arrays_of(const smx_model* m) {
+  ModelArrays a;
+  // The core owns the storage; const-ness of the model is enforced at the API boundary.
+  carve_storage(m->config, reinterpret_cast<unsigned char*>(const_cast<smx_model*>(m)), &a);
+  return a;
+}
+
+bool feature_is_valid(float v) { return std::fabs(v) <= SMX_MAX_ABS_FEATURE; }  // NaN: false
+
+bool config_is_valid(const smx_config& c) {
+  const bool finite = std::isfinite(c.step_exponent) && std::isfinite(c.step_offset) &&
+                      std::isfinite(c.step_floor) && std::isfinite(c.variance_floor) &&
+                      std::isfinite(c.weight_floor);
+  if (!finite) return false;
+  if (c.components < 1 || c.components > SMX_MAX_COMPONENTS) return false;
+  if (c.features < 1 || c.features > SMX_MAX_FEATURES) return false;
+  if (!(c.step_exponent > 0.5f && c.step_exponent <= 1.0f)) return false;
+  if (!(c.step_offset >= 1.0f)) return false;
+  if (!(c.step_floor >= 0.0f && c.step_floor < 1.0f)) return false;
+  if (c.init_samples != 0 && (c.init_samples < c.components || c.init_samples > SMX_MAX_INIT_SAMPLES))
+    return false;
+  if (!(c.variance_floor >= FLT_MIN)) return false;
+  // The floors of all K weights together must leave room: K * floor < 1.
+  if (!(c.weight_floor >= FLT_MIN &&
+        static_cast<double>(c.weight_floor) * c.components < 1.0))
+    return false;
+  return true;
+}
+
+smx_model* create_model(const smx_config& c, void* storage) {
+  ModelArrays a;
+  const size_t bytes = carve_storage(c, static_cast<unsigned char*>(storage), &a);
+  std::memset(storage, 0, bytes);
+  auto* m = static_cast<smx_model*>(storage);
+  m->magic = kModelMagic;
+  m->config = c;
+  const kernels::Shape shape = shape_of(c);
+  const size_t matrix = size_t{shape.stride} * shape.features;
+  // Padding and not-yet-set components: weight 0, mean 0, variance 1 (see kernels.h), or
+  // the variance floor if that is larger, so that every stored variance respects the floor.
+  const float unit_variance = c.variance_floor > 1.0f ? c.variance_floor : 1.0f;
+  for (uint32_t k = 0; k < shape.stride; ++k) a.stats.weight[k] = c.weight_floor;
+  auto fill = [](float* p, size_t n, float v) {
+    for (size_t i = 0; i < n; ++i) p[i] = v;
+  };
+  fill(a.stats.variance, matrix, unit_variance);
+  fill(a.iterate.variance, matrix, unit_variance);
+  kernels::derive_estep_terms(a.iterate);
+  if (averaging_enabled(c)) {
+    fill(a.average.variance, matrix, unit_variance);
+    kernels::derive_estep_terms(a.average);
+  }
+  return m;
+}
+
+const kernels::ParamArrays& reported_params(const smx_model* m, const ModelArrays& a) {
+  return m->averaged > 0 ? a.average : a.iterate;
+}
+
+kernels::EStepParams estep_view(const kernels::ParamArrays& p) {
+  return kernels::EStepParams{p.log_weight, p.log_norm, p.mean, p.half_precision, p.shape};
+}
+
+float log_density(const kernels::ParamArrays& p, const float* x, float* log_joint) {
+  const kernels::EStepParams e = estep_view(p);
+  kernels::LogSumExp lse;
+  float block[kBlock];
+  for (uint32_t first = 0; first < p.shape.stride; first += kBlock) {
+    float* l = log_joint ? log_joint + first : block;
+    kernels::log_joint_block(e, x, first, l);
+    kernels::lse_add(lse, l, kBlock);
+  }
+  return kernels::lse_value(lse);
+}
+
+void refresh_iterate(const ModelArrays& a) {
+  const kernels::Shape s = a.stats.shape;
+  float total = 0.0f;
+  for (uint32_t k = 0; k < s.components; ++k) total += a.stats.weight[k];
+  const float inv_total = 1.0f / total;
+  for (uint32_t k = 0; k < s.components; ++k) a.iterate.weight[k] = a.stats.weight[k] * inv_total;
+  const size_t matrix_bytes = sizeof(float) * s.stride * s.features;
+  std::memcpy(a.iterate.mean, a.stats.mean, matrix_bytes);
+  std::memcpy(a.iterate.variance, a.stats.variance, matrix_bytes);
+  kernels::derive_estep_terms(a.iterate);
+}
+
+void start_from_stats(smx_model* m) {
+  refresh_iterate(arrays_of(m));
+  m->ready = 1;
+  m->buffered = 0;
+  m->steps = 0;
+  m->averaged = 0;
+}
+
+void set_params(smx_model* m, const float* weights, const float* means, const float* variances) {
+  const ModelArrays a = arrays_of(m);
+  const kernels::Shape s = a.stats.shape;
+  const smx_config& c = m->config;
+  double total = 0.0;
+  for (uint32_t k = 0; k < s.components; ++k) total += weights[k];
+  for (uint32_t k = 0; k < s.components; ++k) {
+    const float w = static_cast<float>(weights[k] / total);
+    a.stats.weight[k] = w > c.weight_floor ? w : c.weight_floor;
+    for (uint32_t d = 0; d < s.features; ++d) {
+      const size_t at = size_t{d} * s.stride + k;
+      const float v = variances[size_t{k} * s.features + d];
+      a.stats.mean[at] = means[size_t{k} * s.features + d];
+      a.stats.variance[at] = v > c.variance_floor ? v : c.variance_floor;
+    }
+  }
+  start_from_stats(m);
+}
+
+float step_size(const smx_config& c, uint64_t t) {
+  const float decay = std::pow(static_cast<float>(t) + c.step_offset, -c.step_exponent);
+  return decay > c.step_floor ? decay : c.step_floor;
+}
+
+}  // namespace streamix::core

@@ -1,0 +1,91 @@
+// The model's state inside the caller's storage, and the operations the C API builds on.
+// The core knows nothing of instruction sets: all arithmetic on arrays goes through
+// kernels/kernels.h. Functions here assume validated arguments; validation lives in c_api.cpp.
+#ifndef STREAMIX_CORE_MODEL_H
+#define STREAMIX_CORE_MODEL_H
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/kernels.h"
+#include "streamix/streamix.h"
+
+// The header at the start of the storage. It holds no pointers (array offsets are derived
+// from the config by carve_storage), so a model may be relocated with memcpy.
+struct smx_model {
+  uint32_t magic;         // streamix::core::kModelMagic once created
+  uint32_t ready;         // 1 once the model has parameters
+  smx_config config;
+  uint32_t buffered;      // samples in the warm-up buffer
+  uint64_t samples_seen;  // samples accepted by smx_observe
+  uint64_t steps;         // t: samples learned from since initialization
+  uint64_t averaged;      // iterates in the Polyak-Ruppert average
+};
+
+namespace streamix::core {
+
+inline constexpr uint32_t kModelMagic = 0x4C444D53u;  // "SMDL"
+inline constexpr size_t kHeaderBytes = 256;
+static_assert(sizeof(smx_model) <= kHeaderBytes, "the size formula reserves 256 header bytes");
+
+// Pointers to every array of a model (mutable: the core decides what it writes).
+struct ModelArrays {
+  kernels::Stats stats;
+  kernels::ParamArrays iterate;  // the stepwise-EM iterate theta_t, used by the recursion
+  kernels::ParamArrays average;  // Polyak-Ruppert average; all null when averaging is off
+  float* log_joint;              // scratch, P floats
+  float* resp;                   // scratch, P floats
+  float* warmup;                 // init_samples rows of D floats
+  float* seeding;                // init_samples floats (k-means++ distances)
+};
+
+bool averaging_enabled(const smx_config& c);
+kernels::Shape shape_of(const smx_config& c);
+
+// Lays out the arrays of a model with config c from `base` and returns the storage size.
+// With base == nullptr it only computes the size.
+size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out);
+
+ModelArrays arrays_of(const smx_model* m);
+
+// Validates a config (limits, ranges, finite values). The one definition of "valid".
+bool config_is_valid(const smx_config& c);
+
+// True if v may be used as a feature value: finite and |v| <= SMX_MAX_ABS_FEATURE.
+bool feature_is_valid(float v);
+
+// Writes a fresh model (header, arrays with their padding values) into storage.
+smx_model* create_model(const smx_config& c, void* storage);
+
+// The parameters that smx_score, smx_responsibilities and get_params report: the average
+// once it has at least one iterate, the iterate otherwise.
+const kernels::ParamArrays& reported_params(const smx_model* m, const ModelArrays& a);
+kernels::EStepParams estep_view(const kernels::ParamArrays& p);
+
+// log p(x) under p; if log_joint is not null, all P log joint densities are stored there.
+float log_density(const kernels::ParamArrays& p, const float* x, float* log_joint);
+
+// theta = theta_bar(s): the iterate's weights (normalized), means and variances from the
+// statistics, and its derived E-step terms.
+void refresh_iterate(const ModelArrays& a);
+
+// Copies stats into the iterate (normalizing the weights), derives the E-step terms, and
+// restarts the step counter and the average: the model is ready from here.
+void start_from_stats(smx_model* m);
+
+// The sufficient statistics become the given parameters (row k of means/variances is
+// component k), with the floors applied. Then start_from_stats.
+void set_params(smx_model* m, const float* weights, const float* means, const float* variances);
+
+// One sample through the learner (x validated).
+float observe(smx_model* m, const float* x);
+
+// k-means++ seeding plus Lloyd iterations on the warm-up buffer; fills the statistics.
+void initialize_from_warmup(smx_model* m);
+
+// Step size gamma_t = max(gamma_min, (t + t0)^-alpha).
+float step_size(const smx_config& c, uint64_t t);
+
+}  // namespace streamix::core
+
+#endif  // STREAMIX_CORE_MODEL_H

@@ -1,0 +1,23 @@
+// Snapshot encoding (format described in snapshot.cpp). Arguments are validated by the C API.
+#ifndef STREAMIX_CORE_SNAPSHOT_H
+#define STREAMIX_CORE_SNAPSHOT_H
+
+#include <cstddef>
+
+#include "streamix/streamix.h"
+
+namespace streamix::core {
+
+size_t snapshot_size(const smx_model* m);
+// Writes snapshot_size(m) bytes to out and returns that count.
+size_t snapshot_save(const smx_model* m, unsigned char* out);
+// Reads and checks the preamble, CRC and config; *total is the snapshot's length.
+bool snapshot_config(const unsigned char* in, size_t len, smx_config* c, size_t* total);
+// Validates everything, then creates the model in storage. On failure nothing is written;
+// *storage_error tells a storage problem (size, alignment) from a bad snapshot.
+bool snapshot_load(const unsigned char* in, size_t len, void* storage, size_t storage_bytes,
+                   smx_model** model, bool* storage_error);
+
+}  // namespace streamix::core
+
+#endif  // STREAMIX_CORE_SNAPSHOT_H

@@ -1,0 +1,98 @@
+// The narrow interface between the core (schedule, initialization, snapshots, C API) and
+// the arithmetic. A backend (scalar/, later highway/ and xsimd/) implements these functions
+// once; exactly one backend is linked into the library.
+//
+// Layout: feature-major. A "D-by-P array" holds element (d, k) at [d * stride + k], with
+// stride P = K rounded up to kBlock. Padding components k >= K carry weight 0 (log-weight
+// -inf), mean 0, variance 1, so they never receive responsibility and never produce NaN.
+#ifndef STREAMIX_KERNELS_KERNELS_H
+#define STREAMIX_KERNELS_KERNELS_H
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace streamix::kernels {
+
+// Components per block: 16 floats = 64 bytes = one AVX-512 vector, two AVX2, four NEON.
+inline constexpr uint32_t kBlock = 16;
+
+// Responsibilities below 2^-64 are set to 0 and not renormalized: the KL gap this opens
+// between the ELBO and log p(x) is at most -log(1 - K 2^-64) < 6e-17 nats for K <= 1024,
+// far below float resolution, while the M-step never sees denormal-producing weights.
+inline constexpr float kMinLogResponsibility = -44.361419555836499f;  // log(2^-64)
+
+inline constexpr float kInf = std::numeric_limits<float>::infinity();
+
+struct Shape {
+  uint32_t components;  // K
+  uint32_t features;    // D
+  uint32_t stride;      // P, a multiple of kBlock
+};
+
+// What the E-step reads: log w_k, log_norm_k = -1/2 sum_d log(2 pi var_dk), the means and
+// half_precision = 1 / (2 var), all P-padded.
+struct EStepParams {
+  const float* log_weight;
+  const float* log_norm;
+  const float* mean;
+  const float* half_precision;
+  Shape shape;
+};
+
+// l[j] = log joint density l_{first+j} = log w + log_norm - sum_d half_precision (x_d - mean)^2
+// for the kBlock components starting at `first` (a multiple of kBlock).
+void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l);
+
+// Streaming max-shifted log-sum-exp: value() = max + log(sum exp(l - max)).
+struct LogSumExp {
+  float max = -kInf;
+  float sum = 0.0f;
+};
+void lse_add(LogSumExp& acc, const float* l, uint32_t n);
+float lse_value(const LogSumExp& acc);  // -inf when every l was -inf, never NaN
+
+// r_k = exp(l_k - log_p), or 0 where l_k - log_p < kMinLogResponsibility (and when log_p
+// is -inf).
+void responsibilities(const float* l, uint32_t n, float log_p, float* r);
+
+// Running sufficient statistics in weighted-Welford form (weight s0, mean, variance).
+struct Stats {
+  float* weight;
+  float* mean;
+  float* variance;
+  Shape shape;
+};
+
+// One stepwise-EM update with step gamma and responsibilities r (P floats):
+//   s0' = max((1 - gamma) s0 + gamma r, weight_floor),  eta = gamma r / s0'
+//   mean' = mean + eta (x - mean),  var' = max((1 - eta)(var + eta (x - mean)^2), var_floor)
+// Algebraically identical to s <- s + gamma (sbar(x) - s) on (s0, s1, s2) followed by
+// mean = s1/s0, var = s2/s0 - mean^2, without the cancellation of the latter.
+void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
+                  float variance_floor, float weight_floor);
+
+// Parameters in E-step-ready form. weight, mean and variance are the primary values;
+// log_weight, log_norm and half_precision are derived from them by derive_estep_terms.
+struct ParamArrays {
+  float* weight;
+  float* log_weight;
+  float* log_norm;
+  float* mean;
+  float* variance;
+  float* half_precision;
+  Shape shape;
+};
+
+// Recomputes the derived terms of every component (padding included) from the primary ones.
+void derive_estep_terms(const ParamArrays& p);
+
+// avg += (value - avg) * inv_count, elementwise: the running (Polyak-Ruppert) average.
+void running_mean(float* avg, const float* value, size_t n, float inv_count);
+
+// Name of the backend compiled in ("scalar", ...).
+const char* backend_name();
+
+}  // namespace streamix::kernels
+
+#endif  // STREAMIX_KERNELS_KERNELS_H

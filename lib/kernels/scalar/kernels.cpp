@@ -1,0 +1,110 @@
+// Portable C++17 reference backend: plain loops over the feature-major layout. It is the
+// only backend on Cortex-M, so it keeps stack use bounded (one block of kBlock floats) and
+// uses float arithmetic only.
+#include "kernels/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace streamix::kernels {
+
+namespace {
+constexpr float kLog2Pi = 1.8378770664093453f;
+}  // namespace
+
+void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
+  const uint32_t stride = p.shape.stride;
+  for (uint32_t j = 0; j < kBlock; ++j) l[j] = 0.0f;
+  for (uint32_t d = 0; d < p.shape.features; ++d) {
+    const float xd = x[d];
+    const float* mean = p.mean + size_t{d} * stride + first;
+    const float* half_precision = p.half_precision + size_t{d} * stride + first;
+    for (uint32_t j = 0; j < kBlock; ++j) {
+      const float delta = xd - mean[j];
+      l[j] += half_precision[j] * delta * delta;
+    }
+  }
+  for (uint32_t j = 0; j < kBlock; ++j) {
+    l[j] = (p.log_weight[first + j] + p.log_norm[first + j]) - l[j];
+  }
+}
+
+void lse_add(LogSumExp& acc, const float* l, uint32_t n) {
+  float block_max = -kInf;
+  for (uint32_t i = 0; i < n; ++i) block_max = std::max(block_max, l[i]);
+  const float new_max = std::max(acc.max, block_max);
+  if (new_max == -kInf) return;  // everything so far is -inf: keep sum = 0, avoid inf - inf
+  float sum = acc.sum * std::exp(acc.max - new_max);
+  for (uint32_t i = 0; i < n; ++i) sum += std::exp(l[i] - new_max);
+  acc.max = new_max;
+  acc.sum = sum;
+}
+
+float lse_value(const LogSumExp& acc) {
+  if (acc.max == -kInf) return -kInf;
+  return acc.max + std::log(acc.sum);
+}
+
+void responsibilities(const float* l, uint32_t n, float log_p, float* r) {
+  for (uint32_t i = 0; i < n; ++i) {
+    const float gap = l[i] - log_p;
+    // `!(gap >= min)` also catches the NaN of (-inf) - (-inf) when log_p is -inf.
+    r[i] = !(gap >= kMinLogResponsibility) ? 0.0f : std::exp(gap);
+  }
+}
+
+void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
+                  float variance_floor, float weight_floor) {
+  const uint32_t stride = s.shape.stride;
+  const float keep = 1.0f - gamma;
+  for (uint32_t first = 0; first < stride; first += kBlock) {
+    float eta[kBlock];
+    bool any = false;
+    for (uint32_t j = 0; j < kBlock; ++j) {
+      const uint32_t k = first + j;
+      const float gr = gamma * r[k];
+      const float s0 = std::max(keep * s.weight[k] + gr, weight_floor);
+      s.weight[k] = s0;
+      eta[j] = gr / s0;
+      any = any || eta[j] != 0.0f;
+    }
+    if (!any) continue;  // far components: their means and variances are unchanged
+    for (uint32_t d = 0; d < s.shape.features; ++d) {
+      const float xd = x[d];
+      float* mean = s.mean + size_t{d} * stride + first;
+      float* variance = s.variance + size_t{d} * stride + first;
+      for (uint32_t j = 0; j < kBlock; ++j) {
+        const float delta = xd - mean[j];
+        mean[j] += eta[j] * delta;
+        variance[j] =
+            std::max((1.0f - eta[j]) * (variance[j] + eta[j] * delta * delta), variance_floor);
+      }
+    }
+  }
+}
+
+void derive_estep_terms(const ParamArrays& p) {
+  const uint32_t stride = p.shape.stride;
+  for (uint32_t k = 0; k < stride; ++k) {
+    p.log_weight[k] = p.weight[k] > 0.0f ? std::log(p.weight[k]) : -kInf;
+    p.log_norm[k] = 0.0f;
+  }
+  for (uint32_t d = 0; d < p.shape.features; ++d) {
+    const float* variance = p.variance + size_t{d} * stride;
+    float* half_precision = p.half_precision + size_t{d} * stride;
+    for (uint32_t k = 0; k < stride; ++k) {
+      half_precision[k] = 0.5f / variance[k];
+      p.log_norm[k] += std::log(variance[k]);
+    }
+  }
+  const float log_2pi_total = kLog2Pi * static_cast<float>(p.shape.features);
+  for (uint32_t k = 0; k < stride; ++k) p.log_norm[k] = -0.5f * (log_2pi_total + p.log_norm[k]);
+}
+
+void running_mean(float* avg, const float* value, size_t n, float inv_count) {
+  for (size_t i = 0; i < n; ++i) avg[i] += (value[i] - avg[i]) * inv_count;
+}
+
+const char* backend_name() { return "scalar"; }
+
+}  // namespace streamix::kernels
