@@ -1,0 +1,288 @@
+// streamix C++ API: a thin, header-only layer over the C API (streamix.h).
+//
+// No exceptions: every operation returns streamix::status ([[nodiscard]]). Arrays are
+// passed as streamix::span views whose sizes are checked against K and D. Three handles
+// share one set of operations (basic_model):
+//   model_ref             non-owning, for a model in storage you manage
+//   fixed_model<K, D, N>  owns its storage inline: for static storage in firmware
+//   model                 owns 64-byte-aligned heap storage: the convenient host type
+#ifndef STREAMIX_STREAMIX_HPP
+#define STREAMIX_STREAMIX_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <type_traits>
+
+#include "streamix/streamix.h"
+
+namespace streamix {
+
+enum class status : int {
+  ok = SMX_OK,
+  argument = SMX_ERR_ARGUMENT,
+  storage = SMX_ERR_STORAGE,
+  input = SMX_ERR_INPUT,
+  not_ready = SMX_ERR_NOT_READY,
+  snapshot = SMX_ERR_SNAPSHOT,
+};
+
+inline const char* to_string(status s) { return smx_status_string(static_cast<smx_status>(s)); }
+
+// A contiguous view (std::span arrives only in C++20).
+template <class T>
+class span {
+ public:
+  constexpr span() noexcept = default;
+  constexpr span(T* data, size_t size) noexcept : data_(data), size_(size) {}
+  template <size_t N>
+  constexpr span(T (&array)[N]) noexcept : data_(array), size_(N) {}
+  // Any contiguous container with data() and size() (std::vector, std::array, ...).
+  template <class C, class = std::enable_if_t<std::is_convertible_v<
+                         decltype(std::declval<C&>().data()), T*>>>
+  constexpr span(C& c) noexcept : data_(c.data()), size_(c.size()) {}
+  template <class U, class = std::enable_if_t<std::is_convertible_v<U (*)[], T (*)[]>>>
+  constexpr span(span<U> other) noexcept : data_(other.data()), size_(other.size()) {}
+
+  constexpr T* data() const noexcept { return data_; }
+  constexpr size_t size() const noexcept { return size_; }
+  constexpr bool empty() const noexcept { return size_ == 0; }
+  constexpr T& operator[](size_t i) const noexcept { return data_[i]; }
+  constexpr T* begin() const noexcept { return data_; }
+  constexpr T* end() const noexcept { return data_ + size_; }
+
+ private:
+  T* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Model settings, with the library's defaults; setters chain.
+class config {
+ public:
+  config(uint32_t components, uint32_t features) noexcept {
+    smx_config_init(&c_, components, features);
+  }
+  explicit config(const smx_config& c) noexcept : c_(c) {}
+
+  config& step_exponent(float alpha) noexcept { return c_.step_exponent = alpha, *this; }
+  config& step_offset(float t0) noexcept { return c_.step_offset = t0, *this; }
+  config& step_floor(float gamma_min) noexcept { return c_.step_floor = gamma_min, *this; }
+  config& hold_samples(uint32_t n) noexcept { return c_.hold_samples = n, *this; }
+  config& init_samples(uint32_t n) noexcept { return c_.init_samples = n, *this; }
+  config& variance_floor(float v) noexcept { return c_.variance_floor = v, *this; }
+  config& weight_floor(float w) noexcept { return c_.weight_floor = w, *this; }
+  config& seed(uint32_t s) noexcept { return c_.seed = s, *this; }
+  config& average_from(uint32_t n) noexcept { return c_.average_from = n, *this; }
+
+  uint32_t components() const noexcept { return c_.components; }
+  uint32_t features() const noexcept { return c_.features; }
+  const smx_config& c_config() const noexcept { return c_; }
+
+  // Storage this config needs (status::argument if the config is invalid).
+  [[nodiscard]] status storage_bytes(size_t& bytes) const noexcept {
+    return static_cast<status>(smx_model_size(&c_, &bytes));
+  }
+
+ private:
+  smx_config c_{};
+};
+
+// The operations every handle has. Derived provides handle() (const and non-const).
+template <class Derived>
+class basic_model {
+ public:
+  bool ready() const noexcept { return smx_is_ready(c()) == 1; }
+  uint64_t samples_seen() const noexcept { return smx_samples_seen(c()); }
+  uint32_t components() const noexcept { return cfg().components; }
+  uint32_t features() const noexcept { return cfg().features; }
+  config settings() const noexcept { return config(cfg()); }
+
+  // Learns from x; log_likelihood (optional) gets log p(x) before the update, or NaN while
+  // the model warms up.
+  [[nodiscard]] status observe(span<const float> x, float* log_likelihood = nullptr) noexcept {
+    if (x.size() != features()) return status::argument;
+    return static_cast<status>(smx_observe(m(), x.data(), log_likelihood));
+  }
+  [[nodiscard]] status score(span<const float> x, float& log_likelihood) const noexcept {
+    if (x.size() != features()) return status::argument;
+    return static_cast<status>(smx_score(c(), x.data(), &log_likelihood));
+  }
+  [[nodiscard]] status responsibilities(span<const float> x, span<float> resp) const noexcept {
+    if (x.size() != features() || resp.size() != components()) return status::argument;
+    return static_cast<status>(smx_responsibilities(c(), x.data(), resp.data()));
+  }
+  // weights: K; means and variances: K * D, row k is component k.
+  [[nodiscard]] status set_params(span<const float> weights, span<const float> means,
+                                  span<const float> variances) noexcept {
+    if (!param_sizes_match(weights.size(), means.size(), variances.size())) return status::argument;
+    return static_cast<status>(
+        smx_model_set_params(m(), weights.data(), means.data(), variances.data()));
+  }
+  [[nodiscard]] status get_params(span<float> weights, span<float> means,
+                                  span<float> variances) const noexcept {
+    if (!param_sizes_match(weights.size(), means.size(), variances.size())) return status::argument;
+    return static_cast<status>(
+        smx_model_get_params(c(), weights.data(), means.data(), variances.data()));
+  }
+  [[nodiscard]] status snapshot_size(size_t& bytes) const noexcept {
+    return static_cast<status>(smx_snapshot_size(c(), &bytes));
+  }
+  [[nodiscard]] status save(span<unsigned char> buffer, size_t& written) const noexcept {
+    return static_cast<status>(smx_snapshot_save(c(), buffer.data(), buffer.size(), &written));
+  }
+
+  smx_model* c_model() noexcept { return m(); }
+  const smx_model* c_model() const noexcept { return c(); }
+
+ private:
+  smx_model* m() noexcept { return static_cast<Derived*>(this)->handle(); }
+  const smx_model* c() const noexcept { return static_cast<const Derived*>(this)->handle(); }
+  smx_config cfg() const noexcept {
+    smx_config out{};
+    (void)smx_model_config(c(), &out);  // a handle without a model reports K = D = 0
+    return out;
+  }
+  bool param_sizes_match(size_t w, size_t means, size_t variances) const noexcept {
+    const size_t k = components(), kd = size_t{components()} * features();
+    return k > 0 && w == k && means == kd && variances == kd;
+  }
+};
+
+// A non-owning handle to a model living in storage the caller manages.
+class model_ref : public basic_model<model_ref> {
+ public:
+  model_ref() noexcept = default;
+  explicit model_ref(smx_model* m) noexcept : m_(m) {}
+
+  [[nodiscard]] static status create(const config& cfg, span<unsigned char> storage,
+                                     model_ref& out) noexcept {
+    smx_model* m = nullptr;
+    const auto s = static_cast<status>(
+        smx_model_create(&cfg.c_config(), storage.data(), storage.size(), &m));
+    if (s == status::ok) out = model_ref(m);
+    return s;
+  }
+  [[nodiscard]] static status load(span<const unsigned char> snapshot, span<unsigned char> storage,
+                                   model_ref& out) noexcept {
+    smx_model* m = nullptr;
+    const auto s = static_cast<status>(smx_snapshot_load(snapshot.data(), snapshot.size(),
+                                                         storage.data(), storage.size(), &m));
+    if (s == status::ok) out = model_ref(m);
+    return s;
+  }
+
+  smx_model* handle() noexcept { return m_; }
+  const smx_model* handle() const noexcept { return m_; }
+
+ private:
+  smx_model* m_ = nullptr;
+};
+
+// Default warm-up length for K components, as smx_config_init sets it.
+constexpr uint32_t default_init_samples(uint32_t components) {
+  return components * 10u > 20u ? components * 10u : 20u;
+}
+
+// A model with compile-time K and D whose storage is a member: no heap, relocatable, usable
+// as a static object in firmware. Constructed ready to warm up with the default config;
+// reset() re-creates it with other settings of the same shape.
+template <uint32_t K, uint32_t D, uint32_t InitSamples = default_init_samples(K),
+          bool Averaging = false>
+class fixed_model : public basic_model<fixed_model<K, D, InitSamples, Averaging>> {
+ public:
+  static constexpr size_t storage_bytes = SMX_MODEL_BYTES(K, D, InitSamples, Averaging);
+
+  fixed_model() noexcept {
+    config cfg(K, D);
+    cfg.init_samples(InitSamples).average_from(Averaging ? 1u : 0u);
+    (void)reset(cfg);  // cannot fail for a valid shape (checked by the tests)
+  }
+
+  // Re-creates the model; status::argument if cfg's shape differs from the template's.
+  [[nodiscard]] status reset(const config& cfg) noexcept {
+    if (!shape_matches(cfg.c_config())) return status::argument;
+    smx_model* m = nullptr;
+    return static_cast<status>(smx_model_create(&cfg.c_config(), storage_, storage_bytes, &m));
+  }
+  // Replaces the model with a snapshot of the same shape.
+  [[nodiscard]] status load(span<const unsigned char> snapshot) noexcept {
+    smx_config c{};
+    const auto s = static_cast<status>(smx_snapshot_config(snapshot.data(), snapshot.size(), &c));
+    if (s != status::ok) return s;
+    if (!shape_matches(c)) return status::argument;
+    smx_model* m = nullptr;
+    return static_cast<status>(
+        smx_snapshot_load(snapshot.data(), snapshot.size(), storage_, storage_bytes, &m));
+  }
+
+  smx_model* handle() noexcept { return reinterpret_cast<smx_model*>(storage_); }
+  const smx_model* handle() const noexcept { return reinterpret_cast<const smx_model*>(storage_); }
+
+ private:
+  static bool shape_matches(const smx_config& c) noexcept {
+    return c.components == K && c.features == D && c.init_samples == InitSamples &&
+           (c.average_from > 0) == Averaging;
+  }
+  alignas(SMX_STORAGE_ALIGN) unsigned char storage_[storage_bytes];
+};
+
+// A model that owns 64-byte-aligned heap storage (allocated once, in create or load).
+class model : public basic_model<model> {
+ public:
+  model() noexcept = default;
+  model(model&& other) noexcept : storage_(other.storage_) { other.storage_ = nullptr; }
+  model& operator=(model&& other) noexcept {
+    if (this != &other) {
+      release();
+      storage_ = other.storage_;
+      other.storage_ = nullptr;
+    }
+    return *this;
+  }
+  model(const model&) = delete;
+  model& operator=(const model&) = delete;
+  ~model() { release(); }
+
+  [[nodiscard]] static status create(const config& cfg, model& out) noexcept {
+    size_t bytes = 0;
+    status s = cfg.storage_bytes(bytes);
+    if (s != status::ok) return s;
+    model fresh;
+    if ((s = fresh.allocate(bytes)) != status::ok) return s;
+    smx_model* m = nullptr;
+    s = static_cast<status>(smx_model_create(&cfg.c_config(), fresh.storage_, bytes, &m));
+    if (s == status::ok) out = static_cast<model&&>(fresh);
+    return s;
+  }
+  [[nodiscard]] static status load(span<const unsigned char> snapshot, model& out) noexcept {
+    smx_config c{};
+    status s = static_cast<status>(smx_snapshot_config(snapshot.data(), snapshot.size(), &c));
+    size_t bytes = 0;
+    if (s != status::ok || (s = config(c).storage_bytes(bytes)) != status::ok) return s;
+    model fresh;
+    if ((s = fresh.allocate(bytes)) != status::ok) return s;
+    smx_model* m = nullptr;
+    s = static_cast<status>(
+        smx_snapshot_load(snapshot.data(), snapshot.size(), fresh.storage_, bytes, &m));
+    if (s == status::ok) out = static_cast<model&&>(fresh);
+    return s;
+  }
+
+  smx_model* handle() noexcept { return static_cast<smx_model*>(storage_); }
+  const smx_model* handle() const noexcept { return static_cast<const smx_model*>(storage_); }
+
+ private:
+  status allocate(size_t bytes) noexcept {
+    storage_ = ::operator new(bytes, std::align_val_t{SMX_STORAGE_ALIGN}, std::nothrow);
+    return storage_ ? status::ok : status::storage;
+  }
+  void release() noexcept {
+    if (storage_) ::operator delete(storage_, std::align_val_t{SMX_STORAGE_ALIGN});
+    storage_ = nullptr;
+  }
+  void* storage_ = nullptr;
+};
+
+}  // namespace streamix
+
+#endif  // STREAMIX_STREAMIX_HPP
