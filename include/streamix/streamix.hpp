@@ -41,6 +41,9 @@ class span {
   template <class C, class = std::enable_if_t<std::is_convertible_v<
                          decltype(std::declval<C&>().data()), T*>>>
   constexpr span(C& c) noexcept : data_(c.data()), size_(c.size()) {}
+  template <class C, class = std::enable_if_t<std::is_convertible_v<
+                         decltype(std::declval<const C&>().data()), T*>>>
+  constexpr span(const C& c) noexcept : data_(c.data()), size_(c.size()) {}
   template <class U, class = std::enable_if_t<std::is_convertible_v<U (*)[], T (*)[]>>>
   constexpr span(span<U> other) noexcept : data_(other.data()), size_(other.size()) {}
 
