@@ -140,7 +140,12 @@ void refresh_iterate(const ModelArrays& a) {
 }
 
 void start_from_stats(smx_model* m) {
-  refresh_iterate(arrays_of(m));
+  const ModelArrays a = arrays_of(m);
+  refresh_iterate(a);
+  // The consumed warm-up samples are no longer state: clear them, so that the storage is a
+  // function of the model's state alone (a loaded snapshot matches it byte for byte).
+  const smx_config& c = m->config;
+  if (a.warmup) std::memset(a.warmup, 0, sizeof(float) * c.init_samples * (size_t{c.features} + 1));
   m->ready = 1;
   m->buffered = 0;
   m->steps = 0;

@@ -1,0 +1,161 @@
+// Snapshots: round trip with identical behaviour, rejection of truncated or corrupted
+// buffers without touching the target, saving into a buffer that is too small.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "reference.h"
+#include "streamix/streamix.hpp"
+
+namespace {
+
+using streamix::status;
+
+struct Aligned {
+  std::vector<unsigned char> bytes;
+  unsigned char* data;
+  size_t size;
+  explicit Aligned(size_t n, unsigned char fill = 0) : bytes(n + 64, fill), size(n) {
+    data = bytes.data() + (64 - reinterpret_cast<uintptr_t>(bytes.data()) % 64) % 64;
+  }
+};
+
+reference::Mixture source() {
+  return reference::Mixture{3, 4, {0.2, 0.3, 0.5},
+                            {0, 0, 0, 0, 5, 5, 5, 5, -5, 5, -5, 5},
+                            std::vector<double>(12, 1.0)};
+}
+
+// A model config with averaging on, so that every part of the format is exercised.
+streamix::config averaged_config() { return streamix::config(3, 4).average_from(50); }
+
+std::vector<unsigned char> save(const streamix::model& model) {
+  size_t n = 0;
+  EXPECT_EQ(model.snapshot_size(n), status::ok);
+  std::vector<unsigned char> buffer(n);
+  size_t written = 0;
+  EXPECT_EQ(model.save(buffer, written), status::ok);
+  EXPECT_EQ(written, n);
+  return buffer;
+}
+
+void expect_identical_futures(streamix::model& a, streamix::model& b, uint64_t seed) {
+  reference::Sampler sampler(source(), seed);
+  float x[4];
+  for (int i = 0; i < 1000; ++i) {
+    sampler.draw(x);
+    float la = 0.0f, lb = 0.0f;
+    ASSERT_EQ(a.observe(x, &la), status::ok);
+    ASSERT_EQ(b.observe(x, &lb), status::ok);
+    ASSERT_EQ(std::memcmp(&la, &lb, sizeof la), 0) << "sample " << i;  // bits, NaN included
+  }
+  size_t n = 0;
+  ASSERT_EQ(smx_model_size(&a.settings().c_config(), &n), SMX_OK);
+  EXPECT_EQ(std::memcmp(a.c_model(), b.c_model(), n), 0) << "storage differs after 1,000 samples";
+}
+
+TEST(Snapshot, RoundTripBehavesIdentically) {
+  streamix::model original;
+  ASSERT_EQ(streamix::model::create(averaged_config(), original), status::ok);
+  reference::Sampler sampler(source(), 3);
+  float x[4];
+  for (int i = 0; i < 500; ++i) {
+    sampler.draw(x);
+    ASSERT_EQ(original.observe(x), status::ok);
+  }
+  const std::vector<unsigned char> bytes = save(original);
+  streamix::model loaded;
+  ASSERT_EQ(streamix::model::load(bytes, loaded), status::ok);
+  EXPECT_EQ(loaded.samples_seen(), 500u);
+  EXPECT_EQ(save(loaded), bytes) << "save(load(s)) == s";
+  expect_identical_futures(original, loaded, 4);
+}
+
+TEST(Snapshot, WarmingUpModelRoundTrips) {
+  streamix::model original;
+  ASSERT_EQ(streamix::model::create(averaged_config(), original), status::ok);
+  reference::Sampler sampler(source(), 8);
+  float x[4];
+  for (int i = 0; i < 10; ++i) {  // 10 of the 30 warm-up samples
+    sampler.draw(x);
+    ASSERT_EQ(original.observe(x), status::ok);
+  }
+  streamix::model loaded;
+  ASSERT_EQ(streamix::model::load(save(original), loaded), status::ok);
+  EXPECT_FALSE(loaded.ready());
+  expect_identical_futures(original, loaded, 9);
+}
+
+TEST(Snapshot, EveryTruncationAndBitFlipIsRejectedWithoutTouchingTheTarget) {
+  streamix::model original;
+  ASSERT_EQ(streamix::model::create(streamix::config(2, 3), original), status::ok);
+  reference::Sampler sampler(reference::Mixture{2, 3, {0.5, 0.5}, {0, 0, 0, 3, 3, 3},
+                                                std::vector<double>(6, 1.0)},
+                             12);
+  float x[3];
+  for (int i = 0; i < 100; ++i) {
+    sampler.draw(x);
+    ASSERT_EQ(original.observe(x), status::ok);
+  }
+  const std::vector<unsigned char> bytes = save(original);
+  size_t storage_bytes = 0;
+  ASSERT_EQ(streamix::config(2, 3).storage_bytes(storage_bytes), status::ok);
+  Aligned target(storage_bytes, 0xA5);
+  const std::vector<unsigned char> pristine(target.data, target.data + target.size);
+  smx_model* m = nullptr;
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    ASSERT_EQ(smx_snapshot_load(bytes.data(), len, target.data, target.size, &m), SMX_ERR_SNAPSHOT)
+        << "truncated to " << len;
+  }
+  std::vector<unsigned char> corrupt = bytes;
+  for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
+    corrupt[bit / 8] ^= static_cast<unsigned char>(1u << (bit % 8));
+    ASSERT_EQ(smx_snapshot_load(corrupt.data(), corrupt.size(), target.data, target.size, &m),
+              SMX_ERR_SNAPSHOT)
+        << "bit " << bit;
+    corrupt[bit / 8] ^= static_cast<unsigned char>(1u << (bit % 8));
+  }
+  EXPECT_EQ(std::memcmp(target.data, pristine.data(), target.size), 0);
+  EXPECT_EQ(m, nullptr);
+  // The intact buffer loads; storage too small or misaligned is a storage error.
+  EXPECT_EQ(smx_snapshot_load(bytes.data(), bytes.size(), target.data, target.size - 1, &m),
+            SMX_ERR_STORAGE);
+  EXPECT_EQ(smx_snapshot_load(bytes.data(), bytes.size(), target.data + 8, target.size - 8, &m),
+            SMX_ERR_STORAGE);
+  EXPECT_EQ(std::memcmp(target.data, pristine.data(), target.size), 0);
+  EXPECT_EQ(smx_snapshot_load(bytes.data(), bytes.size(), target.data, target.size, &m), SMX_OK);
+}
+
+TEST(Snapshot, SavingIntoATooSmallBufferWritesNothing) {
+  streamix::model model;
+  ASSERT_EQ(streamix::model::create(streamix::config(2, 2), model), status::ok);
+  size_t n = 0;
+  ASSERT_EQ(model.snapshot_size(n), status::ok);
+  std::vector<unsigned char> buffer(n + 16, 0xEE);  // n - 1 usable bytes, then guard bytes
+  size_t written = 12345;
+  EXPECT_EQ(smx_snapshot_save(model.c_model(), buffer.data(), n - 1, &written), SMX_ERR_STORAGE);
+  EXPECT_EQ(written, 12345u);
+  for (unsigned char b : buffer) ASSERT_EQ(b, 0xEE);
+}
+
+TEST(Snapshot, FormatIsLittleEndianAndVersioned) {
+  streamix::model model;
+  ASSERT_EQ(streamix::model::create(streamix::config(2, 2), model), status::ok);
+  const std::vector<unsigned char> bytes = save(model);
+  ASSERT_GE(bytes.size(), 20u);
+  EXPECT_EQ(std::memcmp(bytes.data(), "SMXS", 4), 0);
+  EXPECT_EQ(bytes[4], 1);  // version 1, little-endian
+  EXPECT_EQ(bytes[5] | bytes[6] | bytes[7], 0);
+  EXPECT_EQ(size_t(bytes[8]) | size_t(bytes[9]) << 8, bytes.size());
+  EXPECT_EQ(bytes[12], 2);  // K
+  // A future version is refused, even with a correct CRC.
+  std::vector<unsigned char> future = bytes;
+  future[4] = 2;
+  smx_config cfg;
+  EXPECT_EQ(smx_snapshot_config(future.data(), future.size(), &cfg), SMX_ERR_SNAPSHOT);
+  EXPECT_EQ(smx_snapshot_config(bytes.data(), bytes.size(), &cfg), SMX_OK);
+  EXPECT_EQ(cfg.components, 2u);
+}
+
+}  // namespace
