@@ -1,0 +1,59 @@
+/* The C header compiled by a C compiler (C99): a firmware-style program with static
+ * storage sized by SMX_MODEL_BYTES. Exits 0 when every check holds. */
+#include <math.h>
+#include <stdio.h>
+
+#include "streamix/streamix.h"
+
+#define K 2
+#define D 3
+#define N 20
+
+static _Alignas(64) unsigned char storage[SMX_MODEL_BYTES(K, D, N, 0)];
+static unsigned char snapshot[4096];
+static _Alignas(64) unsigned char restored[SMX_MODEL_BYTES(K, D, N, 0)];
+
+static int failures = 0;
+#define CHECK(cond)                                               \
+  do {                                                            \
+    if (!(cond)) {                                                \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                 \
+    }                                                             \
+  } while (0)
+
+int main(void) {
+  smx_config cfg;
+  smx_model* model = NULL;
+  size_t bytes = 0, written = 0;
+  float x[D], log_p = 0.0f, weights[K], resp[K];
+  int i;
+  smx_config_init(&cfg, K, D);
+  CHECK(cfg.init_samples == N);
+  CHECK(smx_model_size(&cfg, &bytes) == SMX_OK && bytes == sizeof storage);
+  CHECK(smx_model_create(&cfg, storage, sizeof storage, &model) == SMX_OK);
+  CHECK(smx_score(model, x, &log_p) == SMX_ERR_NOT_READY);
+  for (i = 0; i < 500; ++i) {
+    /* two clusters, around 0 and around 10, with a little deterministic jitter */
+    const float centre = (i % 2) ? 10.0f : 0.0f;
+    x[0] = centre + 0.1f * (float)((i * 7) % 11 - 5);
+    x[1] = centre - 0.1f * (float)((i * 3) % 7 - 3);
+    x[2] = 0.05f * (float)(i % 5);
+    CHECK(smx_observe(model, x, &log_p) == SMX_OK);
+    CHECK(i < N - 1 ? isnan(log_p) : (i == N - 1 ? isnan(log_p) : isfinite(log_p)));
+  }
+  CHECK(smx_is_ready(model) == 1);
+  CHECK(smx_samples_seen(model) == 500u);
+  CHECK(smx_model_get_params(model, weights, NULL, NULL) == SMX_OK);
+  CHECK(fabsf(weights[0] - 0.5f) < 0.05f);
+  x[0] = 10.0f, x[1] = 10.0f, x[2] = 0.1f;
+  CHECK(smx_responsibilities(model, x, resp) == SMX_OK);
+  CHECK(fabsf(resp[0] + resp[1] - 1.0f) < 1e-6f);
+  x[1] = NAN;
+  CHECK(smx_observe(model, x, &log_p) == SMX_ERR_INPUT);
+  CHECK(smx_snapshot_save(model, snapshot, sizeof snapshot, &written) == SMX_OK);
+  CHECK(smx_snapshot_load(snapshot, written, restored, sizeof restored, &model) == SMX_OK);
+  CHECK(smx_samples_seen(model) == 500u);
+  printf("c_api_test: %s (%d failures)\n", failures ? "FAILED" : "ok", failures);
+  return failures ? 1 : 0;
+}

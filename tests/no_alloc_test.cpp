@@ -1,0 +1,82 @@
+// Zero allocations in the hot path. This binary is linked with -Wl,--wrap=malloc (and
+// calloc, realloc, aligned_alloc, posix_memalign), so every call from the statically linked
+// library and the test code goes through the counters below; operator new is replaced too.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "reference.h"
+#include "streamix/streamix.hpp"
+
+namespace {
+std::atomic<long> g_allocations{0};
+}
+
+extern "C" {
+void* __real_malloc(size_t);
+void* __real_calloc(size_t, size_t);
+void* __real_realloc(void*, size_t);
+void* __real_aligned_alloc(size_t, size_t);
+int __real_posix_memalign(void**, size_t, size_t);
+void* __wrap_malloc(size_t n) { return ++g_allocations, __real_malloc(n); }
+void* __wrap_calloc(size_t n, size_t s) { return ++g_allocations, __real_calloc(n, s); }
+void* __wrap_realloc(void* p, size_t n) { return ++g_allocations, __real_realloc(p, n); }
+void* __wrap_aligned_alloc(size_t a, size_t n) { return ++g_allocations, __real_aligned_alloc(a, n); }
+int __wrap_posix_memalign(void** p, size_t a, size_t n) {
+  return ++g_allocations, __real_posix_memalign(p, a, n);
+}
+}
+
+void* operator new(size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+
+namespace {
+
+TEST(NoAllocation, CountersSeeAllocations) {
+  // Guards against a counter that cannot fail: a vector must be counted.
+  const long before = g_allocations;
+  std::vector<int>* v = new std::vector<int>(100);
+  delete v;
+  void* p = std::malloc(16);
+  std::free(p);
+  EXPECT_GE(g_allocations - before, 3);
+}
+
+TEST(NoAllocation, ObserveAndScoreNeverAllocate) {
+  alignas(64) static unsigned char storage[SMX_MODEL_BYTES(4, 8, 40, 1)];
+  smx_config cfg;
+  smx_config_init(&cfg, 4, 8);
+  cfg.average_from = 100;
+  smx_model* m = nullptr;
+  ASSERT_EQ(smx_model_create(&cfg, storage, sizeof storage, &m), SMX_OK);
+  reference::Mixture mix{4, 8, {0.25, 0.25, 0.25, 0.25}, {}, std::vector<double>(32, 1.0)};
+  for (int i = 0; i < 32; ++i) mix.mean.push_back((i / 8) * 6.0);
+  reference::Sampler sampler(mix, 1);
+  std::vector<float> xs(10000 * 8);
+  for (int i = 0; i < 10000; ++i) sampler.draw(&xs[i * 8]);
+  float resp[4];
+  const long before = g_allocations;
+  for (int i = 0; i < 10000; ++i) {
+    float log_p = 0.0f;
+    if (smx_observe(m, &xs[i * 8], &log_p) != SMX_OK) break;
+    if (!smx_is_ready(m)) continue;  // scoring starts once the warm-up is done
+    if (smx_score(m, &xs[i * 8], &log_p) != SMX_OK) break;
+    if (smx_responsibilities(m, &xs[i * 8], resp) != SMX_OK) break;
+  }
+  const long during = g_allocations - before;
+  EXPECT_EQ(during, 0);
+  EXPECT_EQ(smx_samples_seen(m), 10000u);  // warm-up, initialization and learning included
+}
+
+}  // namespace
