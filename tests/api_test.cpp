@@ -167,7 +167,7 @@ TEST(Api, StorageSizeFollowsTheDocumentedFormula) {
           ASSERT_EQ(smx_model_size(&c, &bytes), SMX_OK);
           const size_t p = (k + 15) / 16 * 16, a = avg ? 1 : 0, N = c.init_samples;
           const size_t formula =
-              256 + 4 * p * (6 + 3 * a) + 4 * p * d * (5 + 3 * a) + (4 * N * (d + 1) + 63) / 64 * 64;
+              256 + 4 * p * (6 + 3 * a) + 4 * p * d * (6 + 3 * a) + (4 * N * (d + 1) + 63) / 64 * 64;
           EXPECT_EQ(bytes, formula) << k << " " << d << " " << n << " " << avg;
           EXPECT_EQ(bytes, SMX_MODEL_BYTES(k, d, N, avg));
         }

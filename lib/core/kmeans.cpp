@@ -2,6 +2,7 @@
 // distances scaled by each feature's variance (sensors mix units). Runs once, so it favours
 // accuracy (double and compensated sums) over speed. It needs no memory beyond the model's
 // storage: the iterate's arrays serve as scratch, since start_from_stats rewrites them.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -56,44 +57,57 @@ struct Warmup {
   }
 };
 
-// Per-feature mean and variance of the buffer (two-pass, double): the pooled fallback for
-// clusters too small to have a variance, and the distance scale.
-void feature_moments(const Warmup& w, uint32_t d, double* mean, double* variance) {
+// Variance of feature d over the buffer (two-pass, double): the distance scale.
+double feature_variance(const float* rows, uint32_t n, uint32_t features, uint32_t d) {
   double sum = 0.0;
-  for (uint32_t i = 0; i < w.n; ++i) sum += w.row(i)[d];
-  *mean = sum / w.n;
+  for (uint32_t i = 0; i < n; ++i) sum += rows[size_t{i} * features + d];
+  const double mean = sum / n;
   double squares = 0.0;
-  for (uint32_t i = 0; i < w.n; ++i) {
-    const double delta = w.row(i)[d] - *mean;
+  for (uint32_t i = 0; i < n; ++i) {
+    const double delta = rows[size_t{i} * features + d] - mean;
     squares += delta * delta;
   }
-  *variance = squares / w.n;
+  return squares / n;
 }
 
+// Index drawn with probability proportional to distance[i] (D^2 sampling).
+uint32_t draw_by_distance(const float* distance, uint32_t n, double total, Random& random) {
+  if (!(total > 0.0)) return random.below(n);  // every sample sits on a center
+  const double target = random.uniform() * total;
+  double cumulative = 0.0;
+  uint32_t last_positive = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (distance[i] <= 0.0f) continue;
+    last_positive = i;
+    cumulative += distance[i];
+    if (cumulative > target) return i;
+  }
+  return last_positive;  // rounding left the target just above the sum
+}
+
+// Greedy k-means++ (as in scikit-learn): each new center is the best, by the potential
+// sum_i min(distance_i, |x_i - c|^2) it leaves, of 2 + floor(ln K) D^2-sampled candidates.
 void seed_kmeanspp(const Warmup& w, float* distance, Random& random) {
-  uint32_t pick = random.below(w.n);
-  w.set_center(0, w.row(pick));
-  for (uint32_t i = 0; i < w.n; ++i) distance[i] = w.distance(w.row(i), 0);
-  for (uint32_t k = 1; k < w.shape.components; ++k) {
-    double total = 0.0;
-    for (uint32_t i = 0; i < w.n; ++i) total += distance[i];
-    if (total > 0.0) {  // D^2 sampling
-      const double target = random.uniform() * total;
-      double cumulative = 0.0;
-      pick = w.n;
-      for (uint32_t i = 0; i < w.n && pick == w.n; ++i) {
-        cumulative += distance[i];
-        if (distance[i] > 0.0f && cumulative > target) pick = i;
+  const uint32_t k_count = w.shape.components;
+  const uint32_t trials = 2 + static_cast<uint32_t>(std::log(static_cast<double>(k_count)));
+  w.set_center(0, w.row(random.below(w.n)));
+  double total = 0.0;
+  for (uint32_t i = 0; i < w.n; ++i) total += distance[i] = w.distance(w.row(i), 0);
+  for (uint32_t k = 1; k < k_count; ++k) {
+    uint32_t best = 0;
+    double best_potential = -1.0;
+    for (uint32_t trial = 0; trial < trials; ++trial) {
+      const uint32_t candidate = draw_by_distance(distance, w.n, total, random);
+      w.set_center(k, w.row(candidate));
+      double potential = 0.0;
+      for (uint32_t i = 0; i < w.n; ++i) {
+        potential += std::min(distance[i], w.distance(w.row(i), k));
       }
-      while (pick == w.n || distance[pick] == 0.0f) pick = (pick + w.n - 1) % w.n;  // rounding
-    } else {  // every sample sits on a center: any choice is as good
-      pick = random.below(w.n);
+      if (best_potential < 0.0 || potential < best_potential) best = candidate, best_potential = potential;
     }
-    w.set_center(k, w.row(pick));
-    for (uint32_t i = 0; i < w.n; ++i) {
-      const float dist = w.distance(w.row(i), k);
-      if (dist < distance[i]) distance[i] = dist;
-    }
+    w.set_center(k, w.row(best));
+    total = 0.0;
+    for (uint32_t i = 0; i < w.n; ++i) total += distance[i] = std::min(distance[i], w.distance(w.row(i), k));
   }
 }
 
@@ -142,9 +156,7 @@ void initialize_from_warmup(smx_model* m) {
   float* inv_scale = feature_scratch;
   float* pooled = feature_scratch + 1;
   for (uint32_t d = 0; d < s.features; ++d) {
-    double mean = 0.0, variance = 0.0;
-    const Warmup probe{a.warmup, m->buffered, s, nullptr, nullptr};
-    feature_moments(probe, d, &mean, &variance);
+    const double variance = feature_variance(a.warmup, m->buffered, s.features, d);
     inv_scale[size_t{d} * s.stride] = variance > 0.0 ? static_cast<float>(1.0 / variance) : 0.0f;
   }
   const Warmup w{a.warmup, m->buffered, s, a.stats.mean, inv_scale};
@@ -174,6 +186,7 @@ void initialize_from_warmup(smx_model* m) {
     a.stats.weight[k] = weight > c.weight_floor ? weight : c.weight_floor;
     for (uint32_t d = 0; d < s.features; ++d) {
       const size_t at = size_t{d} * s.stride + k;
+      a.stats.mean_residual[at] = 0.0f;
       const float variance =
           count[k] >= 2.0f ? squares[at] / count[k] : pooled[size_t{d} * s.stride] / n;
       a.stats.variance[at] = variance > c.variance_floor ? variance : c.variance_floor;

@@ -56,6 +56,7 @@ void reseed(const ModelArrays& a, uint32_t k, const float* x, float variance_flo
     }
     pooled = others > 0.0f ? pooled / others : 1.0f;
     a.stats.mean[size_t{d} * s.stride + k] = x[d];
+    a.stats.mean_residual[size_t{d} * s.stride + k] = 0.0f;
     a.stats.variance[size_t{d} * s.stride + k] = pooled > variance_floor ? pooled : variance_floor;
   }
 }
@@ -85,7 +86,10 @@ float buffer_warmup_sample(smx_model* m, const ModelArrays& a, const float* x) {
   ++m->buffered;
   if (m->buffered == m->config.init_samples) {
     initialize_from_warmup(m);
-    start_from_stats(m);
+    // The statistics now summarize the whole buffer: continuing the schedule at t = N
+    // (rather than restarting with steps of 1/2) keeps the first updates from undoing
+    // the fit the initialization found.
+    start_from_stats(m, m->buffered);
   }
   return std::numeric_limits<float>::quiet_NaN();
 }
@@ -113,7 +117,7 @@ float observe(smx_model* m, const float* x) {
   }
 
   ++m->steps;
-  const float gamma = step_size(c, m->steps);
+  const float gamma = step_size(c, m->step_origin + m->steps);
   kernels::mstep_update(a.stats, x, a.resp, gamma, c.variance_floor, c.weight_floor);
   if (reseeded >= 0) reseed(a, static_cast<uint32_t>(reseeded), x, c.variance_floor);
 

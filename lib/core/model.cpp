@@ -38,6 +38,7 @@ size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out)
   ModelArrays a{};
   a.stats.weight = take(vector_bytes);
   a.stats.mean = take(matrix_bytes);
+  a.stats.mean_residual = take(matrix_bytes);
   a.stats.variance = take(matrix_bytes);
   a.stats.shape = shape;
   take_params(a.iterate);
@@ -139,7 +140,7 @@ void refresh_iterate(const ModelArrays& a) {
   kernels::derive_estep_terms(a.iterate);
 }
 
-void start_from_stats(smx_model* m) {
+void start_from_stats(smx_model* m, uint64_t origin) {
   const ModelArrays a = arrays_of(m);
   refresh_iterate(a);
   // The consumed warm-up samples are no longer state: clear them, so that the storage is a
@@ -149,6 +150,7 @@ void start_from_stats(smx_model* m) {
   m->ready = 1;
   m->buffered = 0;
   m->steps = 0;
+  m->step_origin = origin;
   m->averaged = 0;
 }
 
@@ -165,10 +167,11 @@ void set_params(smx_model* m, const float* weights, const float* means, const fl
       const size_t at = size_t{d} * s.stride + k;
       const float v = variances[size_t{k} * s.features + d];
       a.stats.mean[at] = means[size_t{k} * s.features + d];
+      a.stats.mean_residual[at] = 0.0f;
       a.stats.variance[at] = v > c.variance_floor ? v : c.variance_floor;
     }
   }
-  start_from_stats(m);
+  start_from_stats(m, 0);
 }
 
 float step_size(const smx_config& c, uint64_t t) {

@@ -18,7 +18,9 @@ struct smx_model {
   smx_config config;
   uint32_t buffered;      // samples in the warm-up buffer
   uint64_t samples_seen;  // samples accepted by smx_observe
-  uint64_t steps;         // t: samples learned from since initialization
+  uint64_t steps;         // samples learned from since initialization
+  uint64_t step_origin;   // samples the statistics summarized at initialization: the step
+                          // size continues from t = step_origin + steps
   uint64_t averaged;      // iterates in the Polyak-Ruppert average
 };
 
@@ -70,8 +72,9 @@ float log_density(const kernels::ParamArrays& p, const float* x, float* log_join
 void refresh_iterate(const ModelArrays& a);
 
 // Copies stats into the iterate (normalizing the weights), derives the E-step terms, and
-// restarts the step counter and the average: the model is ready from here.
-void start_from_stats(smx_model* m);
+// restarts the step counter and the average: the model is ready from here. `origin` is the
+// number of samples the statistics already summarize (see smx_model::step_origin).
+void start_from_stats(smx_model* m, uint64_t origin);
 
 // The sufficient statistics become the given parameters (row k of means/variances is
 // component k), with the floors applied. Then start_from_stats.

@@ -4,10 +4,12 @@
 //   config: u32 K, u32 D, f32 step_exponent, f32 step_offset, f32 step_floor,
 //           u32 hold_samples, u32 init_samples, f32 variance_floor, f32 weight_floor,
 //           u32 seed, u32 average_from
-//   state:  u32 ready, u32 buffered, u64 samples_seen, u64 steps, u64 averaged
-//   stats:  f32 weight[K], mean[K][D], variance[K][D]
+//   state:  u32 ready, u32 buffered, u64 samples_seen, u64 steps, u64 step_origin,
+//           u64 averaged
+//   stats:  f32 weight[K], mean[K][D], variance[K][D], then mean_residual[K][D] (below)
 //   iterate parameters: f32 weight[K], mean[K][D], variance[K][D]
 //   average parameters (only if average_from > 0): the same three arrays
+//   stats mean_residual: f32 [K][D]
 //   warm-up buffer: f32 [buffered][D]
 //   u32 CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) of every byte before it
 // Derived terms (log weights, normalizers, precisions) are not stored: loading recomputes
@@ -28,7 +30,7 @@ constexpr uint32_t kSnapshotMagic = 0x53584D53u;  // bytes "SMXS"
 constexpr uint32_t kSnapshotVersion = 1;
 constexpr size_t kPreambleBytes = 12;
 constexpr size_t kConfigBytes = 11 * 4;
-constexpr size_t kStateBytes = 2 * 4 + 3 * 8;
+constexpr size_t kStateBytes = 2 * 4 + 4 * 8;
 constexpr size_t kFixedBytes = kPreambleBytes + kConfigBytes + kStateBytes + 4;
 
 uint32_t crc32(const unsigned char* data, size_t n) {
@@ -50,7 +52,7 @@ size_t snapshot_bytes(const smx_config& c, uint32_t buffered) {
   const size_t k = c.components, d = c.features;
   const size_t param_floats = k + 2 * k * d;
   const size_t sets = averaging_enabled(c) ? 3 : 2;  // stats, iterate, average
-  return kFixedBytes + 4 * (sets * param_floats + size_t{buffered} * d);
+  return kFixedBytes + 4 * (sets * param_floats + k * d + size_t{buffered} * d);
 }
 
 class Writer {
@@ -147,6 +149,7 @@ size_t snapshot_save(const smx_model* m, unsigned char* out) {
   w.u32(m->buffered);
   w.u64(m->samples_seen);
   w.u64(m->steps);
+  w.u64(m->step_origin);
   w.u64(m->averaged);
   const uint32_t stride = a.stats.shape.stride;
   for_each_param_set(a, averaging_enabled(c), [&](float* weight, float* mean, float* variance) {
@@ -157,6 +160,9 @@ size_t snapshot_save(const smx_model* m, unsigned char* out) {
       }
     }
   });
+  for (uint32_t k = 0; k < c.components; ++k) {
+    for (uint32_t d = 0; d < c.features; ++d) w.f32(a.stats.mean_residual[size_t{d} * stride + k]);
+  }
   for (size_t i = 0; i < size_t{m->buffered} * c.features; ++i) w.f32(a.warmup[i]);
   w.u32(crc32(out, total - 4));
   return total;
@@ -182,6 +188,7 @@ static bool snapshot_content_is_valid(const unsigned char* in, const smx_config&
   const uint32_t buffered = r.u32();
   r.u64();  // samples_seen: any value
   r.u64();  // steps: any value
+  r.u64();  // step_origin: any value
   const uint64_t averaged = r.u64();
   if (ready > 1 || buffered > c.init_samples || (ready == 0 && buffered == c.init_samples && buffered > 0))
     return false;
@@ -201,7 +208,8 @@ static bool snapshot_content_is_valid(const unsigned char* in, const smx_config&
       if (!(variance >= c.variance_floor && variance <= 3.4e38f)) return false;
     }
   }
-  for (size_t i = 0; i < size_t{buffered} * c.features; ++i) {
+  // The mean residuals, then the warm-up samples: all must be valid feature values.
+  for (size_t i = 0; i < size_t{c.components + buffered} * c.features; ++i) {
     if (!feature_is_valid(r.f32())) return false;
   }
   return true;
@@ -226,6 +234,7 @@ bool snapshot_load(const unsigned char* in, size_t len, void* storage, size_t st
   m->buffered = r.u32();
   m->samples_seen = r.u64();
   m->steps = r.u64();
+  m->step_origin = r.u64();
   m->averaged = r.u64();
   const ModelArrays a = arrays_of(m);
   const uint32_t stride = a.stats.shape.stride;
@@ -237,6 +246,9 @@ bool snapshot_load(const unsigned char* in, size_t len, void* storage, size_t st
       }
     }
   });
+  for (uint32_t k = 0; k < c.components; ++k) {
+    for (uint32_t d = 0; d < c.features; ++d) a.stats.mean_residual[size_t{d} * stride + k] = r.f32();
+  }
   for (size_t i = 0; i < size_t{m->buffered} * c.features; ++i) a.warmup[i] = r.f32();
   kernels::derive_estep_terms(a.iterate);
   if (averaging_enabled(c)) kernels::derive_estep_terms(a.average);

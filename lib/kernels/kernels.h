@@ -56,17 +56,23 @@ float lse_value(const LogSumExp& acc);  // -inf when every l was -inf, never NaN
 // is -inf).
 void responsibilities(const float* l, uint32_t n, float log_p, float* r);
 
-// Running sufficient statistics in weighted-Welford form (weight s0, mean, variance).
+// Running sufficient statistics in weighted-Welford form (weight s0, mean, variance). The
+// mean is a two-float sum mean + mean_residual: once the step eta (x - mean) falls below
+// half an ulp of the mean (|mean| = 1e4, sigma = 1e-2: already at eta < 0.05), a plain float
+// mean would stop moving; the residual keeps what the float cannot hold.
 struct Stats {
   float* weight;
   float* mean;
+  float* mean_residual;
   float* variance;
   Shape shape;
 };
 
 // One stepwise-EM update with step gamma and responsibilities r (P floats):
 //   s0' = max((1 - gamma) s0 + gamma r, weight_floor),  eta = gamma r / s0'
-//   mean' = mean + eta (x - mean),  var' = max((1 - eta)(var + eta (x - mean)^2), var_floor)
+//   delta = (x - mean) - mean_residual
+//   mean + mean_residual += eta delta (an exact TwoSum, renormalized)
+//   var' = max((1 - eta)(var + eta delta^2), var_floor)
 // Algebraically identical to s <- s + gamma (sbar(x) - s) on (s0, s1, s2) followed by
 // mean = s1/s0, var = s2/s0 - mean^2, without the cancellation of the latter.
 void mstep_update(const Stats& s, const float* x, const float* r, float gamma,

@@ -72,10 +72,16 @@ void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
     for (uint32_t d = 0; d < s.shape.features; ++d) {
       const float xd = x[d];
       float* mean = s.mean + size_t{d} * stride + first;
+      float* residual = s.mean_residual + size_t{d} * stride + first;
       float* variance = s.variance + size_t{d} * stride + first;
       for (uint32_t j = 0; j < kBlock; ++j) {
-        const float delta = xd - mean[j];
-        mean[j] += eta[j] * delta;
+        const float delta = (xd - mean[j]) - residual[j];
+        // TwoSum of mean and (residual + step): mean' is the rounded sum, residual' its error.
+        const float addend = residual[j] + eta[j] * delta;
+        const float sum = mean[j] + addend;
+        const float addend_part = sum - mean[j];
+        residual[j] = (mean[j] - (sum - addend_part)) + (addend - addend_part);
+        mean[j] = sum;
         variance[j] =
             std::max((1.0f - eta[j]) * (variance[j] + eta[j] * delta * delta), variance_floor);
       }
