@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# streamix quick start on Debian 12: installs whatever build and test dependency is missing
+# (Debian packages only), then
+#   quickstart.sh demo   builds and runs the NAB demo (preset host)
+#   quickstart.sh test   builds and runs every test, for every preset listed below
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+# Everything the build, the tests and the fixture scripts use.
+packages=(cmake ninja-build g++ gcc pkgconf libgtest-dev libbenchmark-dev libhwy-dev
+          libxsimd-dev python3-sklearn python3-numpy)
+test_presets=(host host-scalar)
+
+install_missing() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "quickstart: installing ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" > /dev/null
+}
+
+case "${1:-}" in
+  demo)
+    install_missing
+    cmake --preset host > /dev/null
+    cmake --build --preset host --target demo
+    ;;
+  test)
+    install_missing
+    for preset in "${test_presets[@]}"; do
+      echo "== preset ${preset}"
+      cmake --preset "${preset}" > /dev/null
+      cmake --build --preset "${preset}"
+      ctest --preset "${preset}"
+    done
+    ;;
+  *)
+    echo "usage: $0 demo|test" >&2
+    exit 2
+    ;;
+esac
