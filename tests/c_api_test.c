@@ -9,9 +9,10 @@
 #define D 3
 #define N 20
 
-static _Alignas(64) unsigned char storage[SMX_MODEL_BYTES(K, D, N, 0)];
+/* C99 has no alignment specifier: firmware toolchains (GCC, Clang, armcc) spell it so. */
+static unsigned char storage[SMX_MODEL_BYTES(K, D, N, 0)] __attribute__((aligned(64)));
 static unsigned char snapshot[4096];
-static _Alignas(64) unsigned char restored[SMX_MODEL_BYTES(K, D, N, 0)];
+static unsigned char restored[SMX_MODEL_BYTES(K, D, N, 0)] __attribute__((aligned(64)));
 
 static int failures = 0;
 #define CHECK(cond)                                               \
