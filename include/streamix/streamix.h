@@ -138,6 +138,9 @@ smx_status smx_snapshot_config(const void* buf, size_t len, smx_config* cfg);
 /* A static, human-readable description of s. */
 const char* smx_status_string(smx_status s);
 
+/* The kernel backend compiled into the library ("scalar", ...). */
+const char* smx_backend(void);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -182,6 +182,8 @@ smx_status smx_snapshot_config(const void* buf, size_t len, smx_config* cfg) {
   return SMX_OK;
 }
 
+const char* smx_backend(void) { return kernels::backend_name(); }
+
 const char* smx_status_string(smx_status s) {
   switch (s) {
     case SMX_OK: return "ok";
