@@ -18,7 +18,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <initializer_list>
 
 #include "core/model.h"
 
@@ -55,22 +54,27 @@ size_t snapshot_bytes(const smx_config& c, uint32_t buffered) {
   return kFixedBytes + 4 * (sets * param_floats + k * d + size_t{buffered} * d);
 }
 
+// What a stored float must satisfy.
+enum class Kind { weight, feature, variance };
+
+// The three archives the format description below is run with: Writer encodes, Reader
+// decodes into the model, Checker decodes and validates without writing anything.
 class Writer {
  public:
   explicit Writer(unsigned char* out) : out_(out) {}
-  void u32(uint32_t v) {
+  void u32(const uint32_t& v) {
     for (int i = 0; i < 4; ++i) *out_++ = static_cast<unsigned char>(v >> (8 * i));
   }
-  void u64(uint64_t v) {
+  void u64(const uint64_t& v) {
     u32(static_cast<uint32_t>(v));
     u32(static_cast<uint32_t>(v >> 32));
   }
-  void f32(float v) {
+  void f32(const float& v) {
     uint32_t bits;
     std::memcpy(&bits, &v, 4);
     u32(bits);
   }
-  unsigned char* position() const { return out_; }
+  void value(Kind, const float* v) { f32(*v); }
 
  private:
   unsigned char* out_;
@@ -79,47 +83,100 @@ class Writer {
 class Reader {
  public:
   explicit Reader(const unsigned char* in) : in_(in) {}
-  uint32_t u32() {
-    uint32_t v = 0;
+  void u32(uint32_t& v) {
+    v = 0;
     for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(*in_++) << (8 * i);
-    return v;
   }
-  uint64_t u64() {
-    const uint64_t low = u32();
-    return low | (static_cast<uint64_t>(u32()) << 32);
+  void u64(uint64_t& v) {
+    uint32_t low, high;
+    u32(low);
+    u32(high);
+    v = low | (static_cast<uint64_t>(high) << 32);
   }
-  float f32() {
-    const uint32_t bits = u32();
-    float v;
+  void f32(float& v) {
+    uint32_t bits;
+    u32(bits);
     std::memcpy(&v, &bits, 4);
-    return v;
   }
+  void value(Kind, float* v) { f32(*v); }
 
  private:
   const unsigned char* in_;
 };
 
-// Walks the parameter-shaped arrays of a snapshot in order, between the model's feature-
-// major storage and the snapshot's component-major stream.
-template <class Visit>
-void for_each_param_set(const ModelArrays& a, bool averaging, Visit&& visit) {
-  visit(a.stats.weight, a.stats.mean, a.stats.variance);
-  visit(a.iterate.weight, a.iterate.mean, a.iterate.variance);
-  if (averaging) visit(a.average.weight, a.average.mean, a.average.variance);
+class Checker : public Reader {
+ public:
+  Checker(const unsigned char* in, float variance_floor) : Reader(in), floor_(variance_floor) {}
+  void value(Kind kind, float*) {
+    float v;
+    f32(v);
+    switch (kind) {
+      case Kind::weight: ok_ = ok_ && v >= 0.0f && v <= 1.0f; break;
+      case Kind::feature: ok_ = ok_ && feature_is_valid(v); break;
+      case Kind::variance: ok_ = ok_ && v >= floor_ && v <= 3.4028235e38f; break;
+    }
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  float floor_;
+  bool ok_ = true;
+};
+
+// The format, described once (the byte layout is listed at the top of this file).
+template <class Archive>
+void transfer_config(Archive& ar, smx_config& c) {
+  ar.u32(c.components);
+  ar.u32(c.features);
+  ar.f32(c.step_exponent);
+  ar.f32(c.step_offset);
+  ar.f32(c.step_floor);
+  ar.u32(c.hold_samples);
+  ar.u32(c.init_samples);
+  ar.f32(c.variance_floor);
+  ar.f32(c.weight_floor);
+  ar.u32(c.seed);
+  ar.u32(c.average_from);
 }
 
-void read_config(Reader& r, smx_config* c) {
-  c->components = r.u32();
-  c->features = r.u32();
-  c->step_exponent = r.f32();
-  c->step_offset = r.f32();
-  c->step_floor = r.f32();
-  c->hold_samples = r.u32();
-  c->init_samples = r.u32();
-  c->variance_floor = r.f32();
-  c->weight_floor = r.f32();
-  c->seed = r.u32();
-  c->average_from = r.u32();
+template <class Archive>
+void transfer_state(Archive& ar, smx_model& m) {
+  ar.u32(m.ready);
+  ar.u32(m.buffered);
+  ar.u64(m.samples_seen);
+  ar.u64(m.steps);
+  ar.u64(m.step_origin);
+  ar.u64(m.averaged);
+}
+
+// The arrays, component-major. With every pointer of `a` null (validation), the archive
+// gets null destinations and only reads.
+template <class Archive>
+void transfer_arrays(Archive& ar, const smx_config& c, uint32_t buffered, const ModelArrays& a) {
+  const uint32_t stride = shape_of(c).stride;
+  auto at = [](float* base, size_t i) { return base ? base + i : nullptr; };
+  auto matrix = [&](Kind kind, float* base) {
+    for (uint32_t k = 0; k < c.components; ++k) {
+      for (uint32_t d = 0; d < c.features; ++d) ar.value(kind, at(base, size_t{d} * stride + k));
+    }
+  };
+  auto param_set = [&](float* weight, float* mean, float* variance) {
+    for (uint32_t k = 0; k < c.components; ++k) ar.value(Kind::weight, at(weight, k));
+    matrix(Kind::feature, mean);
+    matrix(Kind::variance, variance);
+  };
+  param_set(a.stats.weight, a.stats.mean, a.stats.variance);
+  param_set(a.iterate.weight, a.iterate.mean, a.iterate.variance);
+  if (averaging_enabled(c)) param_set(a.average.weight, a.average.mean, a.average.variance);
+  matrix(Kind::feature, a.stats.mean_residual);
+  for (size_t i = 0; i < size_t{buffered} * c.features; ++i) ar.value(Kind::feature, at(a.warmup, i));
+}
+
+bool state_is_valid(const smx_model& m, const smx_config& c, size_t total) {
+  if (m.ready > 1 || m.buffered > c.init_samples) return false;
+  if (m.ready == 0 && m.buffered == c.init_samples && m.buffered > 0) return false;  // would have initialized
+  if (m.averaged > 0 && !averaging_enabled(c)) return false;
+  return total == snapshot_bytes(c, m.buffered);
 }
 
 }  // namespace
@@ -127,43 +184,15 @@ void read_config(Reader& r, smx_config* c) {
 size_t snapshot_size(const smx_model* m) { return snapshot_bytes(m->config, m->buffered); }
 
 size_t snapshot_save(const smx_model* m, unsigned char* out) {
-  const smx_config& c = m->config;
-  const ModelArrays a = arrays_of(m);
+  smx_model header = *m;  // the archives take references; the model itself stays const
   const size_t total = snapshot_size(m);
   Writer w(out);
   w.u32(kSnapshotMagic);
   w.u32(kSnapshotVersion);
   w.u32(static_cast<uint32_t>(total));
-  w.u32(c.components);
-  w.u32(c.features);
-  w.f32(c.step_exponent);
-  w.f32(c.step_offset);
-  w.f32(c.step_floor);
-  w.u32(c.hold_samples);
-  w.u32(c.init_samples);
-  w.f32(c.variance_floor);
-  w.f32(c.weight_floor);
-  w.u32(c.seed);
-  w.u32(c.average_from);
-  w.u32(m->ready);
-  w.u32(m->buffered);
-  w.u64(m->samples_seen);
-  w.u64(m->steps);
-  w.u64(m->step_origin);
-  w.u64(m->averaged);
-  const uint32_t stride = a.stats.shape.stride;
-  for_each_param_set(a, averaging_enabled(c), [&](float* weight, float* mean, float* variance) {
-    for (uint32_t k = 0; k < c.components; ++k) w.f32(weight[k]);
-    for (float* p : {mean, variance}) {
-      for (uint32_t k = 0; k < c.components; ++k) {
-        for (uint32_t d = 0; d < c.features; ++d) w.f32(p[size_t{d} * stride + k]);
-      }
-    }
-  });
-  for (uint32_t k = 0; k < c.components; ++k) {
-    for (uint32_t d = 0; d < c.features; ++d) w.f32(a.stats.mean_residual[size_t{d} * stride + k]);
-  }
-  for (size_t i = 0; i < size_t{m->buffered} * c.features; ++i) w.f32(a.warmup[i]);
+  transfer_config(w, header.config);
+  transfer_state(w, header);
+  transfer_arrays(w, m->config, m->buffered, arrays_of(m));
   w.u32(crc32(out, total - 4));
   return total;
 }
@@ -171,48 +200,17 @@ size_t snapshot_save(const smx_model* m, unsigned char* out) {
 bool snapshot_config(const unsigned char* in, size_t len, smx_config* c, size_t* total) {
   if (len < kFixedBytes) return false;
   Reader r(in);
-  if (r.u32() != kSnapshotMagic || r.u32() != kSnapshotVersion) return false;
-  *total = r.u32();
-  if (*total < kFixedBytes || *total > len) return false;
-  if (crc32(in, *total - 4) != Reader(in + *total - 4).u32()) return false;
-  read_config(r, c);
+  uint32_t magic, version, length, crc;
+  r.u32(magic);
+  r.u32(version);
+  r.u32(length);
+  if (magic != kSnapshotMagic || version != kSnapshotVersion) return false;
+  if (length < kFixedBytes || length > len) return false;
+  Reader(in + length - 4).u32(crc);
+  if (crc32(in, length - 4) != crc) return false;
+  transfer_config(r, *c);
+  *total = length;
   return config_is_valid(*c);
-}
-
-// Checks every value a model may hold before anything is written: a snapshot with a valid
-// CRC can still have been produced by something other than this library.
-static bool snapshot_content_is_valid(const unsigned char* in, const smx_config& c,
-                                      size_t total) {
-  Reader r(in + kPreambleBytes + kConfigBytes);
-  const uint32_t ready = r.u32();
-  const uint32_t buffered = r.u32();
-  r.u64();  // samples_seen: any value
-  r.u64();  // steps: any value
-  r.u64();  // step_origin: any value
-  const uint64_t averaged = r.u64();
-  if (ready > 1 || buffered > c.init_samples || (ready == 0 && buffered == c.init_samples && buffered > 0))
-    return false;
-  if (averaged > 0 && !averaging_enabled(c)) return false;
-  if (total != snapshot_bytes(c, buffered)) return false;
-  const int sets = averaging_enabled(c) ? 3 : 2;
-  for (int set = 0; set < sets; ++set) {
-    for (uint32_t k = 0; k < c.components; ++k) {
-      const float weight = r.f32();
-      if (!(weight >= 0.0f && weight <= 1.0f)) return false;
-    }
-    for (uint32_t i = 0; i < c.components * c.features; ++i) {
-      if (!feature_is_valid(r.f32())) return false;
-    }
-    for (uint32_t i = 0; i < c.components * c.features; ++i) {
-      const float variance = r.f32();
-      if (!(variance >= c.variance_floor && variance <= 3.4e38f)) return false;
-    }
-  }
-  // The mean residuals, then the warm-up samples: all must be valid feature values.
-  for (size_t i = 0; i < size_t{c.components + buffered} * c.features; ++i) {
-    if (!feature_is_valid(r.f32())) return false;
-  }
-  return true;
 }
 
 bool snapshot_load(const unsigned char* in, size_t len, void* storage, size_t storage_bytes,
@@ -220,8 +218,16 @@ bool snapshot_load(const unsigned char* in, size_t len, void* storage, size_t st
   smx_config c;
   size_t total = 0;
   *storage_error = false;
-  if (!snapshot_config(in, len, &c, &total) || !snapshot_content_is_valid(in, c, total))
-    return false;
+  if (!snapshot_config(in, len, &c, &total)) return false;
+  // A snapshot with a valid CRC can still come from something other than this library:
+  // check every value before anything is written.
+  smx_model state{};
+  Reader state_reader(in + kPreambleBytes + kConfigBytes);
+  transfer_state(state_reader, state);
+  if (!state_is_valid(state, c, total)) return false;
+  Checker checker(in + kPreambleBytes + kConfigBytes + kStateBytes, c.variance_floor);
+  transfer_arrays(checker, c, state.buffered, ModelArrays{});
+  if (!checker.ok()) return false;
   if (reinterpret_cast<uintptr_t>(storage) % SMX_STORAGE_ALIGN != 0 ||
       storage_bytes < carve_storage(c, nullptr, nullptr)) {
     *storage_error = true;
@@ -230,26 +236,9 @@ bool snapshot_load(const unsigned char* in, size_t len, void* storage, size_t st
   // Everything is checked: from here on the target storage is written.
   smx_model* m = create_model(c, storage);
   Reader r(in + kPreambleBytes + kConfigBytes);
-  m->ready = r.u32();
-  m->buffered = r.u32();
-  m->samples_seen = r.u64();
-  m->steps = r.u64();
-  m->step_origin = r.u64();
-  m->averaged = r.u64();
+  transfer_state(r, *m);
   const ModelArrays a = arrays_of(m);
-  const uint32_t stride = a.stats.shape.stride;
-  for_each_param_set(a, averaging_enabled(c), [&](float* weight, float* mean, float* variance) {
-    for (uint32_t k = 0; k < c.components; ++k) weight[k] = r.f32();
-    for (float* p : {mean, variance}) {
-      for (uint32_t k = 0; k < c.components; ++k) {
-        for (uint32_t d = 0; d < c.features; ++d) p[size_t{d} * stride + k] = r.f32();
-      }
-    }
-  });
-  for (uint32_t k = 0; k < c.components; ++k) {
-    for (uint32_t d = 0; d < c.features; ++d) a.stats.mean_residual[size_t{d} * stride + k] = r.f32();
-  }
-  for (size_t i = 0; i < size_t{m->buffered} * c.features; ++i) a.warmup[i] = r.f32();
+  transfer_arrays(r, c, m->buffered, a);
   kernels::derive_estep_terms(a.iterate);
   if (averaging_enabled(c)) kernels::derive_estep_terms(a.average);
   *model = m;
