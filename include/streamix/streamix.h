@@ -138,8 +138,27 @@ smx_status smx_snapshot_config(const void* buf, size_t len, smx_config* cfg);
 /* A static, human-readable description of s. */
 const char* smx_status_string(smx_status s);
 
-/* The kernel backend compiled into the library ("scalar", ...). */
+/* log p(x_i) for n samples at once: x holds n rows of D floats (row-major), log_likelihood
+ * receives n values. For gateways and back-fill: the kernels vectorize across samples where
+ * that beats the per-sample E-step. Every sample is validated before anything is computed;
+ * one bad sample rejects the call (SMX_ERR_INPUT) with log_likelihood untouched. */
+smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* log_likelihood);
+
+/*
+ * Kernels. Every backend this platform supports is compiled in (scalar always; Highway with
+ * dynamic dispatch over SSE4/AVX2/AVX-512 on x86-64 and NEON on ARM; xsimd for AVX2+FMA on
+ * x86-64 and NEON on ARM); the build's STREAMIX_BACKEND is active at start-up.
+ * smx_select_kernels switches backend for the whole process: "scalar", "xsimd", "highway", or
+ * "highway:<TARGET>" (SSSE3, SSE4, AVX2, AVX3, AVX3_DL, NEON, SVE, SVE2, SCALAR, ...) to restrict
+ * Highway to one target. SMX_ERR_ARGUMENT if it is not compiled in or this CPU lacks it.
+ * Call it before models are used from other threads; results differ between backends only
+ * by rounding (see the README for the tolerances the tests hold them to).
+ */
+smx_status smx_select_kernels(const char* name);
+/* The active backend ("scalar", "highway", "xsimd") and its instruction set ("portable",
+ * "AVX3", "AVX2", "NEON", ...). */
 const char* smx_backend(void);
+const char* smx_backend_target(void);
 
 #ifdef __cplusplus
 } /* extern "C" */

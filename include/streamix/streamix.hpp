@@ -29,6 +29,11 @@ enum class status : int {
 
 inline const char* to_string(status s) { return smx_status_string(static_cast<smx_status>(s)); }
 
+// Selects the kernels for the whole process ("scalar", "xsimd", "highway", "highway:AVX2"...).
+[[nodiscard]] inline status select_kernels(const char* name) noexcept {
+  return static_cast<status>(smx_select_kernels(name));
+}
+
 // A contiguous view (std::span arrives only in C++20).
 template <class T>
 class span {
@@ -126,6 +131,13 @@ class basic_model {
     if (!param_sizes_match(weights.size(), means.size(), variances.size())) return status::argument;
     return static_cast<status>(
         smx_model_get_params(c(), weights.data(), means.data(), variances.data()));
+  }
+  // log p(x_i) for the rows of x (n x D, row-major) into log_likelihood (n values).
+  [[nodiscard]] status score_batch(span<const float> x, span<float> log_likelihood) const noexcept {
+    const size_t d = features();
+    if (d == 0 || x.size() != log_likelihood.size() * d) return status::argument;
+    return static_cast<status>(
+        smx_score_batch(c(), x.data(), log_likelihood.size(), log_likelihood.data()));
   }
   [[nodiscard]] status snapshot_size(size_t& bytes) const noexcept {
     return static_cast<status>(smx_snapshot_size(c(), &bytes));

@@ -127,7 +127,7 @@ smx_status smx_responsibilities(const smx_model* m, const float* x, float* resp)
   const kernels::EStepParams e = core::estep_view(p);
   // Log joint densities block by block into the caller's K floats, then normalize in place.
   kernels::LogSumExp lse;
-  float block[kernels::kBlock];
+  alignas(64) float block[kernels::kBlock];
   for (uint32_t first = 0; first < p.shape.stride; first += kernels::kBlock) {
     kernels::log_joint_block(e, x, first, block);
     kernels::lse_add(lse, block, kernels::kBlock);
@@ -182,7 +182,29 @@ smx_status smx_snapshot_config(const void* buf, size_t len, smx_config* cfg) {
   return SMX_OK;
 }
 
-const char* smx_backend(void) { return kernels::backend_name(); }
+smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* log_likelihood) {
+  if (!is_model(m)) return SMX_ERR_ARGUMENT;
+  if (n == 0) return SMX_OK;
+  if (x == nullptr || log_likelihood == nullptr) return SMX_ERR_ARGUMENT;
+  const size_t d = m->config.features;
+  if (n > SIZE_MAX / sizeof(float) / d) return SMX_ERR_ARGUMENT;
+  for (size_t i = 0; i < n; ++i) {
+    if (!sample_is_valid(m, x + i * d)) return SMX_ERR_INPUT;
+  }
+  if (!m->ready) return SMX_ERR_NOT_READY;
+  const core::ModelArrays a = core::arrays_of(m);
+  kernels::score_batch(core::estep_view(core::reported_params(m, a)), x, n, log_likelihood);
+  return SMX_OK;
+}
+
+smx_status smx_select_kernels(const char* name) {
+  if (name == nullptr) return SMX_ERR_ARGUMENT;
+  return kernels::select(name) ? SMX_OK : SMX_ERR_ARGUMENT;
+}
+
+const char* smx_backend(void) { return kernels::active().name; }
+
+const char* smx_backend_target(void) { return kernels::active().target(); }
 
 const char* smx_status_string(smx_status s) {
   switch (s) {

@@ -119,7 +119,7 @@ kernels::EStepParams estep_view(const kernels::ParamArrays& p) {
 float log_density(const kernels::ParamArrays& p, const float* x, float* log_joint) {
   const kernels::EStepParams e = estep_view(p);
   kernels::LogSumExp lse;
-  float block[kBlock];
+  alignas(64) float block[kBlock];
   for (uint32_t first = 0; first < p.shape.stride; first += kBlock) {
     float* l = log_joint ? log_joint + first : block;
     kernels::log_joint_block(e, x, first, l);

@@ -1,6 +1,7 @@
 // The narrow interface between the core (schedule, initialization, snapshots, C API) and
-// the arithmetic. A backend (scalar/, later highway/ and xsimd/) implements these functions
-// once; exactly one backend is linked into the library.
+// the arithmetic. Each backend (scalar/, highway/, xsimd/) implements the operations once and
+// exports them as a KernelTable; every backend the platform supports is compiled in, one is
+// active (the build's default, or the one selected at run time).
 //
 // Layout: feature-major. A "D-by-P array" holds element (d, k) at [d * stride + k], with
 // stride P = K rounded up to kBlock. Padding components k >= K carry weight 0 (log-weight
@@ -40,21 +41,12 @@ struct EStepParams {
   Shape shape;
 };
 
-// l[j] = log joint density l_{first+j} = log w + log_norm - sum_d half_precision (x_d - mean)^2
-// for the kBlock components starting at `first` (a multiple of kBlock).
-void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l);
-
 // Streaming max-shifted log-sum-exp: value() = max + log(sum exp(l - max)).
 struct LogSumExp {
   float max = -kInf;
   float sum = 0.0f;
 };
-void lse_add(LogSumExp& acc, const float* l, uint32_t n);
 float lse_value(const LogSumExp& acc);  // -inf when every l was -inf, never NaN
-
-// r_k = exp(l_k - log_p), or 0 where l_k - log_p < kMinLogResponsibility (and when log_p
-// is -inf).
-void responsibilities(const float* l, uint32_t n, float log_p, float* r);
 
 // Running sufficient statistics in weighted-Welford form (weight s0, mean, variance). The
 // mean is a two-float sum mean + mean_residual: once the step eta (x - mean) falls below
@@ -68,16 +60,6 @@ struct Stats {
   Shape shape;
 };
 
-// One stepwise-EM update with step gamma and responsibilities r (P floats):
-//   s0' = max((1 - gamma) s0 + gamma r, weight_floor),  eta = gamma r / s0'
-//   delta = (x - mean) - mean_residual
-//   mean + mean_residual += eta delta (an exact TwoSum, renormalized)
-//   var' = max((1 - eta)(var + eta delta^2), var_floor)
-// Algebraically identical to s <- s + gamma (sbar(x) - s) on (s0, s1, s2) followed by
-// mean = s1/s0, var = s2/s0 - mean^2, without the cancellation of the latter.
-void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
-                  float variance_floor, float weight_floor);
-
 // Parameters in E-step-ready form. weight, mean and variance are the primary values;
 // log_weight, log_norm and half_precision are derived from them by derive_estep_terms.
 struct ParamArrays {
@@ -90,14 +72,84 @@ struct ParamArrays {
   Shape shape;
 };
 
+// The kernel operations (documented on the forwarders below), one table per backend.
+struct KernelTable {
+  const char* name;
+  void (*log_joint_block)(const EStepParams& p, const float* x, uint32_t first, float* l);
+  void (*lse_add)(LogSumExp& acc, const float* l, uint32_t n);
+  void (*responsibilities)(const float* l, uint32_t n, float log_p, float* r);
+  void (*mstep_update)(const Stats& s, const float* x, const float* r, float gamma,
+                       float variance_floor, float weight_floor);
+  void (*derive_estep_terms)(const ParamArrays& p);
+  void (*running_mean)(float* avg, const float* value, size_t n, float inv_count);
+  // log p(x_i) for n samples (rows of D floats) under p: the batch layout (vectorized across
+  // samples where that pays); out has n floats.
+  void (*score_batch)(const EStepParams& p, const float* x, size_t n, float* out);
+  // Optional: whether this CPU can run the backend (null: always).
+  bool (*supported)();
+  // Optional: restrict dispatch to one target by name, or lift the restriction (null).
+  bool (*restrict_target)(const char* target);
+  // The instruction set in use ("AVX3", "NEON", ...).
+  const char* (*target)();
+};
+
+// The backend in use (process-wide; the default is chosen at build time).
+const KernelTable& active();
+// Selects a backend by name: "scalar", "xsimd", "highway", or "highway:<TARGET>" (e.g.
+// "highway:AVX2") to restrict Highway's dispatch to one target. False if that backend or
+// target is not compiled in or not supported by this CPU; the active one then stays.
+bool select(const char* name);
+
+// l[j] = log joint density l_{first+j} = log w + log_norm - sum_d half_precision (x_d - mean)^2
+// for the kBlock components starting at `first` (a multiple of kBlock). l is 64-byte
+// aligned, like every array of the model (SIMD backends use aligned loads and stores).
+inline void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
+  active().log_joint_block(p, x, first, l);
+}
+
+// Adds n log values (64-byte aligned, n a multiple of kBlock) to a streaming log-sum-exp.
+inline void lse_add(LogSumExp& acc, const float* l, uint32_t n) { active().lse_add(acc, l, n); }
+
+// r_k = exp(l_k - log_p), or 0 where l_k - log_p < kMinLogResponsibility (and when log_p
+// is -inf).
+inline void responsibilities(const float* l, uint32_t n, float log_p, float* r) {
+  active().responsibilities(l, n, log_p, r);
+}
+
+// One stepwise-EM update with step gamma and responsibilities r (P floats):
+//   s0' = max((1 - gamma) s0 + gamma r, weight_floor),  eta = gamma r / s0'
+//   delta = (x - mean) - mean_residual
+//   mean + mean_residual += eta delta (an exact TwoSum, renormalized)
+//   var' = max((1 - eta)(var + eta delta^2), var_floor)
+// Algebraically identical to s <- s + gamma (sbar(x) - s) on (s0, s1, s2) followed by
+// mean = s1/s0, var = s2/s0 - mean^2, without the cancellation of the latter. Blocks whose
+// responsibilities are all 0 keep their means and variances untouched.
+inline void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
+                         float variance_floor, float weight_floor) {
+  active().mstep_update(s, x, r, gamma, variance_floor, weight_floor);
+}
+
 // Recomputes the derived terms of every component (padding included) from the primary ones.
-void derive_estep_terms(const ParamArrays& p);
+inline void derive_estep_terms(const ParamArrays& p) { active().derive_estep_terms(p); }
 
 // avg += (value - avg) * inv_count, elementwise: the running (Polyak-Ruppert) average.
-void running_mean(float* avg, const float* value, size_t n, float inv_count);
+inline void running_mean(float* avg, const float* value, size_t n, float inv_count) {
+  active().running_mean(avg, value, n, inv_count);
+}
 
-// Name of the backend compiled in ("scalar", ...).
-const char* backend_name();
+inline void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
+  active().score_batch(p, x, n, out);
+}
+
+// log p(x) for each sample, one sample at a time through the table's own E-step: the batch
+// path of backends that have nothing better, and the large-K path of those that do.
+void score_batch_per_sample(const KernelTable& t, const EStepParams& p, const float* x,
+                            size_t n, float* out);
+
+// The backends' tables (each defined only where that backend is compiled in).
+extern const KernelTable kScalarTable;
+extern const KernelTable kHighwayTable;
+extern const KernelTable kXsimdTable;
 
 }  // namespace streamix::kernels
 

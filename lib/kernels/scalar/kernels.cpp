@@ -7,10 +7,10 @@
 #include <cmath>
 
 namespace streamix::kernels {
-
+namespace scalar {
 namespace {
+
 constexpr float kLog2Pi = 1.8378770664093453f;
-}  // namespace
 
 void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
   const uint32_t stride = p.shape.stride;
@@ -38,11 +38,6 @@ void lse_add(LogSumExp& acc, const float* l, uint32_t n) {
   for (uint32_t i = 0; i < n; ++i) sum += std::exp(l[i] - new_max);
   acc.max = new_max;
   acc.sum = sum;
-}
-
-float lse_value(const LogSumExp& acc) {
-  if (acc.max == -kInf) return -kInf;
-  return acc.max + std::log(acc.sum);
 }
 
 void responsibilities(const float* l, uint32_t n, float log_p, float* r) {
@@ -111,6 +106,25 @@ void running_mean(float* avg, const float* value, size_t n, float inv_count) {
   for (size_t i = 0; i < n; ++i) avg[i] += (value[i] - avg[i]) * inv_count;
 }
 
-const char* backend_name() { return "scalar"; }
+void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
+  score_batch_per_sample(kScalarTable, p, x, n, out);
+}
+
+const char* target() { return "portable"; }
+
+}  // namespace
+}  // namespace scalar
+
+const KernelTable kScalarTable = {"scalar",
+                                  scalar::log_joint_block,
+                                  scalar::lse_add,
+                                  scalar::responsibilities,
+                                  scalar::mstep_update,
+                                  scalar::derive_estep_terms,
+                                  scalar::running_mean,
+                                  scalar::score_batch,
+                                  nullptr,
+                                  nullptr,
+                                  scalar::target};
 
 }  // namespace streamix::kernels

@@ -1,0 +1,66 @@
+// The active kernel table and its selection.
+#include <atomic>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/kernels.h"
+
+namespace streamix::kernels {
+
+namespace {
+
+// STREAMIX_DEFAULT_TABLE names the build's default (kScalarTable, kHighwayTable, ...).
+std::atomic<const KernelTable*> g_active{&STREAMIX_DEFAULT_TABLE};
+
+const KernelTable* const kCompiledIn[] = {
+    &kScalarTable,
+#if STREAMIX_HAVE_HIGHWAY
+    &kHighwayTable,
+#endif
+#if STREAMIX_HAVE_XSIMD
+    &kXsimdTable,
+#endif
+};
+
+}  // namespace
+
+const KernelTable& active() { return *g_active.load(std::memory_order_relaxed); }
+
+bool select(const char* name) {
+  const char* colon = std::strchr(name, ':');
+  const size_t backend_length = colon ? static_cast<size_t>(colon - name) : std::strlen(name);
+  for (const KernelTable* t : kCompiledIn) {
+    if (std::strlen(t->name) != backend_length || std::strncmp(t->name, name, backend_length) != 0)
+      continue;
+    if (t->supported && !t->supported()) return false;
+    if (colon) {
+      if (!t->restrict_target || !t->restrict_target(colon + 1)) return false;
+    } else if (t->restrict_target) {
+      t->restrict_target(nullptr);  // the best target this CPU has
+    }
+    g_active.store(t, std::memory_order_relaxed);
+    return true;
+  }
+  return false;
+}
+
+float lse_value(const LogSumExp& acc) {
+  if (acc.max == -kInf) return -kInf;
+  return acc.max + std::log(acc.sum);
+}
+
+void score_batch_per_sample(const KernelTable& t, const EStepParams& p, const float* x,
+                            size_t n, float* out) {
+  alignas(64) float block[kBlock];
+  for (size_t i = 0; i < n; ++i) {
+    const float* row = x + i * p.shape.features;
+    LogSumExp lse;
+    for (uint32_t first = 0; first < p.shape.stride; first += kBlock) {
+      t.log_joint_block(p, row, first, block);
+      t.lse_add(lse, block, kBlock);
+    }
+    out[i] = lse_value(lse);
+  }
+}
+
+}  // namespace streamix::kernels

@@ -1,0 +1,342 @@
+// Google Highway backend. This file is compiled once per target by foreach_target.h
+// (SSSE3, SSE4, AVX2, AVX3, AVX3_DL and HWY_SCALAR on x86-64, dispatched at run time to the
+// best the CPU has; NEON/SVE on ARM). Vectors are CappedTag<float, kBlock>: a block of 16
+// components is 1 AVX-512 vector, 2 AVX2 or 4 SSE/NEON vectors, and never more than 16 lanes
+// (SVE may be wider). Exp and Log come from hwy/contrib/math (Exp 1 ULP, Log 4 ULP).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/highway/kernels.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "hwy/contrib/math/math-inl.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/kernels.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace streamix::kernels::highway {
+namespace HWY_NAMESPACE {
+
+namespace hn = hwy::HWY_NAMESPACE;
+using Block = hn::CappedTag<float, kBlock>;
+using One = hn::CappedTag<float, 1>;
+
+constexpr float kLog2Pi = 1.8378770664093453f;
+// exp(-87) = 1.6e-38 is the smallest exp result kept: anything below would be denormal
+// (FLT_MIN = 1.18e-38) and is flushed to 0 by construction, not by the FPU mode.
+constexpr float kExpFloor = -87.0f;
+
+// exp(x) for x <= 0 that never produces a denormal: lanes below kExpFloor (or below `cut`,
+// if higher) give exactly 0. The input is clamped before Exp, so no lane computes garbage.
+template <class DF, class V>
+HWY_INLINE V ExpCut(DF d, V x, float cut) {
+  const V floor = hn::Set(d, cut > kExpFloor ? cut : kExpFloor);
+  return hn::IfThenElseZero(hn::Ge(x, floor), hn::Exp(d, hn::Max(x, floor)));
+}
+
+void LogJointBlock(const EStepParams& p, const float* HWY_RESTRICT x, uint32_t first,
+                   float* HWY_RESTRICT l) {
+  const Block d;
+  const size_t lanes = hn::Lanes(d);
+  const size_t stride = p.shape.stride;
+  const uint32_t features = p.shape.features;
+  for (size_t j = 0; j < kBlock; j += lanes) {
+    const float* mean = p.mean + first + j;
+    const float* half_precision = p.half_precision + first + j;
+    // Two accumulators halve the FMA dependency chain over the features.
+    auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
+    uint32_t f = 0;
+    for (; f + 2 <= features; f += 2) {
+      const auto delta0 = hn::Sub(hn::Set(d, x[f]), hn::Load(d, mean + f * stride));
+      const auto delta1 = hn::Sub(hn::Set(d, x[f + 1]), hn::Load(d, mean + (f + 1) * stride));
+      acc0 = hn::MulAdd(hn::Mul(hn::Load(d, half_precision + f * stride), delta0), delta0, acc0);
+      acc1 = hn::MulAdd(hn::Mul(hn::Load(d, half_precision + (f + 1) * stride), delta1), delta1,
+                        acc1);
+    }
+    if (f < features) {
+      const auto delta = hn::Sub(hn::Set(d, x[f]), hn::Load(d, mean + f * stride));
+      acc0 = hn::MulAdd(hn::Mul(hn::Load(d, half_precision + f * stride), delta), delta, acc0);
+    }
+    const auto constant =
+        hn::Add(hn::Load(d, p.log_weight + first + j), hn::Load(d, p.log_norm + first + j));
+    hn::Store(hn::Sub(constant, hn::Add(acc0, acc1)), d, l + j);
+  }
+}
+
+// n is a multiple of kBlock (every caller adds whole blocks).
+void LseAdd(LogSumExp& acc, const float* HWY_RESTRICT l, uint32_t n) {
+  const Block d;
+  const size_t lanes = hn::Lanes(d);
+  auto top = hn::Set(d, -kInf);
+  for (size_t i = 0; i < n; i += lanes) top = hn::Max(top, hn::Load(d, l + i));
+  const float block_max = hn::GetLane(hn::MaxOfLanes(d, top));
+  const float new_max = block_max > acc.max ? block_max : acc.max;
+  if (new_max == -kInf) return;  // everything so far is -inf: keep sum = 0, avoid inf - inf
+  const auto shift = hn::Set(d, new_max);
+  auto sum = hn::Zero(d);
+  for (size_t i = 0; i < n; i += lanes) {
+    sum = hn::Add(sum, ExpCut(d, hn::Sub(hn::Load(d, l + i), shift), kExpFloor));
+  }
+  acc.sum = acc.sum * std::exp(acc.max - new_max) + hn::GetLane(hn::SumOfLanes(d, sum));
+  acc.max = new_max;
+}
+
+// Full vectors of d from `begin` while they fit; returns where it stopped. Unaligned loads:
+// the caller's K floats need not be aligned. In place (l == r) is fine.
+template <class DF>
+HWY_INLINE size_t ResponsibilityChunks(DF d, const float* l, size_t begin, size_t n, float log_p,
+                                       float* r) {
+  const size_t lanes = hn::Lanes(d);
+  const auto shift = hn::Set(d, log_p);
+  size_t i = begin;
+  for (; i + lanes <= n; i += lanes) {
+    const auto gap = hn::Sub(hn::LoadU(d, l + i), shift);
+    hn::StoreU(ExpCut(d, gap, kMinLogResponsibility), d, r + i);
+  }
+  return i;
+}
+
+void Responsibilities(const float* l, uint32_t n, float log_p, float* r) {
+  if (log_p == -kInf) {  // no component can take the sample
+    for (uint32_t i = 0; i < n; ++i) r[i] = 0.0f;
+    return;
+  }
+  const size_t done = ResponsibilityChunks(Block(), l, 0, n, log_p, r);
+  ResponsibilityChunks(One(), l, done, n, log_p, r);
+}
+
+void MstepUpdate(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_RESTRICT r,
+                 float gamma, float variance_floor, float weight_floor) {
+  const Block d;
+  const size_t lanes = hn::Lanes(d);
+  const size_t stride = s.shape.stride;
+  const auto v_gamma = hn::Set(d, gamma), v_keep = hn::Set(d, 1.0f - gamma);
+  const auto v_weight_floor = hn::Set(d, weight_floor);
+  const auto v_variance_floor = hn::Set(d, variance_floor);
+  const auto one = hn::Set(d, 1.0f), zero = hn::Zero(d);
+  for (size_t first = 0; first < stride; first += kBlock) {
+    alignas(64) float eta[kBlock];
+    bool any = false;
+    for (size_t j = 0; j < kBlock; j += lanes) {
+      const auto gr = hn::Mul(v_gamma, hn::Load(d, r + first + j));
+      const auto s0 = hn::Max(hn::MulAdd(v_keep, hn::Load(d, s.weight + first + j), gr),
+                              v_weight_floor);
+      hn::Store(s0, d, s.weight + first + j);
+      const auto e = hn::Div(gr, s0);
+      hn::Store(e, d, eta + j);
+      any = any || !hn::AllTrue(d, hn::Eq(e, zero));
+    }
+    if (!any) continue;  // far components: their means and variances are unchanged
+    for (uint32_t f = 0; f < s.shape.features; ++f) {
+      const auto xf = hn::Set(d, x[f]);
+      for (size_t j = 0; j < kBlock; j += lanes) {
+        const size_t at = f * stride + first + j;
+        const auto e = hn::Load(d, eta + j);
+        const auto mean = hn::Load(d, s.mean + at);
+        const auto residual = hn::Load(d, s.mean_residual + at);
+        const auto delta = hn::Sub(hn::Sub(xf, mean), residual);
+        // TwoSum of mean and (residual + step): the rounded sum and its exact error.
+        const auto addend = hn::MulAdd(e, delta, residual);
+        const auto sum = hn::Add(mean, addend);
+        const auto addend_part = hn::Sub(sum, mean);
+        hn::Store(hn::Add(hn::Sub(mean, hn::Sub(sum, addend_part)), hn::Sub(addend, addend_part)),
+                  d, s.mean_residual + at);
+        hn::Store(sum, d, s.mean + at);
+        const auto variance = hn::Load(d, s.variance + at);
+        const auto updated =
+            hn::Mul(hn::Sub(one, e), hn::MulAdd(hn::Mul(e, delta), delta, variance));
+        hn::Store(hn::Max(updated, v_variance_floor), d, s.variance + at);
+      }
+    }
+  }
+}
+
+void DeriveEstepTerms(const ParamArrays& p) {
+  const Block d;
+  const size_t lanes = hn::Lanes(d);
+  const size_t stride = p.shape.stride;
+  const auto half = hn::Set(d, 0.5f), minus_half = hn::Set(d, -0.5f);
+  const auto log_2pi_total = hn::Set(d, kLog2Pi * static_cast<float>(p.shape.features));
+  for (size_t k = 0; k < stride; k += lanes) {
+    const auto w = hn::Load(d, p.weight + k);
+    // Log(0) is masked: weight 0 (padding) is log-weight -inf.
+    hn::Store(hn::IfThenElse(hn::Gt(w, hn::Zero(d)), hn::Log(d, w), hn::Set(d, -kInf)), d,
+              p.log_weight + k);
+    auto log_variance_sum = hn::Zero(d);
+    for (uint32_t f = 0; f < p.shape.features; ++f) {
+      const auto variance = hn::Load(d, p.variance + f * stride + k);
+      hn::Store(hn::Div(half, variance), d, p.half_precision + f * stride + k);
+      log_variance_sum = hn::Add(log_variance_sum, hn::Log(d, variance));
+    }
+    hn::Store(hn::Mul(minus_half, hn::Add(log_2pi_total, log_variance_sum)), d, p.log_norm + k);
+  }
+}
+
+template <class DF>
+HWY_INLINE size_t RunningMeanChunks(DF d, float* HWY_RESTRICT avg, const float* HWY_RESTRICT value,
+                                    size_t begin, size_t n, float inv_count) {
+  const size_t lanes = hn::Lanes(d);
+  const auto inv = hn::Set(d, inv_count);
+  size_t i = begin;
+  for (; i + lanes <= n; i += lanes) {
+    const auto a = hn::LoadU(d, avg + i);
+    hn::StoreU(hn::MulAdd(hn::Sub(hn::LoadU(d, value + i), a), inv, a), d, avg + i);
+  }
+  return i;
+}
+
+void RunningMean(float* HWY_RESTRICT avg, const float* HWY_RESTRICT value, size_t n,
+                 float inv_count) {
+  const size_t done = RunningMeanChunks(Block(), avg, value, 0, n, inv_count);
+  RunningMeanChunks(One(), avg, value, done, n, inv_count);
+}
+
+// log p(x) of one sample with this target's E-step.
+float ScoreOne(const EStepParams& p, const float* HWY_RESTRICT x) {
+  alignas(64) float block[kBlock];
+  LogSumExp lse;
+  for (uint32_t first = 0; first < p.shape.stride; first += kBlock) {
+    LogJointBlock(p, x, first, block);
+    LseAdd(lse, block, kBlock);
+  }
+  return lse.max == -kInf ? -kInf : lse.max + std::log(lse.sum);
+}
+
+// Batch scoring. With few components the per-sample E-step wastes most of a 16-component
+// block on padding, so lanes run across samples instead: a tile of `lanes` samples is
+// transposed feature by feature, each component's log density accumulates in one vector,
+// and the log-sum-exp over components runs lane-wise (one Exp per component and sample).
+constexpr uint32_t kAcrossSamplesMaxComponents = kBlock / 2;
+constexpr uint32_t kFeatureChunk = 32;  // features transposed at a time (2 KiB of stack)
+
+void ScoreBatch(const EStepParams& p, const float* HWY_RESTRICT x, size_t n,
+                float* HWY_RESTRICT out) {
+  const Block d;
+  const size_t lanes = hn::Lanes(d);
+  const uint32_t k_count = p.shape.components, features = p.shape.features;
+  const size_t stride = p.shape.stride;
+  size_t i = 0;
+  if (k_count <= kAcrossSamplesMaxComponents && lanes >= 4) {
+    alignas(64) float tile[kFeatureChunk * kBlock];
+    alignas(64) float acc[kAcrossSamplesMaxComponents * kBlock];
+    for (; i + lanes <= n; i += lanes) {
+      for (uint32_t k = 0; k < k_count; ++k) hn::Store(hn::Zero(d), d, acc + k * lanes);
+      for (uint32_t f0 = 0; f0 < features; f0 += kFeatureChunk) {
+        const uint32_t chunk = features - f0 < kFeatureChunk ? features - f0 : kFeatureChunk;
+        for (size_t s = 0; s < lanes; ++s) {
+          const float* row = x + (i + s) * features + f0;
+          for (uint32_t f = 0; f < chunk; ++f) tile[f * lanes + s] = row[f];
+        }
+        for (uint32_t k = 0; k < k_count; ++k) {
+          auto a = hn::Load(d, acc + k * lanes);
+          for (uint32_t f = 0; f < chunk; ++f) {
+            const size_t at = (f0 + f) * stride + k;
+            const auto delta = hn::Sub(hn::Load(d, tile + f * lanes), hn::Set(d, p.mean[at]));
+            a = hn::MulAdd(hn::Mul(hn::Set(d, p.half_precision[at]), delta), delta, a);
+          }
+          hn::Store(a, d, acc + k * lanes);
+        }
+      }
+      // Lane-wise max-shifted log-sum-exp over the components.
+      auto top = hn::Set(d, -kInf);
+      for (uint32_t k = 0; k < k_count; ++k) {
+        const auto l = hn::Sub(hn::Set(d, p.log_weight[k] + p.log_norm[k]), hn::Load(d, acc + k * lanes));
+        hn::Store(l, d, acc + k * lanes);
+        top = hn::Max(top, l);
+      }
+      const auto finite = hn::Gt(top, hn::Set(d, -kInf));
+      const auto shift = hn::IfThenElseZero(finite, top);
+      auto sum = hn::Zero(d);
+      for (uint32_t k = 0; k < k_count; ++k) {
+        sum = hn::Add(sum, ExpCut(d, hn::Sub(hn::Load(d, acc + k * lanes), shift), kExpFloor));
+      }
+      // Lanes whose every component is -inf give -inf (sum 0 there: Log is masked).
+      const auto log_p = hn::Add(shift, hn::Log(d, hn::IfThenElse(finite, sum, hn::Set(d, 1.0f))));
+      hn::StoreU(hn::IfThenElse(finite, log_p, hn::Set(d, -kInf)), d, out + i);
+    }
+  }
+  for (; i < n; ++i) out[i] = ScoreOne(p, x + i * features);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace streamix::kernels::highway
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace streamix::kernels {
+namespace highway {
+
+HWY_EXPORT(LogJointBlock);
+HWY_EXPORT(LseAdd);
+HWY_EXPORT(Responsibilities);
+HWY_EXPORT(MstepUpdate);
+HWY_EXPORT(DeriveEstepTerms);
+HWY_EXPORT(RunningMean);
+HWY_EXPORT(ScoreBatch);
+
+namespace {
+
+void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
+  HWY_DYNAMIC_DISPATCH(LogJointBlock)(p, x, first, l);
+}
+void lse_add(LogSumExp& acc, const float* l, uint32_t n) { HWY_DYNAMIC_DISPATCH(LseAdd)(acc, l, n); }
+void responsibilities(const float* l, uint32_t n, float log_p, float* r) {
+  HWY_DYNAMIC_DISPATCH(Responsibilities)(l, n, log_p, r);
+}
+void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
+                  float variance_floor, float weight_floor) {
+  HWY_DYNAMIC_DISPATCH(MstepUpdate)(s, x, r, gamma, variance_floor, weight_floor);
+}
+void derive_estep_terms(const ParamArrays& p) { HWY_DYNAMIC_DISPATCH(DeriveEstepTerms)(p); }
+void running_mean(float* avg, const float* value, size_t n, float inv_count) {
+  HWY_DYNAMIC_DISPATCH(RunningMean)(avg, value, n, inv_count);
+}
+void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
+  HWY_DYNAMIC_DISPATCH(ScoreBatch)(p, x, n, out);
+}
+
+// The target dispatch picks: the best (lowest bit) of the supported, compiled targets.
+int64_t chosen_target() {
+  const int64_t targets = hwy::SupportedTargets() & HWY_TARGETS;
+  return targets & -targets;
+}
+
+int64_t g_restriction = 0;  // the mask given to SetSupportedTargetsForTest (0: none)
+
+bool restrict_target(const char* name) {
+  hwy::SetSupportedTargetsForTest(0);  // list every target this CPU really has
+  int64_t found = 0;
+  for (int64_t t : hwy::SupportedAndGeneratedTargets()) {
+    if (name != nullptr && std::strcmp(hwy::TargetName(t), name) == 0) found = t;
+  }
+  if (name != nullptr && found == 0) {
+    hwy::SetSupportedTargetsForTest(g_restriction);  // unknown or unsupported: keep the old
+    return false;
+  }
+  g_restriction = found;
+  hwy::SetSupportedTargetsForTest(found);
+  return true;
+}
+
+const char* target() { return hwy::TargetName(chosen_target()); }
+
+}  // namespace
+}  // namespace highway
+
+const KernelTable kHighwayTable = {"highway",
+                                   highway::log_joint_block,
+                                   highway::lse_add,
+                                   highway::responsibilities,
+                                   highway::mstep_update,
+                                   highway::derive_estep_terms,
+                                   highway::running_mean,
+                                   highway::score_batch,
+                                   nullptr,
+                                   highway::restrict_target,
+                                   highway::target};
+
+}  // namespace streamix::kernels
+#endif  // HWY_ONCE

@@ -1,0 +1,189 @@
+// xsimd backend: the architecture is fixed at compile time (this file alone is compiled with
+// -mavx2 -mfma on x86-64, NEON is baseline on ARM), and checked against the CPU at run time
+// before the backend can be selected. Exp and log are xsimd's own. xsimd 8.1 has no
+// horizontal max, so block maxima go through a small array; batch scoring uses the
+// per-sample E-step (the across-samples layout lives in the Highway backend).
+#include <xsimd/xsimd.hpp>
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+namespace streamix::kernels {
+namespace xsimd_backend {
+namespace {
+
+using Batch = xsimd::batch<float>;  // the compile-time default architecture
+using Mask = Batch::batch_bool_type;
+constexpr size_t kLanes = Batch::size;
+static_assert(kBlock % kLanes == 0, "a block is a whole number of vectors");
+
+constexpr float kLog2Pi = 1.8378770664093453f;
+constexpr float kExpFloor = -87.0f;  // exp(-87) = 1.6e-38 > FLT_MIN: no denormal results
+
+// exp(x) for x <= 0 without denormals: lanes below max(cut, kExpFloor) give exactly 0.
+Batch exp_cut(const Batch& x, float cut) {
+  const Batch floor(cut > kExpFloor ? cut : kExpFloor);
+  return xsimd::select(x >= floor, xsimd::exp(xsimd::max(x, floor)), Batch(0.0f));
+}
+
+float max_of_lanes(const Batch& v) {
+  alignas(64) float lanes[kLanes];
+  v.store_aligned(lanes);
+  float m = lanes[0];
+  for (size_t i = 1; i < kLanes; ++i) m = lanes[i] > m ? lanes[i] : m;
+  return m;
+}
+
+void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
+  const size_t stride = p.shape.stride;
+  const uint32_t features = p.shape.features;
+  for (size_t j = 0; j < kBlock; j += kLanes) {
+    const float* mean = p.mean + first + j;
+    const float* half_precision = p.half_precision + first + j;
+    Batch acc0(0.0f), acc1(0.0f);  // two chains halve the FMA latency over the features
+    uint32_t f = 0;
+    for (; f + 2 <= features; f += 2) {
+      const Batch delta0 = Batch(x[f]) - Batch::load_aligned(mean + f * stride);
+      const Batch delta1 = Batch(x[f + 1]) - Batch::load_aligned(mean + (f + 1) * stride);
+      acc0 = xsimd::fma(Batch::load_aligned(half_precision + f * stride) * delta0, delta0, acc0);
+      acc1 = xsimd::fma(Batch::load_aligned(half_precision + (f + 1) * stride) * delta1, delta1,
+                        acc1);
+    }
+    if (f < features) {
+      const Batch delta = Batch(x[f]) - Batch::load_aligned(mean + f * stride);
+      acc0 = xsimd::fma(Batch::load_aligned(half_precision + f * stride) * delta, delta, acc0);
+    }
+    const Batch constant =
+        Batch::load_aligned(p.log_weight + first + j) + Batch::load_aligned(p.log_norm + first + j);
+    (constant - (acc0 + acc1)).store_aligned(l + j);
+  }
+}
+
+void lse_add(LogSumExp& acc, const float* l, uint32_t n) {
+  Batch top(-kInf);
+  for (size_t i = 0; i < n; i += kLanes) top = xsimd::max(top, Batch::load_aligned(l + i));
+  const float block_max = max_of_lanes(top);
+  const float new_max = block_max > acc.max ? block_max : acc.max;
+  if (new_max == -kInf) return;  // everything so far is -inf: keep sum = 0, avoid inf - inf
+  const Batch shift(new_max);
+  Batch sum(0.0f);
+  for (size_t i = 0; i < n; i += kLanes) sum += exp_cut(Batch::load_aligned(l + i) - shift, kExpFloor);
+  acc.sum = acc.sum * std::exp(acc.max - new_max) + xsimd::hadd(sum);
+  acc.max = new_max;
+}
+
+void responsibilities(const float* l, uint32_t n, float log_p, float* r) {
+  uint32_t i = 0;
+  if (log_p == -kInf) {  // no component can take the sample
+    for (; i < n; ++i) r[i] = 0.0f;
+    return;
+  }
+  const Batch shift(log_p);
+  for (; i + kLanes <= n; i += kLanes) {  // unaligned: the caller's K floats may be anywhere
+    exp_cut(Batch::load_unaligned(l + i) - shift, kMinLogResponsibility).store_unaligned(r + i);
+  }
+  for (; i < n; ++i) {
+    const float gap = l[i] - log_p;
+    r[i] = !(gap >= kMinLogResponsibility) ? 0.0f : std::exp(gap);
+  }
+}
+
+void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
+                  float variance_floor, float weight_floor) {
+  const size_t stride = s.shape.stride;
+  const Batch v_gamma(gamma), v_keep(1.0f - gamma), v_weight_floor(weight_floor);
+  const Batch v_variance_floor(variance_floor), one(1.0f), zero(0.0f);
+  for (size_t first = 0; first < stride; first += kBlock) {
+    alignas(64) float eta[kBlock];
+    bool any = false;
+    for (size_t j = 0; j < kBlock; j += kLanes) {
+      const Batch gr = v_gamma * Batch::load_aligned(r + first + j);
+      const Batch s0 =
+          xsimd::max(xsimd::fma(v_keep, Batch::load_aligned(s.weight + first + j), gr), v_weight_floor);
+      s0.store_aligned(s.weight + first + j);
+      const Batch e = gr / s0;
+      e.store_aligned(eta + j);
+      any = any || xsimd::any(e != zero);
+    }
+    if (!any) continue;  // far components: their means and variances are unchanged
+    for (uint32_t f = 0; f < s.shape.features; ++f) {
+      const Batch xf(x[f]);
+      for (size_t j = 0; j < kBlock; j += kLanes) {
+        const size_t at = f * stride + first + j;
+        const Batch e = Batch::load_aligned(eta + j);
+        const Batch mean = Batch::load_aligned(s.mean + at);
+        const Batch residual = Batch::load_aligned(s.mean_residual + at);
+        const Batch delta = (xf - mean) - residual;
+        // TwoSum of mean and (residual + step): the rounded sum and its exact error.
+        const Batch addend = xsimd::fma(e, delta, residual);
+        const Batch sum = mean + addend;
+        const Batch addend_part = sum - mean;
+        ((mean - (sum - addend_part)) + (addend - addend_part)).store_aligned(s.mean_residual + at);
+        sum.store_aligned(s.mean + at);
+        const Batch variance = Batch::load_aligned(s.variance + at);
+        const Batch updated = (one - e) * xsimd::fma(e * delta, delta, variance);
+        xsimd::max(updated, v_variance_floor).store_aligned(s.variance + at);
+      }
+    }
+  }
+}
+
+void derive_estep_terms(const ParamArrays& p) {
+  const size_t stride = p.shape.stride;
+  const Batch half(0.5f), minus_half(-0.5f), zero(0.0f), minus_inf(-kInf);
+  const Batch log_2pi_total(kLog2Pi * static_cast<float>(p.shape.features));
+  for (size_t k = 0; k < stride; k += kLanes) {
+    const Batch w = Batch::load_aligned(p.weight + k);
+    xsimd::select(w > zero, xsimd::log(w), minus_inf).store_aligned(p.log_weight + k);
+    Batch log_variance_sum(0.0f);
+    for (uint32_t f = 0; f < p.shape.features; ++f) {
+      const Batch variance = Batch::load_aligned(p.variance + f * stride + k);
+      (half / variance).store_aligned(p.half_precision + f * stride + k);
+      log_variance_sum += xsimd::log(variance);
+    }
+    (minus_half * (log_2pi_total + log_variance_sum)).store_aligned(p.log_norm + k);
+  }
+}
+
+void running_mean(float* avg, const float* value, size_t n, float inv_count) {
+  const Batch inv(inv_count);
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const Batch a = Batch::load_unaligned(avg + i);
+    xsimd::fma(Batch::load_unaligned(value + i) - a, inv, a).store_unaligned(avg + i);
+  }
+  for (; i < n; ++i) avg[i] += (value[i] - avg[i]) * inv_count;
+}
+
+void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
+  score_batch_per_sample(kXsimdTable, p, x, n, out);
+}
+
+bool supported() {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return true;  // ARM: NEON is part of the compile-time target
+#endif
+}
+
+const char* target() { return Batch::arch_type::name(); }
+
+}  // namespace
+}  // namespace xsimd_backend
+
+const KernelTable kXsimdTable = {"xsimd",
+                                 xsimd_backend::log_joint_block,
+                                 xsimd_backend::lse_add,
+                                 xsimd_backend::responsibilities,
+                                 xsimd_backend::mstep_update,
+                                 xsimd_backend::derive_estep_terms,
+                                 xsimd_backend::running_mean,
+                                 xsimd_backend::score_batch,
+                                 xsimd_backend::supported,
+                                 nullptr,
+                                 xsimd_backend::target};
+
+}  // namespace streamix::kernels
