@@ -1,80 +1,211 @@
-// Google Benchmark suite: per-sample throughput of smx_observe and smx_score over a grid of
-// K and D, for the backend compiled in. items_per_second = samples per second. Example:
+// streamix_bench: per-sample throughput of every backend against the textbook baseline and
+// the peers, and the fraction of the CPU's FMA peak the kernels reach.
+//
+//   observe/<backend>/K:<K>/D:<D>      smx_observe (score, E-step, M-step, refresh)
+//   score/<backend>/K:<K>/D:<D>        smx_score
+//   score_batch/<backend>/K:<K>/D:<D>  smx_score_batch over 4,096 samples, per sample
+//   observe/<backend>/far/K:16/D:16    14 of 16 components 100 sigma from the data
+//   em_iteration/armadillo/K:16/D:16   fgmm_diag, one EM iteration over 4,096 samples, per sample
+//   peak/fma/<target>                  independent FMAs in registers: the peak rate
+// <backend> is highway, xsimd, scalar (the library, via smx_select_kernels) or textbook.
+// items_per_second = samples per second. After the run it prints the hardware-limit table.
 //   streamix_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
-//   --benchmark_format=json
 #include <benchmark/benchmark.h>
 
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "hardware_limit.h"
 #include "streamix/streamix.hpp"
+#include "textbook.h"
+#if STREAMIX_BENCH_ARMADILLO
+#include <armadillo>
+#endif
 
 namespace {
 
 constexpr size_t kStreamLength = 4096;  // samples cycled through; fits in L2 for D <= 64
+const char* const kBackends[] = {"highway", "xsimd", "scalar"};
 
-// A ready model with K components spread over the data, and a stream drawn around them.
+// A model with K unit-variance components spread over the data (or, `far`, all but two of
+// them 100 sigma away), and a stream drawn around the near ones.
 struct Setup {
-  streamix::model model;
-  std::vector<float> stream;
-  Setup(uint32_t k, uint32_t d) : stream(kStreamLength * d) {
+  uint32_t k, d;
+  std::vector<float> w, means, vars, stream;
+  Setup(uint32_t k_, uint32_t d_, bool far = false)
+      : k(k_), d(d_), w(k_, 1.0f), means(size_t{k_} * d_), vars(size_t{k_} * d_, 1.0f),
+        stream(kStreamLength * d_) {
     std::mt19937 rng(42);
     std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::vector<float> w(k, 1.0f), means(size_t{k} * d), vars(size_t{k} * d, 1.0f);
     for (float& m : means) m = 3.0f * normal(rng);
+    const uint32_t near = far ? 2 : k;
+    for (uint32_t c = near; c < k; ++c) {
+      for (uint32_t j = 0; j < d; ++j) means[c * d + j] = 100.0f;
+    }
     for (size_t i = 0; i < kStreamLength; ++i) {
-      const size_t c = i % k;
+      const size_t c = i % near;
       for (uint32_t j = 0; j < d; ++j) stream[i * d + j] = means[c * d + j] + normal(rng);
     }
-    const auto cfg = streamix::config(k, d).init_samples(0).hold_samples(0);
-    if (streamix::model::create(cfg, model) != streamix::status::ok ||
-        model.set_params(w, means, vars) != streamix::status::ok) {
-      std::abort();
-    }
   }
-  streamix::span<const float> sample(size_t i) const {
-    const uint32_t d = model.features();
-    return {&stream[(i % kStreamLength) * d], d};
+  const float* sample(size_t i) const { return &stream[(i % kStreamLength) * d]; }
+  bool make(streamix::model& model) const {
+    const auto cfg = streamix::config(k, d).init_samples(0).hold_samples(0);
+    return streamix::model::create(cfg, model) == streamix::status::ok &&
+           model.set_params(w, means, vars) == streamix::status::ok;
   }
 };
 
-void observe(benchmark::State& state, uint32_t k, uint32_t d) {
-  Setup s(k, d);
+bool use_backend(benchmark::State& state, const char* backend) {
+  if (smx_select_kernels(backend) == SMX_OK) return true;
+  state.SkipWithError("backend not available on this machine");
+  return false;
+}
+
+void observe(benchmark::State& state, const char* backend, uint32_t k, uint32_t d, bool far) {
+  if (!use_backend(state, backend)) return;
+  const Setup s(k, d, far);
+  streamix::model model;
+  if (!s.make(model)) return state.SkipWithError("setup failed");
   size_t i = 0;
   for (auto _ : state) {
     float log_p;
-    benchmark::DoNotOptimize(s.model.observe(s.sample(i++), &log_p));
+    benchmark::DoNotOptimize(smx_observe(model.c_model(), s.sample(i++), &log_p));
     benchmark::DoNotOptimize(log_p);
   }
   state.SetItemsProcessed(state.iterations());
 }
 
-void score(benchmark::State& state, uint32_t k, uint32_t d) {
-  Setup s(k, d);
+void score(benchmark::State& state, const char* backend, uint32_t k, uint32_t d) {
+  if (!use_backend(state, backend)) return;
+  const Setup s(k, d);
+  streamix::model model;
+  if (!s.make(model)) return state.SkipWithError("setup failed");
   size_t i = 0;
   for (auto _ : state) {
     float log_p;
-    benchmark::DoNotOptimize(s.model.score(s.sample(i++), log_p));
+    benchmark::DoNotOptimize(smx_score(model.c_model(), s.sample(i++), &log_p));
     benchmark::DoNotOptimize(log_p);
   }
   state.SetItemsProcessed(state.iterations());
 }
 
-int register_all() {
-  const std::string backend = smx_backend();
+void score_batch(benchmark::State& state, const char* backend, uint32_t k, uint32_t d) {
+  if (!use_backend(state, backend)) return;
+  const Setup s(k, d);
+  streamix::model model;
+  if (!s.make(model)) return state.SkipWithError("setup failed");
+  std::vector<float> out(kStreamLength);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        smx_score_batch(model.c_model(), s.stream.data(), kStreamLength, out.data()));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * kStreamLength);
+}
+
+void observe_textbook(benchmark::State& state, uint32_t k, uint32_t d, bool far) {
+  const Setup s(k, d, far);
+  std::vector<float> w(k, 1.0f / k);
+  TextbookGmm gmm(int(k), int(d), w, s.means, s.vars);
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(gmm.observe(s.sample(i++)));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void score_textbook(benchmark::State& state, uint32_t k, uint32_t d) {
+  const Setup s(k, d);
+  std::vector<float> w(k, 1.0f / k);
+  TextbookGmm gmm(int(k), int(d), w, s.means, s.vars);
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(gmm.score(s.sample(i++)));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void score_batch_textbook(benchmark::State& state, uint32_t k, uint32_t d) {
+  const Setup s(k, d);
+  std::vector<float> w(k, 1.0f / k), out(kStreamLength);
+  TextbookGmm gmm(int(k), int(d), w, s.means, s.vars);
+  for (auto _ : state) {
+    for (size_t i = 0; i < kStreamLength; ++i) out[i] = gmm.score(s.sample(i));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * kStreamLength);
+}
+
+#if STREAMIX_BENCH_ARMADILLO
+// One EM iteration of Armadillo's fgmm_diag over the stream, starting from the same
+// parameters each time (keep_existing, no k-means), reported per sample.
+void em_iteration_armadillo(benchmark::State& state, uint32_t k, uint32_t d) {
+  const Setup s(k, d);
+  arma::fmat data(const_cast<float*>(s.stream.data()), d, kStreamLength, false, true);
+  arma::fmat means(d, k), dcovs(d, k, arma::fill::ones);
+  for (uint32_t c = 0; c < k; ++c)
+    for (uint32_t j = 0; j < d; ++j) means(j, c) = s.means[c * d + j];
+  arma::frowvec hefts(k);
+  hefts.fill(1.0f / k);
+  arma::fgmm_diag gmm;
+  for (auto _ : state) {
+    state.PauseTiming();
+    gmm.set_params(means, dcovs, hefts);
+    state.ResumeTiming();
+    const bool ok = gmm.learn(data, k, arma::eucl_dist, arma::keep_existing, 0, 1, 1e-6f, false);
+    benchmark::DoNotOptimize(ok);
+  }
+  state.SetItemsProcessed(state.iterations() * kStreamLength);
+}
+#endif
+
+std::string shape_name(uint32_t k, uint32_t d) {
+  return "K:" + std::to_string(k) + "/D:" + std::to_string(d);
+}
+
+void register_all() {
   for (uint32_t k : {2u, 4u, 8u, 16u, 32u, 64u}) {
     for (uint32_t d : {1u, 4u, 8u, 16u, 32u, 64u}) {
-      const std::string shape = "/K:" + std::to_string(k) + "/D:" + std::to_string(d);
-      benchmark::RegisterBenchmark(("observe/" + backend + shape).c_str(), observe, k, d);
-      benchmark::RegisterBenchmark(("score/" + backend + shape).c_str(), score, k, d);
+      const std::string shape = shape_name(k, d);
+      for (const char* b : kBackends) {
+        const std::string backend = b;
+        benchmark::RegisterBenchmark(("observe/" + backend + "/" + shape).c_str(), observe, b, k,
+                                     d, false);
+        benchmark::RegisterBenchmark(("score/" + backend + "/" + shape).c_str(), score, b, k, d);
+        benchmark::RegisterBenchmark(("score_batch/" + backend + "/" + shape).c_str(),
+                                     score_batch, b, k, d);
+      }
+      benchmark::RegisterBenchmark(("observe/textbook/" + shape).c_str(), observe_textbook, k, d,
+                                   false);
+      benchmark::RegisterBenchmark(("score/textbook/" + shape).c_str(), score_textbook, k, d);
+      benchmark::RegisterBenchmark(("score_batch/textbook/" + shape).c_str(), score_batch_textbook,
+                                   k, d);
     }
   }
-  return 0;
+  for (const char* b : kBackends) {
+    benchmark::RegisterBenchmark(("observe/" + std::string(b) + "/far/K:16/D:16").c_str(), observe,
+                                 b, 16u, 16u, true);
+  }
+  benchmark::RegisterBenchmark("observe/textbook/far/K:16/D:16", observe_textbook, 16u, 16u, true);
+#if STREAMIX_BENCH_ARMADILLO
+  benchmark::RegisterBenchmark("em_iteration/armadillo/K:16/D:16", em_iteration_armadillo, 16u,
+                               16u);
+#endif
+#if STREAMIX_BENCH_PEAK
+  streamix_bench::register_peak();
+#endif
 }
-
-const int registered = register_all();
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  streamix_bench::Recorder recorder(streamix_bench::Recorder::wants_json(argc, argv));
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  register_all();
+  benchmark::RunSpecifiedBenchmarks(recorder.display(), recorder.file());
+  recorder.print_hardware_limit(stderr);
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,94 @@
+#include "hardware_limit.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace streamix_bench {
+
+namespace {
+
+// Lane operations per sample, counted from the Highway kernels' source (lib/kernels/
+// highway/kernels.cpp) for P padded components and D features. The arithmetic lower
+// bound assumes each of them issues at the measured FMA rate (on this class of core, adds,
+// multiplies and FMAs share the FP pipes), which is the most favourable case.
+//  E-step (score): per component and feature: subtract, multiply, FMA (3); per component:
+//   the log-sum-exp's max, subtract, clamp, compare, Exp (~14: range reduction, degree-6
+//   polynomial, scaling) and the masked add: ~20.
+//  M-step (observe minus score): per component and feature: the update's 12 (two subtracts
+//   for delta, FMA, TwoSum's add and 4 subtracts and add, multiply, subtract, FMA, max) and
+//   the refresh's divide (0.5 / var) and Log (~18) and add: 32; per component: the
+//   responsibility's Exp (~16) and the weight statistics' 5 and Log (~18): ~40.
+constexpr double kEStepPerElement = 3, kEStepPerComponent = 20;
+constexpr double kMStepPerElement = 32, kMStepPerComponent = 40;
+
+}  // namespace
+
+bool Recorder::wants_json(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--benchmark_format=json") == 0) return true;
+  }
+  return false;
+}
+
+Recorder::Recorder(bool json) {
+  if (json) {
+    inner_ = std::make_unique<benchmark::JSONReporter>();
+  } else {
+    inner_ = std::make_unique<benchmark::ConsoleReporter>();
+  }
+}
+
+void Recorder::ReportRuns(const std::vector<Run>& runs) {
+  for (const Run& run : runs) {
+    if (run.error_occurred) continue;
+    const auto it = run.counters.find("items_per_second");
+    if (it == run.counters.end()) continue;
+    const std::string name = run.run_name.str();
+    if (run.run_type == Run::RT_Aggregate) {
+      if (run.aggregate_name == "median") median_rate_[name] = it->second.value;
+    } else {
+      rates_[name].push_back(it->second.value);
+    }
+  }
+  inner_->SetOutputStream(&GetOutputStream());
+  inner_->SetErrorStream(&GetErrorStream());
+  inner_->ReportRuns(runs);
+}
+
+double Recorder::rate(const std::string& prefix) const {
+  for (const auto& [name, value] : median_rate_) {
+    if (name.rfind(prefix, 0) == 0) return value;
+  }
+  for (const auto& [name, values] : rates_) {
+    if (name.rfind(prefix, 0) != 0 || values.empty()) continue;
+    std::vector<double> v = values;
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  }
+  return 0.0;
+}
+
+void Recorder::print_hardware_limit(std::FILE* out) const {
+  const double peak = rate("peak/fma/");  // lane operations per second
+  const double score = rate("score/highway/K:16/D:16");
+  const double observe = rate("observe/highway/K:16/D:16");
+  if (peak <= 0.0 || score <= 0.0) return;
+  const double p = 16, d = 16;
+  const double estep_ops = p * d * kEStepPerElement + p * kEStepPerComponent;
+  const double mstep_ops = p * d * kMStepPerElement + p * kMStepPerComponent;
+  const double estep_peak_ns = estep_ops / peak * 1e9, mstep_peak_ns = mstep_ops / peak * 1e9;
+  const double score_ns = 1e9 / score;
+  std::fprintf(out, "\nHardware limit, K = 16, D = 16 (peak measured by peak/fma: %.1f G lane-FMA/s)\n",
+               peak / 1e9);
+  std::fprintf(out, "  E-step: %4.0f lane-ops -> %6.1f ns at peak; score/highway %6.1f ns: %.0f %% of peak (%.2fx the peak time)\n",
+               estep_ops, estep_peak_ns, score_ns, 100.0 * estep_peak_ns / score_ns,
+               score_ns / estep_peak_ns);
+  if (observe > 0.0) {
+    const double mstep_ns = 1e9 / observe - score_ns;
+    std::fprintf(out, "  M-step: %4.0f lane-ops -> %6.1f ns at peak; observe - score  %6.1f ns: %.0f %% of peak (%.2fx the peak time)\n",
+                 mstep_ops, mstep_peak_ns, mstep_ns, 100.0 * mstep_peak_ns / mstep_ns,
+                 mstep_ns / mstep_peak_ns);
+  }
+}
+
+}  // namespace streamix_bench
