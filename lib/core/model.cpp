@@ -54,13 +54,18 @@ size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out)
 }
 
 ModelArrays arrays_of(const smx_model* m) {
-  ModelArrays a;
   // The core owns the storage; const-ness of the model is enforced at the API boundary.
-  carve_storage(m->config, reinterpret_cast<unsigned char*>(const_cast<smx_model*>(m)), &a);
+  auto* base = reinterpret_cast<unsigned char*>(const_cast<smx_model*>(m));
+  ModelArrays a{};
+  const kernels::Shape shape = shape_of(m->config);
+  a.stats.shape = a.iterate.shape = a.average.shape = shape;
+  size_t i = 0;
+  for_each_array(a, [&](float*& p) {
+    const uint32_t offset = m->array_offset[i++];
+    p = offset ? reinterpret_cast<float*>(base + offset) : nullptr;
+  });
   return a;
 }
-
-bool feature_is_valid(float v) { return std::fabs(v) <= SMX_MAX_ABS_FEATURE; }  // NaN: false
 
 bool config_is_valid(const smx_config& c) {
   const bool finite = std::isfinite(c.step_exponent) && std::isfinite(c.step_offset) &&
@@ -89,6 +94,11 @@ smx_model* create_model(const smx_config& c, void* storage) {
   auto* m = static_cast<smx_model*>(storage);
   m->magic = kModelMagic;
   m->config = c;
+  size_t i = 0;
+  for_each_array(a, [&](float*& p) {
+    m->array_offset[i++] =
+        p ? static_cast<uint32_t>(reinterpret_cast<unsigned char*>(p) - static_cast<unsigned char*>(storage)) : 0;
+  });
   const kernels::Shape shape = shape_of(c);
   const size_t matrix = size_t{shape.stride} * shape.features;
   // Padding and not-yet-set components: weight 0, mean 0, variance 1 (see kernels.h), or

@@ -4,8 +4,10 @@
 #ifndef STREAMIX_CORE_MODEL_H
 #define STREAMIX_CORE_MODEL_H
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 #include "kernels/kernels.h"
 #include "streamix/streamix.h"
@@ -22,6 +24,10 @@ struct smx_model {
   uint64_t step_origin;   // samples the statistics summarized at initialization: the step
                           // size continues from t = step_origin + steps
   uint64_t averaged;      // iterates in the Polyak-Ruppert average
+  // Byte offsets of the arrays, in streamix::core::for_each_array order (0: absent). Set by
+  // create_model from carve_storage, so the hot path does not recompute the layout; they
+  // are relative, so the model stays relocatable.
+  uint32_t array_offset[20];
 };
 
 namespace streamix::core {
@@ -41,6 +47,19 @@ struct ModelArrays {
   float* seeding;                // init_samples floats (k-means++ distances)
 };
 
+// Calls f(float*&) on every array pointer of a, in one fixed order.
+template <class F>
+void for_each_array(ModelArrays& a, F&& f) {
+  for (float** p : {&a.stats.weight, &a.stats.mean, &a.stats.mean_residual, &a.stats.variance,
+                    &a.iterate.weight, &a.iterate.log_weight, &a.iterate.log_norm,
+                    &a.iterate.mean, &a.iterate.variance, &a.iterate.half_precision,
+                    &a.average.weight, &a.average.log_weight, &a.average.log_norm,
+                    &a.average.mean, &a.average.variance, &a.average.half_precision,
+                    &a.log_joint, &a.resp, &a.warmup, &a.seeding}) {
+    f(*p);
+  }
+}
+
 bool averaging_enabled(const smx_config& c);
 kernels::Shape shape_of(const smx_config& c);
 
@@ -53,8 +72,9 @@ ModelArrays arrays_of(const smx_model* m);
 // Validates a config (limits, ranges, finite values). The one definition of "valid".
 bool config_is_valid(const smx_config& c);
 
-// True if v may be used as a feature value: finite and |v| <= SMX_MAX_ABS_FEATURE.
-bool feature_is_valid(float v);
+// True if v may be used as a feature value: finite and |v| <= SMX_MAX_ABS_FEATURE (NaN
+// fails the comparison).
+inline bool feature_is_valid(float v) { return std::fabs(v) <= SMX_MAX_ABS_FEATURE; }
 
 // Writes a fresh model (header, arrays with their padding values) into storage.
 smx_model* create_model(const smx_config& c, void* storage);
