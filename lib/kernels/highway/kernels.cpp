@@ -154,23 +154,44 @@ void MstepUpdate(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_R
   }
 }
 
+// sum_d log(var_d) with one Log per kLogGroup features instead of one per feature:
+// var = 2^e m with m in [1, 2); the exponents add exactly as integers, the mantissas
+// multiply (8 of them stay below 256, no overflow) and the product takes one Log. Every
+// variance is a normal float (>= the floor >= FLT_MIN), so the bit fields are well formed.
+constexpr uint32_t kLogGroup = 8;
+
 void DeriveEstepTerms(const ParamArrays& p) {
   const Block d;
+  const hn::RebindToSigned<Block> di;
   const size_t lanes = hn::Lanes(d);
   const size_t stride = p.shape.stride;
-  const auto half = hn::Set(d, 0.5f), minus_half = hn::Set(d, -0.5f);
-  const auto log_2pi_total = hn::Set(d, kLog2Pi * static_cast<float>(p.shape.features));
+  const uint32_t features = p.shape.features;
+  const auto half = hn::Set(d, 0.5f), minus_half = hn::Set(d, -0.5f), one = hn::Set(d, 1.0f);
+  const auto mantissa_bits = hn::Set(di, 0x007FFFFF), exponent_one = hn::Set(di, 0x3F800000);
+  const auto log_2pi_total = hn::Set(d, kLog2Pi * static_cast<float>(features));
+  const auto ln2_hi = hn::Set(d, 0.693145751953125f), ln2_lo = hn::Set(d, 1.428606765330187e-06f);
   for (size_t k = 0; k < stride; k += lanes) {
     const auto w = hn::Load(d, p.weight + k);
     // Log(0) is masked: weight 0 (padding) is log-weight -inf.
     hn::Store(hn::IfThenElse(hn::Gt(w, hn::Zero(d)), hn::Log(d, w), hn::Set(d, -kInf)), d,
               p.log_weight + k);
-    auto log_variance_sum = hn::Zero(d);
-    for (uint32_t f = 0; f < p.shape.features; ++f) {
+    auto log_mantissas = hn::Zero(d);
+    auto product = one;
+    auto exponents = hn::Zero(di);
+    for (uint32_t f = 0; f < features; ++f) {
       const auto variance = hn::Load(d, p.variance + f * stride + k);
       hn::Store(hn::Div(half, variance), d, p.half_precision + f * stride + k);
-      log_variance_sum = hn::Add(log_variance_sum, hn::Log(d, variance));
+      const auto bits = hn::BitCast(di, variance);
+      exponents = hn::Add(exponents, hn::ShiftRight<23>(bits));
+      product = hn::Mul(product, hn::BitCast(d, hn::Or(hn::And(bits, mantissa_bits), exponent_one)));
+      if ((f + 1) % kLogGroup == 0 || f + 1 == features) {
+        log_mantissas = hn::Add(log_mantissas, hn::Log(d, product));
+        product = one;
+      }
     }
+    // sum log var = sum log m + (sum e - 127 D) ln 2, with ln 2 split so n ln2_hi is exact.
+    const auto n = hn::ConvertTo(d, hn::Sub(exponents, hn::Set(di, static_cast<int32_t>(127 * features))));
+    const auto log_variance_sum = hn::Add(log_mantissas, hn::MulAdd(n, ln2_hi, hn::Mul(n, ln2_lo)));
     hn::Store(hn::Mul(minus_half, hn::Add(log_2pi_total, log_variance_sum)), d, p.log_norm + k);
   }
 }
