@@ -16,10 +16,11 @@ namespace {
 //   polynomial, scaling) and the masked add: ~20.
 //  M-step (observe minus score): per component and feature: the update's 12 (two subtracts
 //   for delta, FMA, TwoSum's add and 4 subtracts and add, multiply, subtract, FMA, max) and
-//   the refresh's divide (0.5 / var) and Log (~18) and add: 32; per component: the
-//   responsibility's Exp (~16) and the weight statistics' 5 and Log (~18): ~40.
+//   the refresh's divide (0.5 / var), exponent shift and add, mantissa and/or, product
+//   multiply (6) and an eighth of a Log (~18 / 8): 20; per component: the responsibility's
+//   Exp (~16) and the weight statistics' 5 and Log (~18): ~40.
 constexpr double kEStepPerElement = 3, kEStepPerComponent = 20;
-constexpr double kMStepPerElement = 32, kMStepPerComponent = 40;
+constexpr double kMStepPerElement = 20, kMStepPerComponent = 40;
 
 }  // namespace
 

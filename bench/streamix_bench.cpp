@@ -188,6 +188,10 @@ void register_all() {
                                  b, 16u, 16u, true);
   }
   benchmark::RegisterBenchmark("observe/textbook/far/K:16/D:16", observe_textbook, 16u, 16u, true);
+  // Highway held to AVX2, to compare with xsimd on the same instruction set.
+  benchmark::RegisterBenchmark("observe/highway:AVX2/K:16/D:16", observe, "highway:AVX2", 16u,
+                               16u, false);
+  benchmark::RegisterBenchmark("score/highway:AVX2/K:16/D:16", score, "highway:AVX2", 16u, 16u);
 #if STREAMIX_BENCH_ARMADILLO
   benchmark::RegisterBenchmark("em_iteration/armadillo/K:16/D:16", em_iteration_armadillo, 16u,
                                16u);

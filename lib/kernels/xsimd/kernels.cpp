@@ -130,19 +130,37 @@ void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
   }
 }
 
+// sum_d log(var_d) with one log per kLogGroup features (as in the Highway backend): the
+// exponents of var = 2^e m add exactly as integers, the mantissas m in [1, 2) multiply.
+constexpr uint32_t kLogGroup = 8;
+
 void derive_estep_terms(const ParamArrays& p) {
+  using IntBatch = xsimd::batch<int32_t>;
   const size_t stride = p.shape.stride;
-  const Batch half(0.5f), minus_half(-0.5f), zero(0.0f), minus_inf(-kInf);
-  const Batch log_2pi_total(kLog2Pi * static_cast<float>(p.shape.features));
+  const uint32_t features = p.shape.features;
+  const Batch half(0.5f), minus_half(-0.5f), zero(0.0f), minus_inf(-kInf), one(1.0f);
+  const IntBatch mantissa_bits(0x007FFFFF), exponent_one(0x3F800000);
+  const IntBatch exponent_bias(static_cast<int32_t>(127 * features));
+  const Batch log_2pi_total(kLog2Pi * static_cast<float>(features));
+  const Batch ln2_hi(0.693145751953125f), ln2_lo(1.428606765330187e-06f);
   for (size_t k = 0; k < stride; k += kLanes) {
     const Batch w = Batch::load_aligned(p.weight + k);
     xsimd::select(w > zero, xsimd::log(w), minus_inf).store_aligned(p.log_weight + k);
-    Batch log_variance_sum(0.0f);
-    for (uint32_t f = 0; f < p.shape.features; ++f) {
+    Batch log_mantissas(0.0f), product = one;
+    IntBatch exponents(0);
+    for (uint32_t f = 0; f < features; ++f) {
       const Batch variance = Batch::load_aligned(p.variance + f * stride + k);
       (half / variance).store_aligned(p.half_precision + f * stride + k);
-      log_variance_sum += xsimd::log(variance);
+      const IntBatch bits = xsimd::bitwise_cast<IntBatch>(variance);
+      exponents += bits >> 23;
+      product *= xsimd::bitwise_cast<Batch>((bits & mantissa_bits) | exponent_one);
+      if ((f + 1) % kLogGroup == 0 || f + 1 == features) {
+        log_mantissas += xsimd::log(product);
+        product = one;
+      }
     }
+    const Batch n = xsimd::to_float(exponents - exponent_bias);
+    const Batch log_variance_sum = log_mantissas + xsimd::fma(n, ln2_hi, n * ln2_lo);
     (minus_half * (log_2pi_total + log_variance_sum)).store_aligned(p.log_norm + k);
   }
 }
