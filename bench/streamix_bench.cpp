@@ -66,7 +66,11 @@ bool use_backend(benchmark::State& state, const char* backend) {
   return false;
 }
 
-void observe(benchmark::State& state, const char* backend, uint32_t k, uint32_t d, bool far) {
+enum class Op { observe, score };
+
+// One sample per iteration through the library (the branch on op is perfectly predictable).
+void per_sample(benchmark::State& state, const char* backend, Op op, uint32_t k, uint32_t d,
+                bool far) {
   if (!use_backend(state, backend)) return;
   const Setup s(k, d, far);
   streamix::model model;
@@ -74,21 +78,9 @@ void observe(benchmark::State& state, const char* backend, uint32_t k, uint32_t 
   size_t i = 0;
   for (auto _ : state) {
     float log_p;
-    benchmark::DoNotOptimize(smx_observe(model.c_model(), s.sample(i++), &log_p));
-    benchmark::DoNotOptimize(log_p);
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-
-void score(benchmark::State& state, const char* backend, uint32_t k, uint32_t d) {
-  if (!use_backend(state, backend)) return;
-  const Setup s(k, d);
-  streamix::model model;
-  if (!s.make(model)) return state.SkipWithError("setup failed");
-  size_t i = 0;
-  for (auto _ : state) {
-    float log_p;
-    benchmark::DoNotOptimize(smx_score(model.c_model(), s.sample(i++), &log_p));
+    const float* x = s.sample(i++);
+    benchmark::DoNotOptimize(op == Op::observe ? smx_observe(model.c_model(), x, &log_p)
+                                               : smx_score(model.c_model(), x, &log_p));
     benchmark::DoNotOptimize(log_p);
   }
   state.SetItemsProcessed(state.iterations());
@@ -108,21 +100,15 @@ void score_batch(benchmark::State& state, const char* backend, uint32_t k, uint3
   state.SetItemsProcessed(state.iterations() * kStreamLength);
 }
 
-void observe_textbook(benchmark::State& state, uint32_t k, uint32_t d, bool far) {
+void per_sample_textbook(benchmark::State& state, Op op, uint32_t k, uint32_t d, bool far) {
   const Setup s(k, d, far);
   std::vector<float> w(k, 1.0f / k);
   TextbookGmm gmm(int(k), int(d), w, s.means, s.vars);
   size_t i = 0;
-  for (auto _ : state) benchmark::DoNotOptimize(gmm.observe(s.sample(i++)));
-  state.SetItemsProcessed(state.iterations());
-}
-
-void score_textbook(benchmark::State& state, uint32_t k, uint32_t d) {
-  const Setup s(k, d);
-  std::vector<float> w(k, 1.0f / k);
-  TextbookGmm gmm(int(k), int(d), w, s.means, s.vars);
-  size_t i = 0;
-  for (auto _ : state) benchmark::DoNotOptimize(gmm.score(s.sample(i++)));
+  for (auto _ : state) {
+    const float* x = s.sample(i++);
+    benchmark::DoNotOptimize(op == Op::observe ? gmm.observe(x) : gmm.score(x));
+  }
   state.SetItemsProcessed(state.iterations());
 }
 
@@ -170,28 +156,32 @@ void register_all() {
       const std::string shape = shape_name(k, d);
       for (const char* b : kBackends) {
         const std::string backend = b;
-        benchmark::RegisterBenchmark(("observe/" + backend + "/" + shape).c_str(), observe, b, k,
-                                     d, false);
-        benchmark::RegisterBenchmark(("score/" + backend + "/" + shape).c_str(), score, b, k, d);
+        benchmark::RegisterBenchmark(("observe/" + backend + "/" + shape).c_str(), per_sample, b,
+                                     Op::observe, k, d, false);
+        benchmark::RegisterBenchmark(("score/" + backend + "/" + shape).c_str(), per_sample, b,
+                                     Op::score, k, d, false);
         benchmark::RegisterBenchmark(("score_batch/" + backend + "/" + shape).c_str(),
                                      score_batch, b, k, d);
       }
-      benchmark::RegisterBenchmark(("observe/textbook/" + shape).c_str(), observe_textbook, k, d,
-                                   false);
-      benchmark::RegisterBenchmark(("score/textbook/" + shape).c_str(), score_textbook, k, d);
+      benchmark::RegisterBenchmark(("observe/textbook/" + shape).c_str(), per_sample_textbook,
+                                   Op::observe, k, d, false);
+      benchmark::RegisterBenchmark(("score/textbook/" + shape).c_str(), per_sample_textbook,
+                                   Op::score, k, d, false);
       benchmark::RegisterBenchmark(("score_batch/textbook/" + shape).c_str(), score_batch_textbook,
                                    k, d);
     }
   }
   for (const char* b : kBackends) {
-    benchmark::RegisterBenchmark(("observe/" + std::string(b) + "/far/K:16/D:16").c_str(), observe,
-                                 b, 16u, 16u, true);
+    benchmark::RegisterBenchmark(("observe/" + std::string(b) + "/far/K:16/D:16").c_str(),
+                                 per_sample, b, Op::observe, 16u, 16u, true);
   }
-  benchmark::RegisterBenchmark("observe/textbook/far/K:16/D:16", observe_textbook, 16u, 16u, true);
+  benchmark::RegisterBenchmark("observe/textbook/far/K:16/D:16", per_sample_textbook, Op::observe,
+                               16u, 16u, true);
   // Highway held to AVX2, to compare with xsimd on the same instruction set.
-  benchmark::RegisterBenchmark("observe/highway:AVX2/K:16/D:16", observe, "highway:AVX2", 16u,
-                               16u, false);
-  benchmark::RegisterBenchmark("score/highway:AVX2/K:16/D:16", score, "highway:AVX2", 16u, 16u);
+  benchmark::RegisterBenchmark("observe/highway:AVX2/K:16/D:16", per_sample, "highway:AVX2",
+                               Op::observe, 16u, 16u, false);
+  benchmark::RegisterBenchmark("score/highway:AVX2/K:16/D:16", per_sample, "highway:AVX2",
+                               Op::score, 16u, 16u, false);
 #if STREAMIX_BENCH_ARMADILLO
   benchmark::RegisterBenchmark("em_iteration/armadillo/K:16/D:16", em_iteration_armadillo, 16u,
                                16u);
