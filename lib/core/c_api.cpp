@@ -114,7 +114,7 @@ smx_status smx_score(const smx_model* m, const float* x, float* log_likelihood) 
   if (!sample_is_valid(m, x)) return SMX_ERR_INPUT;
   if (!m->ready) return SMX_ERR_NOT_READY;
   const core::ModelArrays a = core::arrays_of(m);
-  *log_likelihood = core::log_density(core::reported_params(m, a), x, nullptr);
+  *log_likelihood = core::log_density(core::reported_params(m, a), x);
   return SMX_OK;
 }
 

@@ -103,8 +103,7 @@ float observe(smx_model* m, const float* x) {
 
   const smx_config& c = m->config;
   const uint32_t stride = a.stats.shape.stride;
-  const float log_p = log_density(a.iterate, x, a.log_joint);
-  kernels::responsibilities(a.log_joint, stride, log_p, a.resp);
+  const float log_p = kernels::estep(estep_view(a.iterate), x, a.log_joint, a.resp);
 
   const bool past_hold = m->steps >= c.hold_samples;
   const int32_t reseeded = past_hold ? component_to_reseed(m, a) : -1;

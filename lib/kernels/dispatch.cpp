@@ -49,6 +49,18 @@ float lse_value(const LogSumExp& acc) {
   return acc.max + std::log(acc.sum);
 }
 
+float estep_composed(const KernelTable& t, const EStepParams& p, const float* x,
+                     float* log_joint, float* resp) {
+  LogSumExp lse;
+  for (uint32_t first = 0; first < p.shape.stride; first += kBlock) {
+    t.log_joint_block(p, x, first, log_joint + first);
+    t.lse_add(lse, log_joint + first, kBlock);
+  }
+  const float log_p = lse_value(lse);
+  t.responsibilities(log_joint, p.shape.stride, log_p, resp);
+  return log_p;
+}
+
 void score_batch_per_sample(const KernelTable& t, const EStepParams& p, const float* x,
                             size_t n, float* out) {
   alignas(64) float block[kBlock];

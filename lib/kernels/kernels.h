@@ -82,6 +82,10 @@ struct KernelTable {
                        float variance_floor, float weight_floor);
   void (*derive_estep_terms)(const ParamArrays& p);
   void (*running_mean)(float* avg, const float* value, size_t n, float inv_count);
+  // The whole per-sample E-step of the learner: the P log joint densities into log_joint,
+  // the responsibilities into resp (both P floats, 64-byte aligned; r_k < 2^-64 is 0), and
+  // log p(x) returned. One exponential per component serves the log-sum-exp and r.
+  float (*estep)(const EStepParams& p, const float* x, float* log_joint, float* resp);
   // log p(x_i) for n samples (rows of D floats) under p: the batch layout (vectorized across
   // samples where that pays); out has n floats.
   void (*score_batch)(const EStepParams& p, const float* x, size_t n, float* out);
@@ -140,6 +144,15 @@ inline void running_mean(float* avg, const float* value, size_t n, float inv_cou
 inline void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
   active().score_batch(p, x, n, out);
 }
+
+inline float estep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
+  return active().estep(p, x, log_joint, resp);
+}
+
+// The E-step composed from a table's block, log-sum-exp and responsibility operations (two
+// exponentials per component): for backends without a fused one.
+float estep_composed(const KernelTable& t, const EStepParams& p, const float* x,
+                     float* log_joint, float* resp);
 
 // log p(x) for each sample, one sample at a time through the table's own E-step: the batch
 // path of backends that have nothing better, and the large-K path of those that do.

@@ -226,6 +226,40 @@ float ScoreOne(const EStepParams& p, const float* HWY_RESTRICT x) {
   return lse.max == -kInf ? -kInf : lse.max + std::log(lse.sum);
 }
 
+// The learner's E-step, fused: the log joint densities and their maximum, then one Exp per
+// component, e = exp(l - max), cut at 2^-64 (those terms sum to < P 2^-64 < 2^-54, which a
+// sum >= 1 absorbs exactly in float), and r = e / sum e, zero below 2^-64 as everywhere.
+float EStep(const EStepParams& p, const float* HWY_RESTRICT x, float* HWY_RESTRICT log_joint,
+            float* HWY_RESTRICT resp) {
+  const Block d;
+  const size_t lanes = hn::Lanes(d);
+  const size_t stride = p.shape.stride;
+  auto top = hn::Set(d, -kInf);
+  for (uint32_t first = 0; first < stride; first += kBlock) {
+    LogJointBlock(p, x, first, log_joint + first);
+    for (size_t j = 0; j < kBlock; j += lanes) top = hn::Max(top, hn::Load(d, log_joint + first + j));
+  }
+  const float max = hn::GetLane(hn::MaxOfLanes(d, top));
+  if (max == -kInf) {  // no component can take the sample
+    for (size_t k = 0; k < stride; ++k) resp[k] = 0.0f;
+    return -kInf;
+  }
+  const auto shift = hn::Set(d, max);
+  auto sum = hn::Zero(d);
+  for (size_t k = 0; k < stride; k += lanes) {
+    const auto e = ExpCut(d, hn::Sub(hn::Load(d, log_joint + k), shift), kMinLogResponsibility);
+    hn::Store(e, d, resp + k);
+    sum = hn::Add(sum, e);
+  }
+  const float total = hn::GetLane(hn::SumOfLanes(d, sum));
+  const auto inv = hn::Set(d, 1.0f / total), smallest = hn::Set(d, 0x1.0p-64f);
+  for (size_t k = 0; k < stride; k += lanes) {
+    const auto r = hn::Mul(hn::Load(d, resp + k), inv);  // >= 2^-64 / P: never denormal
+    hn::Store(hn::IfThenElseZero(hn::Ge(r, smallest), r), d, resp + k);
+  }
+  return max + std::log(total);
+}
+
 // Batch scoring. With few components the per-sample E-step wastes most of a 16-component
 // block on padding, so lanes run across samples instead: a tile of `lanes` samples is
 // transposed feature by feature, each component's log density accumulates in one vector,
@@ -297,6 +331,7 @@ HWY_EXPORT(MstepUpdate);
 HWY_EXPORT(DeriveEstepTerms);
 HWY_EXPORT(RunningMean);
 HWY_EXPORT(ScoreBatch);
+HWY_EXPORT(EStep);
 
 namespace {
 
@@ -317,6 +352,9 @@ void running_mean(float* avg, const float* value, size_t n, float inv_count) {
 }
 void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
   HWY_DYNAMIC_DISPATCH(ScoreBatch)(p, x, n, out);
+}
+float estep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
+  return HWY_DYNAMIC_DISPATCH(EStep)(p, x, log_joint, resp);
 }
 
 // The target dispatch picks: the best (lowest bit) of the supported, compiled targets.
@@ -354,6 +392,7 @@ const KernelTable kHighwayTable = {"highway",
                                    highway::mstep_update,
                                    highway::derive_estep_terms,
                                    highway::running_mean,
+                                   highway::estep,
                                    highway::score_batch,
                                    nullptr,
                                    highway::restrict_target,

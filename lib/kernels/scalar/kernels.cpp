@@ -110,6 +110,10 @@ void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
   score_batch_per_sample(kScalarTable, p, x, n, out);
 }
 
+float estep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
+  return estep_composed(kScalarTable, p, x, log_joint, resp);
+}
+
 const char* target() { return "portable"; }
 
 }  // namespace
@@ -122,6 +126,7 @@ const KernelTable kScalarTable = {"scalar",
                                   scalar::mstep_update,
                                   scalar::derive_estep_terms,
                                   scalar::running_mean,
+                                  scalar::estep,
                                   scalar::score_batch,
                                   nullptr,
                                   nullptr,

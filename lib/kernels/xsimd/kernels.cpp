@@ -179,6 +179,10 @@ void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
   score_batch_per_sample(kXsimdTable, p, x, n, out);
 }
 
+float estep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
+  return estep_composed(kXsimdTable, p, x, log_joint, resp);
+}
+
 bool supported() {
 #if defined(__x86_64__) || defined(__i386__)
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -199,6 +203,7 @@ const KernelTable kXsimdTable = {"xsimd",
                                  xsimd_backend::mstep_update,
                                  xsimd_backend::derive_estep_terms,
                                  xsimd_backend::running_mean,
+                                 xsimd_backend::estep,
                                  xsimd_backend::score_batch,
                                  xsimd_backend::supported,
                                  nullptr,
