@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <algorithm>
 #include <vector>
 
 #include "streamix/streamix.hpp"
@@ -211,6 +212,60 @@ TEST(Api, SetThenGetRoundTripsWithFloorsApplied) {
   EXPECT_EQ(var2, var);
   // Any output may be skipped.
   EXPECT_EQ(smx_model_get_params(t.m, nullptr, mean2.data(), nullptr), SMX_OK);
+}
+
+// Regression (fuzz_api, tests/fuzz/regressions/api/observe-without-warmup-buffer): with
+// init_samples = 0 and no parameters, observe appended to a zero-length warm-up buffer.
+TEST(Api, ObserveWithoutParametersOrWarmUpIsNotReady) {
+  smx_config c;
+  smx_config_init(&c, 1, 1);
+  c.init_samples = 0;
+  size_t n = 0;
+  ASSERT_EQ(smx_model_size(&c, &n), SMX_OK);
+  Storage s(n);
+  smx_model* m = nullptr;
+  ASSERT_EQ(smx_model_create(&c, s.data, s.size, &m), SMX_OK);
+  const auto before = s.copy();
+  const float x[1] = {1.0f};
+  float log_p = 7.0f;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(smx_observe(m, x, &log_p), SMX_ERR_NOT_READY);
+  EXPECT_TRUE(s.equals(before));
+  EXPECT_EQ(log_p, 7.0f);
+  EXPECT_EQ(smx_samples_seen(m), 0u);
+}
+
+// Regression (fuzz_api, tests/fuzz/regressions/api/variance-overflow-*): samples the full
+// accepted range apart made (x - mean)^2 overflow and variances became +inf.
+TEST(Api, ExtremeButValidSamplesKeepVariancesFinite) {
+  streamix::model model;
+  ASSERT_EQ(streamix::model::create(streamix::config(2, 2).init_samples(0).hold_samples(0), model),
+            streamix::status::ok);
+  const std::vector<float> w = {0.5f, 0.5f}, m = {0, 0, 1, 1}, v = {1, 1, 1, 1};
+  ASSERT_EQ(model.set_params(w, m, v), streamix::status::ok);
+  std::vector<float> wt(2), mean(4), var(4);
+  for (int i = 0; i < 200; ++i) {
+    const float s = (i % 2 ? 1.0f : -1.0f) * SMX_MAX_ABS_FEATURE;
+    const float x[2] = {s, -s};
+    float log_p = 0.0f;
+    ASSERT_EQ(model.observe(x, &log_p), streamix::status::ok);
+    ASSERT_FALSE(std::isnan(log_p)) << i;
+    ASSERT_EQ(model.get_params(wt, mean, var), streamix::status::ok);
+    for (int j = 0; j < 4; ++j) {
+      ASSERT_TRUE(std::isfinite(mean[j]) && std::isfinite(var[j])) << i;
+      ASSERT_LE(var[j], SMX_MAX_VARIANCE);
+    }
+  }
+  EXPECT_EQ(*std::max_element(var.begin(), var.end()), SMX_MAX_VARIANCE);
+  // Variances above the ceiling are lowered to it on the way in, too.
+  const std::vector<float> huge = {1, 1, 1e38f, 3e38f};
+  ASSERT_EQ(model.set_params(w, m, huge), streamix::status::ok);
+  ASSERT_EQ(model.get_params(wt, mean, var), streamix::status::ok);
+  EXPECT_EQ(var[2], SMX_MAX_VARIANCE);
+  EXPECT_EQ(var[3], SMX_MAX_VARIANCE);
+  float log_p = 0.0f;
+  const float x[2] = {0.0f, 0.0f};
+  ASSERT_EQ(model.score(x, log_p), streamix::status::ok);
+  EXPECT_TRUE(std::isfinite(log_p));
 }
 
 TEST(Api, StatusStringsAreDistinct) {

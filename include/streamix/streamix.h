@@ -32,6 +32,9 @@ typedef enum smx_status {
 #define SMX_MAX_INIT_SAMPLES 65536u
 /* Largest accepted |x_d|: sqrt(FLT_MAX), so that x_d * x_d is finite. */
 #define SMX_MAX_ABS_FEATURE 1.8446742e19f
+/* Largest variance a model holds: 2^125, so that 1 / (2 variance) is a normal float. Larger
+ * variances (given, or from samples ~1e19 apart) are lowered to it. */
+#define SMX_MAX_VARIANCE 4.2535296e37f
 
 typedef struct smx_config {
   uint32_t components;    /* K, 1 <= K <= SMX_MAX_COMPONENTS */
@@ -44,7 +47,7 @@ typedef struct smx_config {
                              set with smx_model_set_params) or K..SMX_MAX_INIT_SAMPLES;
                              default max(10 K, 20) */
   float variance_floor;   /* lower bound of every variance, in squared feature units;
-                             finite and >= FLT_MIN, default 1e-6 */
+                             FLT_MIN..SMX_MAX_VARIANCE, default 1e-6 */
   float weight_floor;     /* lower bound of every weight statistic, in [FLT_MIN, 1/K);
                              default 0.01 / K. A component held at the floor is dead
                              and is re-seeded at the next poorly explained sample. */
@@ -90,7 +93,8 @@ smx_status smx_model_create(const smx_config* cfg, void* storage, size_t storage
 /* Sets the parameters (weights: K, normalized here; means and variances: K*D, row k is
  * component k). Weights must be finite and >= 0 with a positive sum, means finite with
  * |mean| <= SMX_MAX_ABS_FEATURE, variances finite and > 0. Variances below the variance
- * floor and weights below the weight floor are raised to them. The model becomes ready;
+ * floor and weights below the weight floor are raised to them; variances above
+ * SMX_MAX_VARIANCE are lowered to it. The model becomes ready;
  * the step counter and the hold period restart from here. */
 smx_status smx_model_set_params(smx_model* m, const float* weights, const float* means,
                                 const float* variances);
@@ -104,7 +108,8 @@ smx_status smx_model_get_params(const smx_model* m, float* weights, float* means
 /* Learns from one sample x (D floats). If log_likelihood is not NULL it receives
  * log p(x) in nats under the parameters before this update (prequential), or NaN while
  * the model is warming up (the sample is buffered; the sample that completes the buffer
- * initializes the model and also reports NaN). */
+ * initializes the model and also reports NaN). SMX_ERR_NOT_READY (model unchanged) if the
+ * model has neither parameters nor a warm-up buffer (init_samples = 0). */
 smx_status smx_observe(smx_model* m, const float* x, float* log_likelihood);
 
 /* log p(x) in nats under the current parameters. SMX_ERR_NOT_READY before the model has

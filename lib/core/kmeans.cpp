@@ -189,7 +189,7 @@ void initialize_from_warmup(smx_model* m) {
       a.stats.mean_residual[at] = 0.0f;
       const float variance =
           count[k] >= 2.0f ? squares[at] / count[k] : pooled[size_t{d} * s.stride] / n;
-      a.stats.variance[at] = variance > c.variance_floor ? variance : c.variance_floor;
+      a.stats.variance[at] = clamp_variance(variance, c.variance_floor);
     }
   }
 }

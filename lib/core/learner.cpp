@@ -57,7 +57,7 @@ void reseed(const ModelArrays& a, uint32_t k, const float* x, float variance_flo
     pooled = others > 0.0f ? pooled / others : 1.0f;
     a.stats.mean[size_t{d} * s.stride + k] = x[d];
     a.stats.mean_residual[size_t{d} * s.stride + k] = 0.0f;
-    a.stats.variance[size_t{d} * s.stride + k] = pooled > variance_floor ? pooled : variance_floor;
+    a.stats.variance[size_t{d} * s.stride + k] = clamp_variance(pooled, variance_floor);
   }
 }
 

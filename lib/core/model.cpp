@@ -7,6 +7,7 @@
 namespace streamix::core {
 
 using kernels::kBlock;
+static_assert(SMX_MAX_VARIANCE == kernels::kMaxVariance, "the public ceiling is the kernels'");
 
 bool averaging_enabled(const smx_config& c) { return c.average_from > 0; }
 
@@ -79,7 +80,7 @@ bool config_is_valid(const smx_config& c) {
   if (!(c.step_floor >= 0.0f && c.step_floor < 1.0f)) return false;
   if (c.init_samples != 0 && (c.init_samples < c.components || c.init_samples > SMX_MAX_INIT_SAMPLES))
     return false;
-  if (!(c.variance_floor >= FLT_MIN)) return false;
+  if (!(c.variance_floor >= FLT_MIN && c.variance_floor <= kernels::kMaxVariance)) return false;
   // The floors of all K weights together must leave room: K * floor < 1.
   if (!(c.weight_floor >= FLT_MIN &&
         static_cast<double>(c.weight_floor) * c.components < 1.0))
@@ -177,7 +178,7 @@ void set_params(smx_model* m, const float* weights, const float* means, const fl
       const float v = variances[size_t{k} * s.features + d];
       a.stats.mean[at] = means[size_t{k} * s.features + d];
       a.stats.mean_residual[at] = 0.0f;
-      a.stats.variance[at] = v > c.variance_floor ? v : c.variance_floor;
+      a.stats.variance[at] = clamp_variance(v, c.variance_floor);
     }
   }
   start_from_stats(m, 0);

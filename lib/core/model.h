@@ -72,6 +72,11 @@ ModelArrays arrays_of(const smx_model* m);
 // Validates a config (limits, ranges, finite values). The one definition of "valid".
 bool config_is_valid(const smx_config& c);
 
+// A variance within [floor, kernels::kMaxVariance] (+inf gives the ceiling).
+inline float clamp_variance(float v, float floor) {
+  return v > kernels::kMaxVariance ? kernels::kMaxVariance : (v > floor ? v : floor);
+}
+
 // True if v may be used as a feature value: finite and |v| <= SMX_MAX_ABS_FEATURE (NaN
 // fails the comparison).
 inline bool feature_is_valid(float v) { return std::fabs(v) <= SMX_MAX_ABS_FEATURE; }

@@ -113,7 +113,7 @@ class Checker : public Reader {
     switch (kind) {
       case Kind::weight: ok_ = ok_ && v >= 0.0f && v <= 1.0f; break;
       case Kind::feature: ok_ = ok_ && feature_is_valid(v); break;
-      case Kind::variance: ok_ = ok_ && v >= floor_ && v <= 3.4028235e38f; break;
+      case Kind::variance: ok_ = ok_ && v >= floor_ && v <= kernels::kMaxVariance; break;
     }
   }
   bool ok() const { return ok_; }

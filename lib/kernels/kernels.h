@@ -25,6 +25,11 @@ inline constexpr float kMinLogResponsibility = -44.361419555836499f;  // log(2^-
 
 inline constexpr float kInf = std::numeric_limits<float>::infinity();
 
+// The largest variance: 2^125, so that 1 / (2 var) = 2^-126 is still a normal float. Inputs
+// may be up to sqrt(FLT_MAX) apart from a mean, so (x - mean)^2 can overflow float; the
+// M-step clamps its increment at this ceiling (found by fuzz_api: variances became +inf).
+inline constexpr float kMaxVariance = 0x1.0p125f;
+
 struct Shape {
   uint32_t components;  // K
   uint32_t features;    // D
@@ -124,7 +129,7 @@ inline void responsibilities(const float* l, uint32_t n, float log_p, float* r) 
 //   s0' = max((1 - gamma) s0 + gamma r, weight_floor),  eta = gamma r / s0'
 //   delta = (x - mean) - mean_residual
 //   mean + mean_residual += eta delta (an exact TwoSum, renormalized)
-//   var' = max((1 - eta)(var + eta delta^2), var_floor)
+//   var' = clamp((1 - eta)(var + min(eta delta^2, kMaxVariance)), var_floor, kMaxVariance)
 // Algebraically identical to s <- s + gamma (sbar(x) - s) on (s0, s1, s2) followed by
 // mean = s1/s0, var = s2/s0 - mean^2, without the cancellation of the latter. Blocks whose
 // responsibilities are all 0 keep their means and variances untouched.

@@ -115,7 +115,7 @@ void MstepUpdate(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_R
   const size_t stride = s.shape.stride;
   const auto v_gamma = hn::Set(d, gamma), v_keep = hn::Set(d, 1.0f - gamma);
   const auto v_weight_floor = hn::Set(d, weight_floor);
-  const auto v_variance_floor = hn::Set(d, variance_floor);
+  const auto v_variance_floor = hn::Set(d, variance_floor), v_ceiling = hn::Set(d, kMaxVariance);
   const auto one = hn::Set(d, 1.0f), zero = hn::Zero(d);
   for (size_t first = 0; first < stride; first += kBlock) {
     alignas(64) float eta[kBlock];
@@ -145,10 +145,10 @@ void MstepUpdate(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_R
         hn::Store(hn::Add(hn::Sub(mean, hn::Sub(sum, addend_part)), hn::Sub(addend, addend_part)),
                   d, s.mean_residual + at);
         hn::Store(sum, d, s.mean + at);
-        const auto variance = hn::Load(d, s.variance + at);
-        const auto updated =
-            hn::Mul(hn::Sub(one, e), hn::MulAdd(hn::Mul(e, delta), delta, variance));
-        hn::Store(hn::Max(updated, v_variance_floor), d, s.variance + at);
+        // (e delta) delta may overflow to +inf, never NaN: Min turns it into the ceiling.
+        const auto increment = hn::Min(hn::Mul(hn::Mul(e, delta), delta), v_ceiling);
+        const auto updated = hn::Mul(hn::Sub(one, e), hn::Add(hn::Load(d, s.variance + at), increment));
+        hn::Store(hn::Min(hn::Max(updated, v_variance_floor), v_ceiling), d, s.variance + at);
       }
     }
   }

@@ -77,8 +77,10 @@ void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
         const float addend_part = sum - mean[j];
         residual[j] = (mean[j] - (sum - addend_part)) + (addend - addend_part);
         mean[j] = sum;
-        variance[j] =
-            std::max((1.0f - eta[j]) * (variance[j] + eta[j] * delta * delta), variance_floor);
+        // (eta delta) delta may overflow to +inf, never NaN: min() turns it into the ceiling.
+        const float increment = std::min(eta[j] * delta * delta, kMaxVariance);
+        const float updated = (1.0f - eta[j]) * (variance[j] + increment);
+        variance[j] = std::min(std::max(updated, variance_floor), kMaxVariance);
       }
     }
   }

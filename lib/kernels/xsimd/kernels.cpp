@@ -94,7 +94,7 @@ void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
                   float variance_floor, float weight_floor) {
   const size_t stride = s.shape.stride;
   const Batch v_gamma(gamma), v_keep(1.0f - gamma), v_weight_floor(weight_floor);
-  const Batch v_variance_floor(variance_floor), one(1.0f), zero(0.0f);
+  const Batch v_variance_floor(variance_floor), v_ceiling(kMaxVariance), one(1.0f), zero(0.0f);
   for (size_t first = 0; first < stride; first += kBlock) {
     alignas(64) float eta[kBlock];
     bool any = false;
@@ -122,9 +122,10 @@ void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
         const Batch addend_part = sum - mean;
         ((mean - (sum - addend_part)) + (addend - addend_part)).store_aligned(s.mean_residual + at);
         sum.store_aligned(s.mean + at);
-        const Batch variance = Batch::load_aligned(s.variance + at);
-        const Batch updated = (one - e) * xsimd::fma(e * delta, delta, variance);
-        xsimd::max(updated, v_variance_floor).store_aligned(s.variance + at);
+        // (e delta) delta may overflow to +inf, never NaN: min turns it into the ceiling.
+        const Batch increment = xsimd::min(e * delta * delta, v_ceiling);
+        const Batch updated = (one - e) * (Batch::load_aligned(s.variance + at) + increment);
+        xsimd::min(xsimd::max(updated, v_variance_floor), v_ceiling).store_aligned(s.variance + at);
       }
     }
   }

@@ -1,0 +1,186 @@
+// libFuzzer target: arbitrary sequences of C API calls with arbitrary configs, kernels and
+// float bit patterns (NaN payloads, infinities, denormals, huge values). After each call: a
+// rejected call left the storage bit-for-bit unchanged; an accepted one left the model's
+// parameters finite (weights in [0, 1], variances at or above the floor).
+#include <cmath>
+#include <cstdio>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "streamix/streamix.h"
+
+namespace {
+
+constexpr uint32_t kMaxK = 8, kMaxD = 8, kMaxN = 64;
+constexpr size_t kStorageBytes = SMX_MODEL_BYTES(kMaxK, kMaxD, kMaxN, 1);
+alignas(64) unsigned char g_storage[kStorageBytes];
+alignas(64) unsigned char g_before[kStorageBytes];
+alignas(64) unsigned char g_loaded[kStorageBytes];
+unsigned char g_snapshot[kStorageBytes + 1024];
+
+void require(bool condition) {
+  if (!condition) __builtin_trap();
+}
+
+class Input {
+ public:
+  Input(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  bool empty() const { return used_ >= size_; }
+  uint8_t byte() { return used_ < size_ ? data_[used_++] : 0; }
+  uint32_t u32() {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= uint32_t{byte()} << (8 * i);
+    return v;
+  }
+  float f32() {  // any bit pattern
+    const uint32_t bits = u32();
+    float v;
+    std::memcpy(&v, &bits, 4);
+    return v;
+  }
+  // Mostly tame values so the model gets somewhere, sometimes any bit pattern.
+  float feature() {
+    const uint8_t kind = byte();
+    if (kind < 160) return static_cast<float>(static_cast<int8_t>(byte())) / 16.0f;
+    if (kind < 200) return static_cast<float>(static_cast<int16_t>(u32())) * 1e15f;
+    return f32();
+  }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t used_ = 0;
+};
+
+// Every accepted call must leave a model whose parameters are finite and within the floors.
+void check_model(const smx_model* m, const smx_config& c) {
+  if (!smx_is_ready(m)) return;
+  float w[kMaxK], mean[kMaxK * kMaxD], var[kMaxK * kMaxD];
+  require(smx_model_get_params(m, w, mean, var) == SMX_OK);
+  for (uint32_t k = 0; k < c.components; ++k) {
+    for (uint32_t d = 0; d < c.features; ++d) {
+      const float mu = mean[k * c.features + d], v = var[k * c.features + d];
+      if (!(w[k] >= 0.0f && w[k] <= 1.0f) || !std::isfinite(mu) || !std::isfinite(v) ||
+          !(v >= c.variance_floor)) {
+        std::fprintf(stderr, "bad parameters: k=%u d=%u weight=%g mean=%g variance=%g (floor %g)\n",
+                     k, d, w[k], mu, v, c.variance_floor);
+        __builtin_trap();
+      }
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Input in(data, size);
+  static const char* const kKernels[] = {"highway", "scalar", "xsimd", "highway:AVX2",
+                                         "highway:SSE4", "highway:SCALAR"};
+  (void)smx_select_kernels(kKernels[in.byte() % 6]);  // unavailable ones keep the last
+
+  smx_config c;
+  smx_config_init(&c, 1 + in.byte() % kMaxK, 1 + in.byte() % kMaxD);
+  c.init_samples = in.byte() % (kMaxN + 1);
+  c.average_from = in.byte() % 4;
+  const uint8_t raw = in.byte();  // each bit: replace one field by an arbitrary bit pattern
+  if (raw & 1) c.step_exponent = in.f32();
+  if (raw & 2) c.step_offset = in.f32();
+  if (raw & 4) c.step_floor = in.f32();
+  if (raw & 8) c.variance_floor = in.f32();
+  if (raw & 16) c.weight_floor = in.f32();
+  if (raw & 32) c.hold_samples = in.u32();
+  if (raw & 64) c.seed = in.u32();
+  smx_model* m = nullptr;
+  const smx_status created = smx_model_create(&c, g_storage, kStorageBytes, &m);
+  if (created != SMX_OK) {
+    require(created == SMX_ERR_ARGUMENT || created == SMX_ERR_STORAGE);
+    return 0;
+  }
+  size_t bytes = 0;
+  require(smx_model_size(&c, &bytes) == SMX_OK && bytes <= kStorageBytes);
+  const uint32_t kk = c.components, dd = c.features;
+  float x[4 * kMaxD], out[kMaxK * kMaxD * 2], w[kMaxK], mean[kMaxK * kMaxD], var[kMaxK * kMaxD];
+
+  for (int call = 0; call < 256 && !in.empty(); ++call) {
+    std::memcpy(g_before, g_storage, bytes);
+    const int ready_before = smx_is_ready(m);
+    smx_status s = SMX_OK;
+    float log_p = 0.0f;
+    switch (in.byte() % 9) {
+      case 0:
+        for (uint32_t d = 0; d < dd; ++d) x[d] = in.feature();
+        s = smx_observe(m, x, &log_p);
+        if (s == SMX_OK && ready_before) require(!std::isnan(log_p));
+        break;
+      case 1:
+        for (uint32_t d = 0; d < dd; ++d) x[d] = in.feature();
+        s = smx_score(m, x, &log_p);
+        if (s == SMX_OK) require(!std::isnan(log_p));
+        break;
+      case 2:
+        for (uint32_t d = 0; d < dd; ++d) x[d] = in.feature();
+        s = smx_responsibilities(m, x, out);
+        if (s == SMX_OK) {
+          for (uint32_t k = 0; k < kk; ++k) require(out[k] >= 0.0f && out[k] <= 1.0f);
+        }
+        break;
+      case 3:
+        for (uint32_t k = 0; k < kk; ++k) w[k] = in.byte() < 200 ? in.byte() / 8.0f : in.f32();
+        for (uint32_t i = 0; i < kk * dd; ++i) mean[i] = in.feature();
+        for (uint32_t i = 0; i < kk * dd; ++i) var[i] = in.byte() < 200 ? 0.01f + in.byte() : in.f32();
+        s = smx_model_set_params(m, w, mean, var);
+        break;
+      case 4:
+        s = smx_model_get_params(m, w, mean, var);
+        break;
+      case 5: {  // snapshot round trip: the loaded model scores like the original
+        size_t written = 0;
+        s = smx_snapshot_save(m, g_snapshot, sizeof g_snapshot, &written);
+        if (s != SMX_OK) break;
+        smx_model* loaded = nullptr;
+        require(smx_snapshot_load(g_snapshot, written, g_loaded, kStorageBytes, &loaded) == SMX_OK);
+        for (uint32_t d = 0; d < dd; ++d) x[d] = in.feature();
+        float a = 0.0f, b = 0.0f;
+        const smx_status sa = smx_score(m, x, &a), sb = smx_score(loaded, x, &b);
+        require(sa == sb && (sa != SMX_OK || std::memcmp(&a, &b, 4) == 0));
+        break;
+      }
+      case 6: {
+        const size_t n = 1 + in.byte() % 4;
+        for (size_t i = 0; i < n * dd; ++i) x[i] = in.feature();
+        s = smx_score_batch(m, x, n, out);
+        if (s == SMX_OK) {
+          for (size_t i = 0; i < n; ++i) require(!std::isnan(out[i]));
+        }
+        break;
+      }
+      case 7: {  // a burst of tame samples around a few centers, to reach the M-step quickly
+        const uint8_t seed = in.byte();
+        for (int i = 0; i < 48; ++i) {
+          for (uint32_t d = 0; d < dd; ++d) {
+            x[d] = static_cast<float>(((seed + i * 7 + d * 3) % 5) * 4) + 0.01f * static_cast<float>((i * 13 + d) % 17);
+          }
+          std::memcpy(g_before, g_storage, bytes);
+          if (smx_observe(m, x, &log_p) != SMX_OK) {
+            require(std::memcmp(g_before, g_storage, bytes) == 0);  // (no warm-up buffer)
+            break;
+          }
+          check_model(m, c);
+        }
+        s = SMX_OK;  // every call of the burst was checked above
+        break;
+      }
+      default:  // extreme but valid magnitudes, to push the numerics
+        for (uint32_t d = 0; d < dd; ++d) x[d] = (in.byte() & 1 ? 1.0f : -1.0f) * 1.8e19f;
+        s = smx_observe(m, x, &log_p);
+        break;
+    }
+    if (s != SMX_OK) {
+      require(std::memcmp(g_before, g_storage, bytes) == 0);  // rejected: nothing changed
+    } else {
+      check_model(m, c);
+    }
+  }
+  return 0;
+}
