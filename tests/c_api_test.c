@@ -27,7 +27,7 @@ int main(void) {
   smx_config cfg;
   smx_model* model = NULL;
   size_t bytes = 0, written = 0;
-  float x[D], log_p = 0.0f, weights[K], resp[K];
+  float x[D] = {0.0f, 0.0f, 0.0f}, log_p = 0.0f, weights[K], resp[K];
   int i;
   smx_config_init(&cfg, K, D);
   CHECK(cfg.init_samples == N);

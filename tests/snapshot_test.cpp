@@ -139,6 +139,45 @@ TEST(Snapshot, SavingIntoATooSmallBufferWritesNothing) {
   for (unsigned char b : buffer) ASSERT_EQ(b, 0xEE);
 }
 
+// CRC-32 (IEEE 802.3, reflected 0xEDB88320), written plainly, to forge valid snapshots.
+uint32_t crc32(const unsigned char* p, size_t n) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    crc ^= p[i];
+    for (int b = 0; b < 8; ++b) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+void set_crc(std::vector<unsigned char>& s) {
+  const uint32_t c = crc32(s.data(), s.size() - 4);
+  for (int i = 0; i < 4; ++i) s[s.size() - 4 + i] = static_cast<unsigned char>(c >> (8 * i));
+}
+
+// Version 1 is the only format so far; a snapshot of any other version, older (0) or newer,
+// is rejected with SMX_ERR_SNAPSHOT even with a valid CRC, and the target stays untouched.
+TEST(Snapshot, OtherFormatVersionsAreRejectedCleanly) {
+  streamix::model model;
+  ASSERT_EQ(streamix::model::create(streamix::config(2, 2), model), status::ok);
+  const std::vector<unsigned char> bytes = save(model);
+  std::vector<unsigned char> check = bytes;
+  set_crc(check);
+  ASSERT_EQ(check, bytes) << "the test's CRC-32 matches the library's";
+  size_t storage_bytes = 0;
+  ASSERT_EQ(streamix::config(2, 2).storage_bytes(storage_bytes), status::ok);
+  Aligned target(storage_bytes, 0x5A);
+  const std::vector<unsigned char> pristine(target.data, target.data + target.size);
+  for (unsigned char version : {0, 2, 255}) {
+    std::vector<unsigned char> other = bytes;
+    other[4] = version;
+    set_crc(other);
+    smx_model* m = nullptr;
+    EXPECT_EQ(smx_snapshot_load(other.data(), other.size(), target.data, target.size, &m),
+              SMX_ERR_SNAPSHOT) << "version " << int(version);
+    EXPECT_EQ(std::memcmp(target.data, pristine.data(), target.size), 0);
+  }
+}
+
 TEST(Snapshot, FormatIsLittleEndianAndVersioned) {
   streamix::model model;
   ASSERT_EQ(streamix::model::create(streamix::config(2, 2), model), status::ok);
