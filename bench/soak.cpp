@@ -3,7 +3,7 @@
 // seen, a snapshot round trip that scores the next sample identically), and how far the
 // learned means are from the moving truth; it prints one line per checkpoint and exits 1 on
 // any failure.
-//   streamix_soak [samples = 100000000] [checkpoint = 1000000]
+//   streamix_soak [samples = 100000000] [checkpoint = 1000000] [outlier rate = 0.01]
 //
 // Stream: 4 components in D = 8, 12 sigma apart, each mean swinging 2 sigma (a sine with a
 // period of 10 million samples, a different phase per feature); 1 % of samples are outliers
@@ -23,7 +23,7 @@
 namespace {
 
 constexpr int kTrue = 4, kModel = 5, kD = 8;
-constexpr double kPeriod = 1e7, kSwing = 2.0, kSpacing = 12.0, kOutlierRate = 0.01;
+constexpr double kPeriod = 1e7, kSwing = 2.0, kSpacing = 12.0;
 constexpr double kBound = 0.5;  // tracking error, in sigma, checked after the first checkpoint
 constexpr double kPi = 3.14159265358979323846;
 
@@ -36,6 +36,7 @@ double true_mean(int k, int d, uint64_t t) {
 int main(int argc, char** argv) {
   const uint64_t samples = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000000ull;
   const uint64_t checkpoint = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1000000ull;
+  const double outlier_rate = argc > 3 ? std::strtod(argv[3], nullptr) : 0.01;
   streamix::model model, copy;
   const auto cfg = streamix::config(kModel, kD).step_floor(0.002f);
   if (streamix::model::create(cfg, model) != streamix::status::ok) return 1;
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
   std::printf("%12s %14s %12s %10s %9s\n", "samples", "tracking (sd)", "mean log p", "outliers", "snapshot");
   uint64_t outliers = 0;
   for (uint64_t t = 1; t <= samples; ++t) {
-    if (unit(rng) < kOutlierRate) {
+    if (unit(rng) < outlier_rate) {
       for (int d = 0; d < kD; ++d) x[d] = static_cast<float>(box(rng));
       ++outliers;
     } else {

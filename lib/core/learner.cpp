@@ -20,29 +20,42 @@ float poorly_explained_distance(uint32_t features) {
   return static_cast<float>(features) * c * c * c;
 }
 
-// A component whose weight statistic sits at the floor is dead. Returns the first dead
-// component if x is poorly explained by every live one, or -1.
-int32_t component_to_reseed(const smx_model* m, const ModelArrays& a) {
+struct Reseed {
+  int32_t dead = -1;    // the component to re-seed, or -1
+  uint32_t nearest = 0;  // the live component that explains x best
+};
+
+// A component whose weight statistic sits at the floor is dead. Finds the first dead
+// component if x is poorly explained by every live one.
+Reseed component_to_reseed(const smx_model* m, const ModelArrays& a) {
   const kernels::Shape s = a.stats.shape;
   const float floor = m->config.weight_floor;
-  int32_t dead = -1;
-  for (uint32_t k = 0; k < s.components && dead < 0; ++k) {
-    if (a.stats.weight[k] <= floor) dead = static_cast<int32_t>(k);
+  Reseed r;
+  for (uint32_t k = 0; k < s.components && r.dead < 0; ++k) {
+    if (a.stats.weight[k] <= floor) r.dead = static_cast<int32_t>(k);
   }
-  if (dead < 0) return -1;
+  if (r.dead < 0) return r;
   // l_k = log w_k + log_norm_k - q_k / 2, so q_k = 2 (log w_k + log_norm_k - l_k).
   const float limit = poorly_explained_distance(s.features);
+  float best = -kernels::kInf;
   for (uint32_t k = 0; k < s.components; ++k) {
     if (a.stats.weight[k] <= floor) continue;
     const float q = 2.0f * (a.iterate.log_weight[k] + a.iterate.log_norm[k] - a.log_joint[k]);
-    if (q <= limit) return -1;
+    if (q <= limit) return Reseed{};
+    if (a.log_joint[k] >= best) best = a.log_joint[k], r.nearest = k;
   }
-  return dead;
+  return r;
 }
 
-// Re-seeds component k at x: the mean is x, the variance the weight-averaged variance of
-// the other components (the scale the model currently believes in).
-void reseed(const ModelArrays& a, uint32_t k, const float* x, float variance_floor) {
+// Re-seeds component k at x. Its variance, per feature, is the larger of the weight-averaged
+// variance of the others (the scale the model believes in) and the squared distance from x
+// to the live component that explains x best: the new component spans the gap it was born
+// to fill. Scattered outliers then meet a broad background component; a genuine new cluster
+// shrinks it quickly (a light component takes large steps). With the pooled variance alone,
+// the soak's 1 % outliers kept re-seeding a narrow component that explained none of the next
+// ones, which then landed on the true clusters (tracking errors up to 2.4 sigma).
+void reseed(const ModelArrays& a, uint32_t k, uint32_t nearest, const float* x,
+            float variance_floor) {
   const kernels::Shape s = a.stats.shape;
   float others = 0.0f;
   for (uint32_t j = 0; j < s.components; ++j) {
@@ -55,9 +68,11 @@ void reseed(const ModelArrays& a, uint32_t k, const float* x, float variance_flo
       if (j != k) pooled += a.stats.weight[j] * row[j];
     }
     pooled = others > 0.0f ? pooled / others : 1.0f;
+    const float gap = x[d] - a.stats.mean[size_t{d} * s.stride + nearest];
+    const float spread = gap * gap > pooled ? gap * gap : pooled;
     a.stats.mean[size_t{d} * s.stride + k] = x[d];
     a.stats.mean_residual[size_t{d} * s.stride + k] = 0.0f;
-    a.stats.variance[size_t{d} * s.stride + k] = clamp_variance(pooled, variance_floor);
+    a.stats.variance[size_t{d} * s.stride + k] = clamp_variance(spread, variance_floor);
   }
 }
 
@@ -106,7 +121,8 @@ float observe(smx_model* m, const float* x) {
   const float log_p = kernels::estep(estep_view(a.iterate), x, a.log_joint, a.resp);
 
   const bool past_hold = m->steps >= c.hold_samples;
-  const int32_t reseeded = past_hold ? component_to_reseed(m, a) : -1;
+  const Reseed reseeding = past_hold ? component_to_reseed(m, a) : Reseed{};
+  const int32_t reseeded = reseeding.dead;
   if (reseeded >= 0) {
     // The sample belongs wholly to the re-seeded component.
     for (uint32_t k = 0; k < stride; ++k) a.resp[k] = 0.0f;
@@ -118,7 +134,7 @@ float observe(smx_model* m, const float* x) {
   ++m->steps;
   const float gamma = step_size(c, m->step_origin + m->steps);
   kernels::mstep_update(a.stats, x, a.resp, gamma, c.variance_floor, c.weight_floor);
-  if (reseeded >= 0) reseed(a, static_cast<uint32_t>(reseeded), x, c.variance_floor);
+  if (reseeded >= 0) reseed(a, static_cast<uint32_t>(reseeded), reseeding.nearest, x, c.variance_floor);
 
   if (m->steps > c.hold_samples) {
     refresh_iterate(a);

@@ -2,14 +2,17 @@
 # streamix quick start on Debian 12: installs whatever build and test dependency is missing
 # (Debian packages only), then
 #   quickstart.sh demo   builds and runs the NAB demo (preset host)
-#   quickstart.sh test   builds and runs every test, for every preset listed below
+#   quickstart.sh test   builds and runs every test, for every preset listed below (a few
+#                        minutes: the sanitizer builds and the fuzz runs take most of it)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-# Everything the build, the tests and the fixture scripts use.
+# Everything the build, the tests, the reliability checks and the fixture scripts use.
 packages=(cmake ninja-build g++ gcc pkgconf libgtest-dev libbenchmark-dev libhwy-dev
-          libxsimd-dev python3-sklearn python3-numpy)
-test_presets=(host host-scalar)
+          libxsimd-dev python3-sklearn python3-numpy clang libclang-rt-14-dev valgrind)
+# host: every backend and Highway target, memcheck, soak; host-scalar: no SIMD dependency;
+# sanitize: ASan + UBSan; tsan: the concurrency contract; fuzz: libFuzzer runs.
+test_presets=(host host-scalar sanitize tsan fuzz)
 
 install_missing() {
   local missing=()
