@@ -1,0 +1,11 @@
+# Fails if the firmware ELF defines or references an allocator.
+execute_process(COMMAND ${NM} ${ELF} OUTPUT_VARIABLE symbols RESULT_VARIABLE result)
+if(NOT result EQUAL 0)
+  message(FATAL_ERROR "nm failed on ${ELF}")
+endif()
+foreach(name malloc free calloc realloc _sbrk _sbrk_r _malloc_r _Znwj _Znaj _ZdlPv _ZdaPv)
+  if(symbols MATCHES "[ \n]${name}\n")
+    message(FATAL_ERROR "the firmware links ${name}: something allocates")
+  endif()
+endforeach()
+message(STATUS "no allocator symbol in ${ELF}")
