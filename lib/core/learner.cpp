@@ -95,9 +95,14 @@ void update_average(smx_model* m, const ModelArrays& a) {
   kernels::derive_estep_terms(a.average);
 }
 
-float buffer_warmup_sample(smx_model* m, const ModelArrays& a, const float* x) {
+// The warm-up path stays out of observe's frame, and the array table (~120 bytes) lives
+// only in warmup_buffer's, released before the k-means initialization runs: that keeps
+// smx_observe's worst stack depth low on a microcontroller.
+__attribute__((noinline)) float* warmup_buffer(const smx_model* m) { return arrays_of(m).warmup; }
+
+__attribute__((noinline)) float buffer_warmup_sample(smx_model* m, const float* x) {
   const uint32_t d = m->config.features;
-  std::memcpy(a.warmup + size_t{m->buffered} * d, x, sizeof(float) * d);
+  std::memcpy(warmup_buffer(m) + size_t{m->buffered} * d, x, sizeof(float) * d);
   ++m->buffered;
   if (m->buffered == m->config.init_samples) {
     initialize_from_warmup(m);
@@ -112,9 +117,9 @@ float buffer_warmup_sample(smx_model* m, const ModelArrays& a, const float* x) {
 }  // namespace
 
 float observe(smx_model* m, const float* x) {
-  const ModelArrays a = arrays_of(m);
   ++m->samples_seen;
-  if (!m->ready) return buffer_warmup_sample(m, a, x);
+  if (!m->ready) return buffer_warmup_sample(m, x);
+  const ModelArrays a = arrays_of(m);
 
   const smx_config& c = m->config;
   const uint32_t stride = a.stats.shape.stride;

@@ -69,6 +69,7 @@ size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out)
 
 ModelArrays arrays_of(const smx_model* m);
 
+
 // Validates a config (limits, ranges, finite values). The one definition of "valid".
 bool config_is_valid(const smx_config& c);
 
