@@ -27,9 +27,21 @@ install_missing() {
   echo "quickstart: installing ${missing[*]}"
   local sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" > /dev/null
+  # Mirrors are sometimes caught mid-sync ("File has unexpected size"): retry before failing.
+  local attempt
+  for attempt in 1 2 3; do
+    "${sudo[@]}" apt-get update -qq && break
+    [ "$attempt" -eq 3 ] && { echo "quickstart: apt-get update failed" >&2; return 1; }
+    echo "quickstart: apt-get update failed, retrying in 20 s" >&2
+    sleep 20
+  done
+  for attempt in 1 2 3; do
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" > /dev/null && return 0
+    echo "quickstart: apt-get install failed, retrying in 20 s" >&2
+    sleep 20
+  done
+  return 1
 }
 
 case "${1:-}" in
