@@ -138,12 +138,17 @@ float observe(smx_model* m, const float* x) {
 
   ++m->steps;
   const float gamma = step_size(c, m->step_origin + m->steps);
-  kernels::mstep_update(a.stats, x, a.resp, gamma, c.variance_floor, c.weight_floor);
-  if (reseeded >= 0) reseed(a, static_cast<uint32_t>(reseeded), reseeding.nearest, x, c.variance_floor);
-
-  if (m->steps > c.hold_samples) {
-    refresh_iterate(a);
-    if (averaging_enabled(c) && m->steps - c.hold_samples >= c.average_from) update_average(m, a);
+  const bool refresh = m->steps > c.hold_samples;
+  if (refresh && reseeded < 0 && m->steps > c.hold_samples + 1) {
+    // The iterate was refreshed at the previous step: update and refresh in one pass.
+    kernels::mstep_refresh(a.stats, x, a.resp, gamma, c.variance_floor, c.weight_floor, a.iterate);
+  } else {  // during the hold, at its end, and after a re-seed: the full refresh
+    kernels::mstep_update(a.stats, x, a.resp, gamma, c.variance_floor, c.weight_floor);
+    if (reseeded >= 0) reseed(a, static_cast<uint32_t>(reseeded), reseeding.nearest, x, c.variance_floor);
+    if (refresh) refresh_iterate(a);
+  }
+  if (refresh && averaging_enabled(c) && m->steps - c.hold_samples >= c.average_from) {
+    update_average(m, a);
   }
   return log_p;
 }

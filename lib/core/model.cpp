@@ -139,15 +139,7 @@ float log_density(const kernels::ParamArrays& p, const float* x) {
 }
 
 void refresh_iterate(const ModelArrays& a) {
-  const kernels::Shape s = a.stats.shape;
-  float total = 0.0f;
-  for (uint32_t k = 0; k < s.components; ++k) total += a.stats.weight[k];
-  const float inv_total = 1.0f / total;
-  for (uint32_t k = 0; k < s.components; ++k) a.iterate.weight[k] = a.stats.weight[k] * inv_total;
-  const size_t matrix_bytes = sizeof(float) * s.stride * s.features;
-  std::memcpy(a.iterate.mean, a.stats.mean, matrix_bytes);
-  std::memcpy(a.iterate.variance, a.stats.variance, matrix_bytes);
-  kernels::derive_estep_terms(a.iterate);
+  kernels::refresh_from_stats(kernels::active(), a.stats, a.iterate);
 }
 
 void start_from_stats(smx_model* m, uint64_t origin) {

@@ -61,6 +61,25 @@ float estep_composed(const KernelTable& t, const EStepParams& p, const float* x,
   return log_p;
 }
 
+void refresh_from_stats(const KernelTable& t, const Stats& s, const ParamArrays& out) {
+  const Shape shape = s.shape;
+  float total = 0.0f;
+  for (uint32_t k = 0; k < shape.components; ++k) total += s.weight[k];
+  const float inv_total = 1.0f / total;
+  for (uint32_t k = 0; k < shape.components; ++k) out.weight[k] = s.weight[k] * inv_total;
+  const size_t matrix_bytes = sizeof(float) * shape.stride * shape.features;
+  std::memcpy(out.mean, s.mean, matrix_bytes);
+  std::memcpy(out.variance, s.variance, matrix_bytes);
+  t.derive_estep_terms(out);
+}
+
+void mstep_refresh_composed(const KernelTable& t, const Stats& s, const float* x, const float* r,
+                            float gamma, float variance_floor, float weight_floor,
+                            const ParamArrays& out) {
+  t.mstep_update(s, x, r, gamma, variance_floor, weight_floor);
+  refresh_from_stats(t, s, out);
+}
+
 void score_batch_per_sample(const KernelTable& t, const EStepParams& p, const float* x,
                             size_t n, float* out) {
   alignas(64) float block[kBlock];

@@ -86,6 +86,12 @@ struct KernelTable {
   void (*mstep_update)(const Stats& s, const float* x, const float* r, float gamma,
                        float variance_floor, float weight_floor);
   void (*derive_estep_terms)(const ParamArrays& p);
+  // mstep_update, then out (the iterate) refreshed from the statistics: every weight and
+  // log weight, and the means, variances and derived terms of the blocks the update changed.
+  // Requires out to be the refresh of the statistics before the call (true after any
+  // refresh): unchanged blocks are left as they are.
+  void (*mstep_refresh)(const Stats& s, const float* x, const float* r, float gamma,
+                        float variance_floor, float weight_floor, const ParamArrays& out);
   void (*running_mean)(float* avg, const float* value, size_t n, float inv_count);
   // The whole per-sample E-step of the learner: the P log joint densities into log_joint,
   // the responsibilities into resp (both P floats, 64-byte aligned; r_k < 2^-64 is 0), and
@@ -140,6 +146,20 @@ inline void mstep_update(const Stats& s, const float* x, const float* r, float g
 
 // Recomputes the derived terms of every component (padding included) from the primary ones.
 inline void derive_estep_terms(const ParamArrays& p) { active().derive_estep_terms(p); }
+
+inline void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
+                          float variance_floor, float weight_floor, const ParamArrays& out) {
+  active().mstep_refresh(s, x, r, gamma, variance_floor, weight_floor, out);
+}
+
+// out = theta_bar(s), in full: weights normalized over the K components, means and variances
+// copied, derived terms recomputed with t's kernels.
+void refresh_from_stats(const KernelTable& t, const Stats& s, const ParamArrays& out);
+
+// mstep_update then refresh_from_stats: for backends without a fused M-step.
+void mstep_refresh_composed(const KernelTable& t, const Stats& s, const float* x, const float* r,
+                            float gamma, float variance_floor, float weight_floor,
+                            const ParamArrays& out);
 
 // avg += (value - avg) * inv_count, elementwise: the running (Polyak-Ruppert) average.
 inline void running_mean(float* avg, const float* value, size_t n, float inv_count) {

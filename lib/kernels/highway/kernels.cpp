@@ -196,6 +196,86 @@ void DeriveEstepTerms(const ParamArrays& p) {
   }
 }
 
+// mstep_update and the refresh of the iterate in one sweep over the arrays (see kernels.h).
+// Pass 1 updates every weight statistic and the iterate's weights and log weights; pass 2,
+// for each block with any responsibility, updates the statistics and writes the iterate's
+// means, variances, half precisions and normalizers while they are in registers. Per
+// element the arithmetic is MstepUpdate's and DeriveEstepTerms', so results are identical.
+void MstepRefresh(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_RESTRICT r,
+                  float gamma, float variance_floor, float weight_floor, const ParamArrays& out) {
+  if (s.shape.stride == kBlock) {
+    // One block (K <= 16): the three short passes are faster than the fused one (measured,
+    // AVX3: observe at K = D = 4 120 ns against 130); the results are the same.
+    MstepUpdate(s, x, r, gamma, variance_floor, weight_floor);
+    refresh_from_stats(kHighwayTable, s, out);
+    return;
+  }
+  const Block d;
+  const hn::RebindToSigned<Block> di;
+  const size_t lanes = hn::Lanes(d);
+  const size_t stride = s.shape.stride;
+  const uint32_t features = s.shape.features;
+  const auto v_gamma = hn::Set(d, gamma), v_keep = hn::Set(d, 1.0f - gamma);
+  const auto v_weight_floor = hn::Set(d, weight_floor);
+  const auto v_variance_floor = hn::Set(d, variance_floor), v_ceiling = hn::Set(d, kMaxVariance);
+  const auto one = hn::Set(d, 1.0f), zero = hn::Zero(d), half = hn::Set(d, 0.5f);
+  const auto minus_half = hn::Set(d, -0.5f);
+  const auto mantissa_bits = hn::Set(di, 0x007FFFFF), exponent_one = hn::Set(di, 0x3F800000);
+  const auto log_2pi_total = hn::Set(d, kLog2Pi * static_cast<float>(features));
+  const auto ln2_hi = hn::Set(d, 0.693145751953125f), ln2_lo = hn::Set(d, 1.428606765330187e-06f);
+
+  for (size_t k = 0; k < stride; k += lanes) {  // pass 1: weights
+    const auto gr = hn::Mul(v_gamma, hn::Load(d, r + k));
+    hn::Store(hn::Max(hn::MulAdd(v_keep, hn::Load(d, s.weight + k), gr), v_weight_floor), d,
+              s.weight + k);
+  }
+  float total = 0.0f;
+  for (uint32_t k = 0; k < s.shape.components; ++k) total += s.weight[k];
+  const float inv_total = 1.0f / total;
+  for (uint32_t k = 0; k < s.shape.components; ++k) out.weight[k] = s.weight[k] * inv_total;
+  for (size_t k = 0; k < stride; k += lanes) {
+    const auto w = hn::Load(d, out.weight + k);
+    hn::Store(hn::IfThenElse(hn::Gt(w, zero), hn::Log(d, w), hn::Set(d, -kInf)), d,
+              out.log_weight + k);
+  }
+
+  for (size_t k = 0; k < stride; k += lanes) {  // pass 2: means, variances, derived terms
+    const auto e = hn::Div(hn::Mul(v_gamma, hn::Load(d, r + k)), hn::Load(d, s.weight + k));
+    if (hn::AllTrue(d, hn::Eq(e, zero))) continue;  // unchanged: the iterate already holds it
+    auto log_mantissas = zero, product = one;
+    auto exponents = hn::Zero(di);
+    for (uint32_t f = 0; f < features; ++f) {
+      const size_t at = f * stride + k;
+      const auto mean = hn::Load(d, s.mean + at);
+      const auto residual = hn::Load(d, s.mean_residual + at);
+      const auto delta = hn::Sub(hn::Sub(hn::Set(d, x[f]), mean), residual);
+      const auto addend = hn::MulAdd(e, delta, residual);
+      const auto sum = hn::Add(mean, addend);
+      const auto addend_part = hn::Sub(sum, mean);
+      hn::Store(hn::Add(hn::Sub(mean, hn::Sub(sum, addend_part)), hn::Sub(addend, addend_part)),
+                d, s.mean_residual + at);
+      hn::Store(sum, d, s.mean + at);
+      hn::Store(sum, d, out.mean + at);
+      const auto increment = hn::Min(hn::Mul(hn::Mul(e, delta), delta), v_ceiling);
+      const auto updated = hn::Mul(hn::Sub(one, e), hn::Add(hn::Load(d, s.variance + at), increment));
+      const auto variance = hn::Min(hn::Max(updated, v_variance_floor), v_ceiling);
+      hn::Store(variance, d, s.variance + at);
+      hn::Store(variance, d, out.variance + at);
+      hn::Store(hn::Div(half, variance), d, out.half_precision + at);
+      const auto bits = hn::BitCast(di, variance);
+      exponents = hn::Add(exponents, hn::ShiftRight<23>(bits));
+      product = hn::Mul(product, hn::BitCast(d, hn::Or(hn::And(bits, mantissa_bits), exponent_one)));
+      if ((f + 1) % kLogGroup == 0 || f + 1 == features) {
+        log_mantissas = hn::Add(log_mantissas, hn::Log(d, product));
+        product = one;
+      }
+    }
+    const auto n = hn::ConvertTo(d, hn::Sub(exponents, hn::Set(di, static_cast<int32_t>(127 * features))));
+    const auto log_variance_sum = hn::Add(log_mantissas, hn::MulAdd(n, ln2_hi, hn::Mul(n, ln2_lo)));
+    hn::Store(hn::Mul(minus_half, hn::Add(log_2pi_total, log_variance_sum)), d, out.log_norm + k);
+  }
+}
+
 template <class DF>
 HWY_INLINE size_t RunningMeanChunks(DF d, float* HWY_RESTRICT avg, const float* HWY_RESTRICT value,
                                     size_t begin, size_t n, float inv_count) {
@@ -332,6 +412,7 @@ HWY_EXPORT(DeriveEstepTerms);
 HWY_EXPORT(RunningMean);
 HWY_EXPORT(ScoreBatch);
 HWY_EXPORT(EStep);
+HWY_EXPORT(MstepRefresh);
 
 namespace {
 
@@ -355,6 +436,10 @@ void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
 }
 float estep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
   return HWY_DYNAMIC_DISPATCH(EStep)(p, x, log_joint, resp);
+}
+void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
+                   float variance_floor, float weight_floor, const ParamArrays& out) {
+  HWY_DYNAMIC_DISPATCH(MstepRefresh)(s, x, r, gamma, variance_floor, weight_floor, out);
 }
 
 // The target dispatch picks: the best (lowest bit) of the supported, compiled targets.
@@ -391,6 +476,7 @@ const KernelTable kHighwayTable = {"highway",
                                    highway::responsibilities,
                                    highway::mstep_update,
                                    highway::derive_estep_terms,
+                                   highway::mstep_refresh,
                                    highway::running_mean,
                                    highway::estep,
                                    highway::score_batch,

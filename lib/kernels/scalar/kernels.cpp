@@ -116,6 +116,11 @@ float estep(const EStepParams& p, const float* x, float* log_joint, float* resp)
   return estep_composed(kScalarTable, p, x, log_joint, resp);
 }
 
+void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
+                   float variance_floor, float weight_floor, const ParamArrays& out) {
+  mstep_refresh_composed(kScalarTable, s, x, r, gamma, variance_floor, weight_floor, out);
+}
+
 const char* target() { return "portable"; }
 
 }  // namespace
@@ -127,6 +132,7 @@ const KernelTable kScalarTable = {"scalar",
                                   scalar::responsibilities,
                                   scalar::mstep_update,
                                   scalar::derive_estep_terms,
+                                  scalar::mstep_refresh,
                                   scalar::running_mean,
                                   scalar::estep,
                                   scalar::score_batch,

@@ -184,6 +184,11 @@ float estep(const EStepParams& p, const float* x, float* log_joint, float* resp)
   return estep_composed(kXsimdTable, p, x, log_joint, resp);
 }
 
+void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
+                   float variance_floor, float weight_floor, const ParamArrays& out) {
+  mstep_refresh_composed(kXsimdTable, s, x, r, gamma, variance_floor, weight_floor, out);
+}
+
 bool supported() {
 #if defined(__x86_64__) || defined(__i386__)
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -203,6 +208,7 @@ const KernelTable kXsimdTable = {"xsimd",
                                  xsimd_backend::responsibilities,
                                  xsimd_backend::mstep_update,
                                  xsimd_backend::derive_estep_terms,
+                                 xsimd_backend::mstep_refresh,
                                  xsimd_backend::running_mean,
                                  xsimd_backend::estep,
                                  xsimd_backend::score_batch,
