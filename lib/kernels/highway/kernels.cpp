@@ -108,6 +108,31 @@ void Responsibilities(const float* l, uint32_t n, float log_p, float* r) {
   ResponsibilityChunks(One(), l, done, n, log_p, r);
 }
 
+// The weighted-Welford update of the lanes at `at` (see kernels.h): stores the statistics'
+// new mean (a TwoSum of mean and residual + step, exact), residual and variance; returns the
+// variance and sets mean_out to the new mean.
+template <class V>
+HWY_INLINE V UpdateElement(Block d, V e, V xf, const Stats& s, size_t at, V variance_floor,
+                           V ceiling, V& mean_out) {
+  const auto mean = hn::Load(d, s.mean + at);
+  const auto residual = hn::Load(d, s.mean_residual + at);
+  const auto delta = hn::Sub(hn::Sub(xf, mean), residual);
+  const auto addend = hn::MulAdd(e, delta, residual);
+  const auto sum = hn::Add(mean, addend);
+  const auto addend_part = hn::Sub(sum, mean);
+  hn::Store(hn::Add(hn::Sub(mean, hn::Sub(sum, addend_part)), hn::Sub(addend, addend_part)), d,
+            s.mean_residual + at);
+  hn::Store(sum, d, s.mean + at);
+  mean_out = sum;
+  // (e delta) delta may overflow to +inf, never NaN: Min turns it into the ceiling.
+  const auto increment = hn::Min(hn::Mul(hn::Mul(e, delta), delta), ceiling);
+  const auto updated =
+      hn::Mul(hn::Sub(hn::Set(d, 1.0f), e), hn::Add(hn::Load(d, s.variance + at), increment));
+  const auto variance = hn::Min(hn::Max(updated, variance_floor), ceiling);
+  hn::Store(variance, d, s.variance + at);
+  return variance;
+}
+
 void MstepUpdate(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_RESTRICT r,
                  float gamma, float variance_floor, float weight_floor) {
   const Block d;
@@ -116,7 +141,7 @@ void MstepUpdate(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_R
   const auto v_gamma = hn::Set(d, gamma), v_keep = hn::Set(d, 1.0f - gamma);
   const auto v_weight_floor = hn::Set(d, weight_floor);
   const auto v_variance_floor = hn::Set(d, variance_floor), v_ceiling = hn::Set(d, kMaxVariance);
-  const auto one = hn::Set(d, 1.0f), zero = hn::Zero(d);
+  const auto zero = hn::Zero(d);
   for (size_t first = 0; first < stride; first += kBlock) {
     alignas(64) float eta[kBlock];
     bool any = false;
@@ -133,22 +158,9 @@ void MstepUpdate(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_R
     for (uint32_t f = 0; f < s.shape.features; ++f) {
       const auto xf = hn::Set(d, x[f]);
       for (size_t j = 0; j < kBlock; j += lanes) {
-        const size_t at = f * stride + first + j;
-        const auto e = hn::Load(d, eta + j);
-        const auto mean = hn::Load(d, s.mean + at);
-        const auto residual = hn::Load(d, s.mean_residual + at);
-        const auto delta = hn::Sub(hn::Sub(xf, mean), residual);
-        // TwoSum of mean and (residual + step): the rounded sum and its exact error.
-        const auto addend = hn::MulAdd(e, delta, residual);
-        const auto sum = hn::Add(mean, addend);
-        const auto addend_part = hn::Sub(sum, mean);
-        hn::Store(hn::Add(hn::Sub(mean, hn::Sub(sum, addend_part)), hn::Sub(addend, addend_part)),
-                  d, s.mean_residual + at);
-        hn::Store(sum, d, s.mean + at);
-        // (e delta) delta may overflow to +inf, never NaN: Min turns it into the ceiling.
-        const auto increment = hn::Min(hn::Mul(hn::Mul(e, delta), delta), v_ceiling);
-        const auto updated = hn::Mul(hn::Sub(one, e), hn::Add(hn::Load(d, s.variance + at), increment));
-        hn::Store(hn::Min(hn::Max(updated, v_variance_floor), v_ceiling), d, s.variance + at);
+        auto mean = hn::Zero(d);
+        UpdateElement(d, hn::Load(d, eta + j), xf, s, f * stride + first + j, v_variance_floor,
+                      v_ceiling, mean);
       }
     }
   }
@@ -160,39 +172,56 @@ void MstepUpdate(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_R
 // variance is a normal float (>= the floor >= FLT_MIN), so the bit fields are well formed.
 constexpr uint32_t kLogGroup = 8;
 
+// Adds log(variance) of feature f (of D) to the running sum: the exponent to `exponents`,
+// the mantissa into `product`, which goes through one Log every kLogGroup features.
+template <class V, class VI>
+HWY_INLINE void AddLogVariance(Block d, V variance, uint32_t f, uint32_t features, VI& exponents,
+                               V& product, V& log_mantissas) {
+  const hn::RebindToSigned<Block> di;
+  const auto bits = hn::BitCast(di, variance);
+  exponents = hn::Add(exponents, hn::ShiftRight<23>(bits));
+  product = hn::Mul(product, hn::BitCast(d, hn::Or(hn::And(bits, hn::Set(di, 0x007FFFFF)),
+                                                   hn::Set(di, 0x3F800000))));
+  if ((f + 1) % kLogGroup == 0 || f + 1 == features) {
+    log_mantissas = hn::Add(log_mantissas, hn::Log(d, product));
+    product = hn::Set(d, 1.0f);
+  }
+}
+
+// log_norm = -1/2 (D log 2 pi + sum log var), with sum log var = sum log m + (sum e - 127 D)
+// ln 2 and ln 2 split so that n ln2_hi is exact.
+template <class V, class VI>
+HWY_INLINE V LogNorm(Block d, VI exponents, V log_mantissas, uint32_t features) {
+  const hn::RebindToSigned<Block> di;
+  const auto n =
+      hn::ConvertTo(d, hn::Sub(exponents, hn::Set(di, static_cast<int32_t>(127 * features))));
+  const auto log_variance_sum =
+      hn::Add(log_mantissas, hn::MulAdd(n, hn::Set(d, 0.693145751953125f),
+                                        hn::Mul(n, hn::Set(d, 1.428606765330187e-06f))));
+  return hn::Mul(hn::Set(d, -0.5f),
+                 hn::Add(hn::Set(d, kLog2Pi * static_cast<float>(features)), log_variance_sum));
+}
+
 void DeriveEstepTerms(const ParamArrays& p) {
   const Block d;
   const hn::RebindToSigned<Block> di;
   const size_t lanes = hn::Lanes(d);
   const size_t stride = p.shape.stride;
   const uint32_t features = p.shape.features;
-  const auto half = hn::Set(d, 0.5f), minus_half = hn::Set(d, -0.5f), one = hn::Set(d, 1.0f);
-  const auto mantissa_bits = hn::Set(di, 0x007FFFFF), exponent_one = hn::Set(di, 0x3F800000);
-  const auto log_2pi_total = hn::Set(d, kLog2Pi * static_cast<float>(features));
-  const auto ln2_hi = hn::Set(d, 0.693145751953125f), ln2_lo = hn::Set(d, 1.428606765330187e-06f);
+  const auto half = hn::Set(d, 0.5f);
   for (size_t k = 0; k < stride; k += lanes) {
     const auto w = hn::Load(d, p.weight + k);
     // Log(0) is masked: weight 0 (padding) is log-weight -inf.
     hn::Store(hn::IfThenElse(hn::Gt(w, hn::Zero(d)), hn::Log(d, w), hn::Set(d, -kInf)), d,
               p.log_weight + k);
-    auto log_mantissas = hn::Zero(d);
-    auto product = one;
+    auto log_mantissas = hn::Zero(d), product = hn::Set(d, 1.0f);
     auto exponents = hn::Zero(di);
     for (uint32_t f = 0; f < features; ++f) {
       const auto variance = hn::Load(d, p.variance + f * stride + k);
       hn::Store(hn::Div(half, variance), d, p.half_precision + f * stride + k);
-      const auto bits = hn::BitCast(di, variance);
-      exponents = hn::Add(exponents, hn::ShiftRight<23>(bits));
-      product = hn::Mul(product, hn::BitCast(d, hn::Or(hn::And(bits, mantissa_bits), exponent_one)));
-      if ((f + 1) % kLogGroup == 0 || f + 1 == features) {
-        log_mantissas = hn::Add(log_mantissas, hn::Log(d, product));
-        product = one;
-      }
+      AddLogVariance(d, variance, f, features, exponents, product, log_mantissas);
     }
-    // sum log var = sum log m + (sum e - 127 D) ln 2, with ln 2 split so n ln2_hi is exact.
-    const auto n = hn::ConvertTo(d, hn::Sub(exponents, hn::Set(di, static_cast<int32_t>(127 * features))));
-    const auto log_variance_sum = hn::Add(log_mantissas, hn::MulAdd(n, ln2_hi, hn::Mul(n, ln2_lo)));
-    hn::Store(hn::Mul(minus_half, hn::Add(log_2pi_total, log_variance_sum)), d, p.log_norm + k);
+    hn::Store(LogNorm(d, exponents, log_mantissas, features), d, p.log_norm + k);
   }
 }
 
@@ -219,10 +248,6 @@ void MstepRefresh(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_
   const auto v_weight_floor = hn::Set(d, weight_floor);
   const auto v_variance_floor = hn::Set(d, variance_floor), v_ceiling = hn::Set(d, kMaxVariance);
   const auto one = hn::Set(d, 1.0f), zero = hn::Zero(d), half = hn::Set(d, 0.5f);
-  const auto minus_half = hn::Set(d, -0.5f);
-  const auto mantissa_bits = hn::Set(di, 0x007FFFFF), exponent_one = hn::Set(di, 0x3F800000);
-  const auto log_2pi_total = hn::Set(d, kLog2Pi * static_cast<float>(features));
-  const auto ln2_hi = hn::Set(d, 0.693145751953125f), ln2_lo = hn::Set(d, 1.428606765330187e-06f);
 
   for (size_t k = 0; k < stride; k += lanes) {  // pass 1: weights
     const auto gr = hn::Mul(v_gamma, hn::Load(d, r + k));
@@ -246,33 +271,15 @@ void MstepRefresh(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_
     auto exponents = hn::Zero(di);
     for (uint32_t f = 0; f < features; ++f) {
       const size_t at = f * stride + k;
-      const auto mean = hn::Load(d, s.mean + at);
-      const auto residual = hn::Load(d, s.mean_residual + at);
-      const auto delta = hn::Sub(hn::Sub(hn::Set(d, x[f]), mean), residual);
-      const auto addend = hn::MulAdd(e, delta, residual);
-      const auto sum = hn::Add(mean, addend);
-      const auto addend_part = hn::Sub(sum, mean);
-      hn::Store(hn::Add(hn::Sub(mean, hn::Sub(sum, addend_part)), hn::Sub(addend, addend_part)),
-                d, s.mean_residual + at);
-      hn::Store(sum, d, s.mean + at);
-      hn::Store(sum, d, out.mean + at);
-      const auto increment = hn::Min(hn::Mul(hn::Mul(e, delta), delta), v_ceiling);
-      const auto updated = hn::Mul(hn::Sub(one, e), hn::Add(hn::Load(d, s.variance + at), increment));
-      const auto variance = hn::Min(hn::Max(updated, v_variance_floor), v_ceiling);
-      hn::Store(variance, d, s.variance + at);
+      auto mean = hn::Zero(d);
+      const auto variance =
+          UpdateElement(d, e, hn::Set(d, x[f]), s, at, v_variance_floor, v_ceiling, mean);
+      hn::Store(mean, d, out.mean + at);
       hn::Store(variance, d, out.variance + at);
       hn::Store(hn::Div(half, variance), d, out.half_precision + at);
-      const auto bits = hn::BitCast(di, variance);
-      exponents = hn::Add(exponents, hn::ShiftRight<23>(bits));
-      product = hn::Mul(product, hn::BitCast(d, hn::Or(hn::And(bits, mantissa_bits), exponent_one)));
-      if ((f + 1) % kLogGroup == 0 || f + 1 == features) {
-        log_mantissas = hn::Add(log_mantissas, hn::Log(d, product));
-        product = one;
-      }
+      AddLogVariance(d, variance, f, features, exponents, product, log_mantissas);
     }
-    const auto n = hn::ConvertTo(d, hn::Sub(exponents, hn::Set(di, static_cast<int32_t>(127 * features))));
-    const auto log_variance_sum = hn::Add(log_mantissas, hn::MulAdd(n, ln2_hi, hn::Mul(n, ln2_lo)));
-    hn::Store(hn::Mul(minus_half, hn::Add(log_2pi_total, log_variance_sum)), d, out.log_norm + k);
+    hn::Store(LogNorm(d, exponents, log_mantissas, features), d, out.log_norm + k);
   }
 }
 
