@@ -117,7 +117,8 @@ smx_status smx_score(const smx_model* m, const float* x, float* log_likelihood) 
   if (!sample_is_valid(m, x)) return SMX_ERR_INPUT;
   if (!m->ready) return SMX_ERR_NOT_READY;
   const core::ModelArrays a = core::arrays_of(m);
-  *log_likelihood = core::log_density(core::reported_params(m, a), x);
+  // One sample through the batch kernel: the same per-sample E-step smx_score_batch uses.
+  kernels::score_batch(core::estep_view(core::reported_params(m, a)), x, 1, log_likelihood);
   return SMX_OK;
 }
 

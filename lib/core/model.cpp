@@ -127,17 +127,6 @@ kernels::EStepParams estep_view(const kernels::ParamArrays& p) {
   return kernels::EStepParams{p.log_weight, p.log_norm, p.mean, p.half_precision, p.shape};
 }
 
-float log_density(const kernels::ParamArrays& p, const float* x) {
-  const kernels::EStepParams e = estep_view(p);
-  kernels::LogSumExp lse;
-  alignas(64) float block[kBlock];  // one block at a time: a const model has no scratch
-  for (uint32_t first = 0; first < p.shape.stride; first += kBlock) {
-    kernels::log_joint_block(e, x, first, block);
-    kernels::lse_add(lse, block, kBlock);
-  }
-  return kernels::lse_value(lse);
-}
-
 void refresh_iterate(const ModelArrays& a) {
   kernels::refresh_from_stats(kernels::active(), a.stats, a.iterate);
 }

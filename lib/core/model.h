@@ -90,9 +90,6 @@ smx_model* create_model(const smx_config& c, void* storage);
 const kernels::ParamArrays& reported_params(const smx_model* m, const ModelArrays& a);
 kernels::EStepParams estep_view(const kernels::ParamArrays& p);
 
-// log p(x) under p, with stack use of one block whatever K is.
-float log_density(const kernels::ParamArrays& p, const float* x);
-
 // theta = theta_bar(s): the iterate's weights (normalized), means and variances from the
 // statistics, and its derived E-step terms.
 void refresh_iterate(const ModelArrays& a);
