@@ -49,14 +49,26 @@ float lse_value(const LogSumExp& acc) {
   return acc.max + std::log(acc.sum);
 }
 
-float estep_composed(const KernelTable& t, const EStepParams& p, const float* x,
-                     float* log_joint, float* resp) {
+namespace {
+
+// log p(x) through t's block and log-sum-exp kernels. The log joint densities go to
+// l[0 .. P) when keep_all, else each block reuses l[0 .. kBlock) (no scratch needed).
+float log_density_by_blocks(const KernelTable& t, const EStepParams& p, const float* x,
+                            float* l, bool keep_all) {
   LogSumExp lse;
   for (uint32_t first = 0; first < p.shape.stride; first += kBlock) {
-    t.log_joint_block(p, x, first, log_joint + first);
-    t.lse_add(lse, log_joint + first, kBlock);
+    float* block = keep_all ? l + first : l;
+    t.log_joint_block(p, x, first, block);
+    t.lse_add(lse, block, kBlock);
   }
-  const float log_p = lse_value(lse);
+  return lse_value(lse);
+}
+
+}  // namespace
+
+float estep_composed(const KernelTable& t, const EStepParams& p, const float* x,
+                     float* log_joint, float* resp) {
+  const float log_p = log_density_by_blocks(t, p, x, log_joint, true);
   t.responsibilities(log_joint, p.shape.stride, log_p, resp);
   return log_p;
 }
@@ -84,13 +96,7 @@ void score_batch_per_sample(const KernelTable& t, const EStepParams& p, const fl
                             size_t n, float* out) {
   alignas(64) float block[kBlock];
   for (size_t i = 0; i < n; ++i) {
-    const float* row = x + i * p.shape.features;
-    LogSumExp lse;
-    for (uint32_t first = 0; first < p.shape.stride; first += kBlock) {
-      t.log_joint_block(p, row, first, block);
-      t.lse_add(lse, block, kBlock);
-    }
-    out[i] = lse_value(lse);
+    out[i] = log_density_by_blocks(t, p, x + i * p.shape.features, block, false);
   }
 }
 
