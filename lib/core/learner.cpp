@@ -139,7 +139,7 @@ float observe(smx_model* m, const float* x) {
   ++m->steps;
   const float gamma = step_size(c, m->step_origin + m->steps);
   const bool refresh = m->steps > c.hold_samples;
-  if (refresh && reseeded < 0 && m->steps > c.hold_samples + 1) {
+  if (reseeded < 0 && m->steps > c.hold_samples + 1) {
     // The iterate was refreshed at the previous step: update and refresh in one pass.
     kernels::mstep_refresh(a.stats, x, a.resp, gamma, c.variance_floor, c.weight_floor, a.iterate);
   } else {  // during the hold, at its end, and after a re-seed: the full refresh

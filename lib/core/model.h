@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <initializer_list>
 
 #include "kernels/kernels.h"
 #include "streamix/streamix.h"
@@ -26,7 +25,7 @@ struct smx_model {
   uint64_t averaged;      // iterates in the Polyak-Ruppert average
   // Byte offsets of the arrays, in streamix::core::for_each_array order (0: absent). Set by
   // create_model from carve_storage, so the hot path does not recompute the layout; they
-  // are relative, so the model stays relocatable.
+  // are relative, so the model stays relocatable. (20 = streamix::core::kArrayCount.)
   uint32_t array_offset[20];
 };
 
@@ -47,17 +46,22 @@ struct ModelArrays {
   float* seeding;                // init_samples floats (k-means++ distances)
 };
 
+// The number of arrays in a model: the length of smx_model::array_offset.
+inline constexpr size_t kArrayCount = 20;
+static_assert(sizeof(smx_model::array_offset) / sizeof(uint32_t) == kArrayCount);
+
 // Calls f(float*&) on every array pointer of a, in one fixed order.
 template <class F>
 void for_each_array(ModelArrays& a, F&& f) {
-  for (float** p : {&a.stats.weight, &a.stats.mean, &a.stats.mean_residual, &a.stats.variance,
-                    &a.iterate.weight, &a.iterate.log_weight, &a.iterate.log_norm,
-                    &a.iterate.mean, &a.iterate.variance, &a.iterate.half_precision,
-                    &a.average.weight, &a.average.log_weight, &a.average.log_norm,
-                    &a.average.mean, &a.average.variance, &a.average.half_precision,
-                    &a.log_joint, &a.resp, &a.warmup, &a.seeding}) {
-    f(*p);
-  }
+  float** const arrays[] = {&a.stats.weight, &a.stats.mean, &a.stats.mean_residual,
+                            &a.stats.variance, &a.iterate.weight, &a.iterate.log_weight,
+                            &a.iterate.log_norm, &a.iterate.mean, &a.iterate.variance,
+                            &a.iterate.half_precision, &a.average.weight, &a.average.log_weight,
+                            &a.average.log_norm, &a.average.mean, &a.average.variance,
+                            &a.average.half_precision, &a.log_joint, &a.resp, &a.warmup,
+                            &a.seeding};
+  static_assert(sizeof(arrays) / sizeof(arrays[0]) == kArrayCount, "one offset per array");
+  for (float** p : arrays) f(*p);
 }
 
 bool averaging_enabled(const smx_config& c);
