@@ -150,6 +150,113 @@ const char* smx_status_string(smx_status s);
 smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* log_likelihood);
 
 /*
+ * Anomaly detector: a model plus what turns its log-likelihoods into decisions, in one block
+ * of caller storage. Each smx_detect scores a reading under the model *before* learning from
+ * it, compares the score with an adaptive threshold, and then learns from the reading with a
+ * weight set by the learning gate. The README ("Detecting anomalies") explains the choices.
+ *
+ * Input features pass through three stages, all in fixed memory:
+ *   scaling   z_d = (x_d - offset_d) / scale_d: none, estimated over the model's warm-up
+ *             (then fixed: a scaling that kept moving would shift every learned component),
+ *             or fixed by smx_detector_set_scaling;
+ *   views     what the model sees, D values per view: LEVEL = an exponential moving average
+ *             of z (smoothing = weight of the newest reading; 1 = z itself), DELTA = the
+ *             level's change since the previous reading, RESIDUAL = the level minus a slower
+ *             moving average of it (residual_rate = that average's weight), i.e. the
+ *             departure from the recent past;
+ *   model     a mixture over D x (number of views) features.
+ * The score's distribution is tracked in fixed memory with forgetting: streaming estimates
+ * of its median and 90 % quantile (stochastic approximation with a forgetting step) and an
+ * exponential tail above the 90 % quantile fitted by its mean excess (peaks over threshold).
+ * probability is that fitted distribution's CDF at the score, and the threshold is the score
+ * at which it reaches alarm_probability.
+ */
+typedef enum smx_scaling {
+  SMX_SCALING_NONE = 0,   /* features used as given */
+  SMX_SCALING_WARMUP = 1, /* mean and standard deviation of the model's warm-up readings */
+  SMX_SCALING_FIXED = 2   /* offsets and scales from smx_detector_set_scaling (default 0, 1) */
+} smx_scaling;
+
+#define SMX_VIEW_LEVEL 1u
+#define SMX_VIEW_DELTA 2u
+#define SMX_VIEW_RESIDUAL 4u
+/* Number of views in a view mask (0..3). */
+#define SMX_VIEW_COUNT(V) ((((V) >> 0) & 1u) + (((V) >> 1) & 1u) + (((V) >> 2) & 1u))
+
+typedef struct smx_detector_config {
+  smx_config model;           /* the model's settings; model.features must equal
+                                 features x SMX_VIEW_COUNT(views) (smx_detector_config_init
+                                 sets it; keep it in step when changing views) */
+  uint32_t features;          /* D, readings per sample */
+  uint32_t views;             /* non-empty mask of SMX_VIEW_*; default LEVEL */
+  float smoothing;            /* (0, 1], default 1 (no smoothing) */
+  float residual_rate;        /* (0, 1), default 0.02 */
+  uint32_t scaling;           /* smx_scaling; default SMX_SCALING_WARMUP (needs
+                                 model.init_samples >= 2) */
+  uint32_t calibration_samples; /* scored readings after the warm-up before any alarm,
+                                 default 100 */
+  float tail_rate;            /* forgetting of the score distribution, (0, 1]: about the
+                                 inverse of the number of recent scores it reflects;
+                                 default 0.002 */
+  float alarm_probability;    /* alarm when probability >= this, [0.5, 1); default 0.9999 */
+  float anomaly_weight;       /* learning gate: weight, in [0, 1], with which a flagged reading
+                                 updates the model and the score distribution. 1 = learn from
+                                 everything, 0 = skip flagged readings, between = down-weight;
+                                 default 0 */
+} smx_detector_config;
+
+typedef struct smx_detection {
+  float score;         /* -log p(x) in nats under the model before learning from x; NaN
+                          during the warm-up; +INFINITY if no density is representable */
+  float threshold;     /* the score at which probability reaches alarm_probability; NaN
+                          during the warm-up */
+  float probability;   /* in [0, 1]: how unusual the score is among recent scores (the
+                          fraction of them expected below it); 0 during the warm-up */
+  int32_t top_feature; /* input feature (0..D-1) whose deviation from the most responsible
+                          component contributes most to the score, summed over views;
+                          -1 during the warm-up */
+  int32_t is_anomaly;  /* 1 if score > threshold after the calibration period, else 0 */
+} smx_detection;
+
+typedef struct smx_detector smx_detector;
+
+/*
+ * Storage size, as an integer constant expression: a 256-byte header, 5 D + D V floats of
+ * state (rounded up to 64 bytes), then the model with D V features.
+ *   SMX_DETECTOR_BYTES(K, D, V, N, A) with V = SMX_VIEW_COUNT(views), N = model.init_samples,
+ *   A = 1 if model.average_from > 0.
+ */
+#define SMX_DETECTOR_BYTES(K, D, V, N, A)                                                   \
+  ((size_t)256u + ((size_t)4u * (size_t)(D) * (5u + (size_t)(V)) + 63u) / 64u * 64u +       \
+   SMX_MODEL_BYTES(K, (size_t)(D) * (size_t)(V), N, A))
+
+/* Fills *cfg with the defaults above for K components and D features (cfg may be NULL). */
+void smx_detector_config_init(smx_detector_config* cfg, uint32_t components, uint32_t features);
+smx_status smx_detector_size(const smx_detector_config* cfg, size_t* bytes);
+/* Creates a detector in storage (aligned to SMX_STORAGE_ALIGN, at least smx_detector_size). */
+smx_status smx_detector_create(const smx_detector_config* cfg, void* storage,
+                               size_t storage_bytes, smx_detector** detector);
+/* Fixed scaling: z_d = (x_d - offsets[d]) / scales[d]. Only with SMX_SCALING_FIXED and before
+ * the first reading; offsets finite, scales finite and > 0. */
+smx_status smx_detector_set_scaling(smx_detector* det, const float* offsets, const float* scales);
+/* Scores x (D readings), decides, learns. SMX_ERR_INPUT (nothing changed) for a non-finite
+ * reading or one whose scaled views leave the model's feature range. */
+smx_status smx_detect(smx_detector* det, const float* x, smx_detection* out);
+smx_status smx_detector_config_get(const smx_detector* det, smx_detector_config* cfg);
+/* The detector's model (read-only: score it, read its parameters, snapshot it). */
+const smx_model* smx_detector_model(const smx_detector* det);
+/* Readings accepted by smx_detect. */
+uint64_t smx_detector_samples_seen(const smx_detector* det);
+/* Snapshots of the whole detector (its state and its model), with the same guarantees as
+ * model snapshots. */
+smx_status smx_detector_snapshot_size(const smx_detector* det, size_t* bytes);
+smx_status smx_detector_snapshot_save(const smx_detector* det, void* buf, size_t buf_bytes,
+                                      size_t* written);
+smx_status smx_detector_snapshot_load(const void* buf, size_t len, void* storage,
+                                      size_t storage_bytes, smx_detector** detector);
+smx_status smx_detector_snapshot_config(const void* buf, size_t len, smx_detector_config* cfg);
+
+/*
  * Kernels. Every backend this platform supports is compiled in (scalar always; Highway with
  * dynamic dispatch over SSE4/AVX2/AVX-512 on x86-64 and NEON on ARM; xsimd for AVX2+FMA on
  * x86-64 and NEON on ARM); the build's STREAMIX_BACKEND is active at start-up.

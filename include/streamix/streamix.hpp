@@ -6,6 +6,7 @@
 //   model_ref             non-owning, for a model in storage you manage
 //   fixed_model<K, D, N>  owns its storage inline: for static storage in firmware
 //   model                 owns 64-byte-aligned heap storage: the convenient host type
+// and detector (with detector_config) wraps the C anomaly detector the same way.
 #ifndef STREAMIX_STREAMIX_HPP
 #define STREAMIX_STREAMIX_HPP
 
@@ -241,31 +242,49 @@ class fixed_model : public basic_model<fixed_model<K, D, InitSamples, Averaging>
   alignas(SMX_STORAGE_ALIGN) unsigned char storage_[storage_bytes];
 };
 
-// A model that owns 64-byte-aligned heap storage (allocated once, in create or load).
-class model : public basic_model<model> {
+// 64-byte-aligned heap storage, allocated once and released on destruction (move-only).
+class heap_storage {
  public:
-  model() noexcept = default;
-  model(model&& other) noexcept : storage_(other.storage_) { other.storage_ = nullptr; }
-  model& operator=(model&& other) noexcept {
+  heap_storage() noexcept = default;
+  heap_storage(heap_storage&& other) noexcept : p_(other.p_) { other.p_ = nullptr; }
+  heap_storage& operator=(heap_storage&& other) noexcept {
     if (this != &other) {
       release();
-      storage_ = other.storage_;
-      other.storage_ = nullptr;
+      p_ = other.p_;
+      other.p_ = nullptr;
     }
     return *this;
   }
-  model(const model&) = delete;
-  model& operator=(const model&) = delete;
-  ~model() { release(); }
+  heap_storage(const heap_storage&) = delete;
+  heap_storage& operator=(const heap_storage&) = delete;
+  ~heap_storage() { release(); }
 
+  status allocate(size_t bytes) noexcept {
+    release();
+    p_ = ::operator new(bytes, std::align_val_t{SMX_STORAGE_ALIGN}, std::nothrow);
+    return p_ ? status::ok : status::storage;
+  }
+  void* get() const noexcept { return p_; }
+
+ private:
+  void release() noexcept {
+    if (p_) ::operator delete(p_, std::align_val_t{SMX_STORAGE_ALIGN});
+    p_ = nullptr;
+  }
+  void* p_ = nullptr;
+};
+
+// A model that owns 64-byte-aligned heap storage (allocated once, in create or load).
+class model : public basic_model<model> {
+ public:
   [[nodiscard]] static status create(const config& cfg, model& out) noexcept {
     size_t bytes = 0;
     status s = cfg.storage_bytes(bytes);
     if (s != status::ok) return s;
     model fresh;
-    if ((s = fresh.allocate(bytes)) != status::ok) return s;
+    if ((s = fresh.storage_.allocate(bytes)) != status::ok) return s;
     smx_model* m = nullptr;
-    s = static_cast<status>(smx_model_create(&cfg.c_config(), fresh.storage_, bytes, &m));
+    s = static_cast<status>(smx_model_create(&cfg.c_config(), fresh.storage_.get(), bytes, &m));
     if (s == status::ok) out = static_cast<model&&>(fresh);
     return s;
   }
@@ -275,27 +294,118 @@ class model : public basic_model<model> {
     size_t bytes = 0;
     if (s != status::ok || (s = config(c).storage_bytes(bytes)) != status::ok) return s;
     model fresh;
-    if ((s = fresh.allocate(bytes)) != status::ok) return s;
+    if ((s = fresh.storage_.allocate(bytes)) != status::ok) return s;
     smx_model* m = nullptr;
     s = static_cast<status>(
-        smx_snapshot_load(snapshot.data(), snapshot.size(), fresh.storage_, bytes, &m));
+        smx_snapshot_load(snapshot.data(), snapshot.size(), fresh.storage_.get(), bytes, &m));
     if (s == status::ok) out = static_cast<model&&>(fresh);
     return s;
   }
 
-  smx_model* handle() noexcept { return static_cast<smx_model*>(storage_); }
-  const smx_model* handle() const noexcept { return static_cast<const smx_model*>(storage_); }
+  smx_model* handle() noexcept { return static_cast<smx_model*>(storage_.get()); }
+  const smx_model* handle() const noexcept { return static_cast<const smx_model*>(storage_.get()); }
 
  private:
-  status allocate(size_t bytes) noexcept {
-    storage_ = ::operator new(bytes, std::align_val_t{SMX_STORAGE_ALIGN}, std::nothrow);
-    return storage_ ? status::ok : status::storage;
+  heap_storage storage_;
+};
+
+// Detector settings (see streamix.h), with the library's defaults; setters chain. The
+// model's settings are reached through model(); its feature count follows the views.
+class detector_config {
+ public:
+  detector_config(uint32_t components, uint32_t features) noexcept {
+    smx_detector_config_init(&c_, components, features);
   }
-  void release() noexcept {
-    if (storage_) ::operator delete(storage_, std::align_val_t{SMX_STORAGE_ALIGN});
-    storage_ = nullptr;
+  explicit detector_config(const smx_detector_config& c) noexcept : c_(c) {}
+
+  detector_config& views(uint32_t mask) noexcept {
+    c_.views = mask;
+    c_.model.features = c_.features * SMX_VIEW_COUNT(mask);
+    return *this;
   }
-  void* storage_ = nullptr;
+  detector_config& smoothing(float a) noexcept { return c_.smoothing = a, *this; }
+  detector_config& residual_rate(float r) noexcept { return c_.residual_rate = r, *this; }
+  detector_config& scaling(smx_scaling s) noexcept { return c_.scaling = s, *this; }
+  detector_config& calibration_samples(uint32_t n) noexcept {
+    return c_.calibration_samples = n, *this;
+  }
+  detector_config& tail_rate(float r) noexcept { return c_.tail_rate = r, *this; }
+  detector_config& alarm_probability(float p) noexcept { return c_.alarm_probability = p, *this; }
+  detector_config& anomaly_weight(float w) noexcept { return c_.anomaly_weight = w, *this; }
+  // The model's settings; its feature count must stay features x views.
+  detector_config& model(const config& m) noexcept { return c_.model = m.c_config(), *this; }
+  config model() const noexcept { return config(c_.model); }
+
+  uint32_t features() const noexcept { return c_.features; }
+  const smx_detector_config& c_config() const noexcept { return c_; }
+  [[nodiscard]] status storage_bytes(size_t& bytes) const noexcept {
+    return static_cast<status>(smx_detector_size(&c_, &bytes));
+  }
+
+ private:
+  smx_detector_config c_{};
+};
+
+// An anomaly detector that owns 64-byte-aligned heap storage (allocated in create or load).
+class detector {
+ public:
+  [[nodiscard]] static status create(const detector_config& cfg, detector& out) noexcept {
+    size_t bytes = 0;
+    status s = cfg.storage_bytes(bytes);
+    if (s != status::ok) return s;
+    detector fresh;
+    if ((s = fresh.storage_.allocate(bytes)) != status::ok) return s;
+    smx_detector* d = nullptr;
+    s = static_cast<status>(
+        smx_detector_create(&cfg.c_config(), fresh.storage_.get(), bytes, &d));
+    if (s == status::ok) out = static_cast<detector&&>(fresh);
+    return s;
+  }
+  [[nodiscard]] static status load(span<const unsigned char> snapshot, detector& out) noexcept {
+    smx_detector_config c{};
+    status s = static_cast<status>(
+        smx_detector_snapshot_config(snapshot.data(), snapshot.size(), &c));
+    size_t bytes = 0;
+    if (s != status::ok || (s = detector_config(c).storage_bytes(bytes)) != status::ok) return s;
+    detector fresh;
+    if ((s = fresh.storage_.allocate(bytes)) != status::ok) return s;
+    smx_detector* d = nullptr;
+    s = static_cast<status>(smx_detector_snapshot_load(snapshot.data(), snapshot.size(),
+                                                       fresh.storage_.get(), bytes, &d));
+    if (s == status::ok) out = static_cast<detector&&>(fresh);
+    return s;
+  }
+
+  [[nodiscard]] status set_scaling(span<const float> offsets, span<const float> scales) noexcept {
+    if (offsets.size() != features() || scales.size() != features()) return status::argument;
+    return static_cast<status>(smx_detector_set_scaling(d(), offsets.data(), scales.data()));
+  }
+  [[nodiscard]] status detect(span<const float> x, smx_detection& out) noexcept {
+    if (x.size() != features()) return status::argument;
+    return static_cast<status>(smx_detect(d(), x.data(), &out));
+  }
+  [[nodiscard]] status snapshot_size(size_t& bytes) const noexcept {
+    return static_cast<status>(smx_detector_snapshot_size(c(), &bytes));
+  }
+  [[nodiscard]] status save(span<unsigned char> buffer, size_t& written) const noexcept {
+    return static_cast<status>(
+        smx_detector_snapshot_save(c(), buffer.data(), buffer.size(), &written));
+  }
+
+  uint32_t features() const noexcept { return settings().features(); }
+  uint64_t samples_seen() const noexcept { return smx_detector_samples_seen(c()); }
+  detector_config settings() const noexcept {
+    smx_detector_config out{};
+    (void)smx_detector_config_get(c(), &out);  // no detector: features = 0
+    return detector_config(out);
+  }
+  const smx_model* c_model() const noexcept { return smx_detector_model(c()); }
+  smx_detector* c_detector() noexcept { return d(); }
+
+ private:
+  smx_detector* d() noexcept { return static_cast<smx_detector*>(storage_.get()); }
+  const smx_detector* c() const noexcept { return static_cast<const smx_detector*>(storage_.get()); }
+  heap_storage storage_;
 };
 
 }  // namespace streamix

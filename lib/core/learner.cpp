@@ -114,30 +114,25 @@ __attribute__((noinline)) float buffer_warmup_sample(smx_model* m, const float* 
   return std::numeric_limits<float>::quiet_NaN();
 }
 
-}  // namespace
-
-float observe(smx_model* m, const float* x) {
-  ++m->samples_seen;
-  if (!m->ready) return buffer_warmup_sample(m, x);
-  const ModelArrays a = arrays_of(m);
-
+void learn_with(smx_model* m, const ModelArrays& a, const float* x, float log_p, float weight) {
   const smx_config& c = m->config;
   const uint32_t stride = a.stats.shape.stride;
-  const float log_p = kernels::estep(estep_view(a.iterate), x, a.log_joint, a.resp);
 
+  // A down-weighted sample (a detector's flagged reading) never re-seeds a component: that
+  // would turn the reading it distrusts into a component of its own.
   const bool past_hold = m->steps >= c.hold_samples;
-  const Reseed reseeding = past_hold ? component_to_reseed(m, a) : Reseed{};
+  const Reseed reseeding = past_hold && weight == 1.0f ? component_to_reseed(m, a) : Reseed{};
   const int32_t reseeded = reseeding.dead;
   if (reseeded >= 0) {
     // The sample belongs wholly to the re-seeded component.
     for (uint32_t k = 0; k < stride; ++k) a.resp[k] = 0.0f;
     a.resp[reseeded] = 1.0f;
   } else if (log_p == -kernels::kInf) {
-    return log_p;  // no component can take the sample: nothing to learn
+    return;  // no component can take the sample: nothing to learn
   }
 
   ++m->steps;
-  const float gamma = step_size(c, m->step_origin + m->steps);
+  const float gamma = weight * step_size(c, m->step_origin + m->steps);
   const bool refresh = m->steps > c.hold_samples;
   if (reseeded < 0 && m->steps > c.hold_samples + 1) {
     // The iterate was refreshed at the previous step: update and refresh in one pass.
@@ -150,6 +145,25 @@ float observe(smx_model* m, const float* x) {
   if (refresh && averaging_enabled(c) && m->steps - c.hold_samples >= c.average_from) {
     update_average(m, a);
   }
+}
+
+}  // namespace
+
+float estep_sample(smx_model* m, const float* x) {
+  const ModelArrays a = arrays_of(m);
+  return kernels::estep(estep_view(a.iterate), x, a.log_joint, a.resp);
+}
+
+void learn(smx_model* m, const float* x, float log_p, float weight) {
+  learn_with(m, arrays_of(m), x, log_p, weight);
+}
+
+float observe(smx_model* m, const float* x) {
+  ++m->samples_seen;
+  if (!m->ready) return buffer_warmup_sample(m, x);
+  const ModelArrays a = arrays_of(m);
+  const float log_p = kernels::estep(estep_view(a.iterate), x, a.log_joint, a.resp);
+  learn_with(m, a, x, log_p, 1.0f);
   return log_p;
 }
 

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/archive.h"
 #include "core/model.h"
 
 namespace streamix::core {
@@ -32,96 +33,12 @@ constexpr size_t kConfigBytes = 11 * 4;
 constexpr size_t kStateBytes = 2 * 4 + 4 * 8;
 constexpr size_t kFixedBytes = kPreambleBytes + kConfigBytes + kStateBytes + 4;
 
-uint32_t crc32(const unsigned char* data, size_t n) {
-  // Nibble-wise table: 64 bytes of constants, small enough for a microcontroller.
-  static const uint32_t kTable[16] = {
-      0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
-      0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
-      0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
-  uint32_t crc = 0xFFFFFFFFu;
-  for (size_t i = 0; i < n; ++i) {
-    crc ^= data[i];
-    crc = (crc >> 4) ^ kTable[crc & 15u];
-    crc = (crc >> 4) ^ kTable[crc & 15u];
-  }
-  return ~crc;
-}
-
 size_t snapshot_bytes(const smx_config& c, uint32_t buffered) {
   const size_t k = c.components, d = c.features;
   const size_t param_floats = k + 2 * k * d;
   const size_t sets = averaging_enabled(c) ? 3 : 2;  // stats, iterate, average
   return kFixedBytes + 4 * (sets * param_floats + k * d + size_t{buffered} * d);
 }
-
-// What a stored float must satisfy.
-enum class Kind { weight, feature, variance };
-
-// The three archives the format description below is run with: Writer encodes, Reader
-// decodes into the model, Checker decodes and validates without writing anything.
-class Writer {
- public:
-  explicit Writer(unsigned char* out) : out_(out) {}
-  void u32(const uint32_t& v) {
-    for (int i = 0; i < 4; ++i) *out_++ = static_cast<unsigned char>(v >> (8 * i));
-  }
-  void u64(const uint64_t& v) {
-    u32(static_cast<uint32_t>(v));
-    u32(static_cast<uint32_t>(v >> 32));
-  }
-  void f32(const float& v) {
-    uint32_t bits;
-    std::memcpy(&bits, &v, 4);
-    u32(bits);
-  }
-  void value(Kind, const float* v) { f32(*v); }
-
- private:
-  unsigned char* out_;
-};
-
-class Reader {
- public:
-  explicit Reader(const unsigned char* in) : in_(in) {}
-  void u32(uint32_t& v) {
-    v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(*in_++) << (8 * i);
-  }
-  void u64(uint64_t& v) {
-    uint32_t low, high;
-    u32(low);
-    u32(high);
-    v = low | (static_cast<uint64_t>(high) << 32);
-  }
-  void f32(float& v) {
-    uint32_t bits;
-    u32(bits);
-    std::memcpy(&v, &bits, 4);
-  }
-  void value(Kind, float* v) { f32(*v); }
-
- private:
-  const unsigned char* in_;
-};
-
-class Checker : public Reader {
- public:
-  Checker(const unsigned char* in, float variance_floor) : Reader(in), floor_(variance_floor) {}
-  void value(Kind kind, float*) {
-    float v;
-    f32(v);
-    switch (kind) {
-      case Kind::weight: ok_ = ok_ && v >= 0.0f && v <= 1.0f; break;
-      case Kind::feature: ok_ = ok_ && feature_is_valid(v); break;
-      case Kind::variance: ok_ = ok_ && v >= floor_ && v <= kernels::kMaxVariance; break;
-    }
-  }
-  bool ok() const { return ok_; }
-
- private:
-  float floor_;
-  bool ok_ = true;
-};
 
 // The format, described once (the byte layout is listed at the top of this file).
 template <class Archive>
@@ -213,27 +130,21 @@ bool snapshot_config(const unsigned char* in, size_t len, smx_config* c, size_t*
   return config_is_valid(*c);
 }
 
-bool snapshot_load(const unsigned char* in, size_t len, void* storage, size_t storage_bytes,
-                   smx_model** model, bool* storage_error) {
-  smx_config c;
-  size_t total = 0;
-  *storage_error = false;
-  if (!snapshot_config(in, len, &c, &total)) return false;
+bool snapshot_check(const unsigned char* in, size_t len, smx_config* c, size_t* total) {
+  if (!snapshot_config(in, len, c, total)) return false;
   // A snapshot with a valid CRC can still come from something other than this library:
-  // check every value before anything is written.
+  // check every value.
   smx_model state{};
   Reader state_reader(in + kPreambleBytes + kConfigBytes);
   transfer_state(state_reader, state);
-  if (!state_is_valid(state, c, total)) return false;
-  Checker checker(in + kPreambleBytes + kConfigBytes + kStateBytes, c.variance_floor);
-  transfer_arrays(checker, c, state.buffered, ModelArrays{});
-  if (!checker.ok()) return false;
-  if (reinterpret_cast<uintptr_t>(storage) % SMX_STORAGE_ALIGN != 0 ||
-      storage_bytes < carve_storage(c, nullptr, nullptr)) {
-    *storage_error = true;
-    return false;
-  }
-  // Everything is checked: from here on the target storage is written.
+  if (!state_is_valid(state, *c, *total)) return false;
+  Checker checker(in + kPreambleBytes + kConfigBytes + kStateBytes, c->variance_floor);
+  transfer_arrays(checker, *c, state.buffered, ModelArrays{});
+  return checker.ok();
+}
+
+void snapshot_restore(const unsigned char* in, const smx_config& c, void* storage,
+                      smx_model** model) {
   smx_model* m = create_model(c, storage);
   Reader r(in + kPreambleBytes + kConfigBytes);
   transfer_state(r, *m);
@@ -242,6 +153,21 @@ bool snapshot_load(const unsigned char* in, size_t len, void* storage, size_t st
   kernels::derive_estep_terms(a.iterate);
   if (averaging_enabled(c)) kernels::derive_estep_terms(a.average);
   *model = m;
+}
+
+bool snapshot_load(const unsigned char* in, size_t len, void* storage, size_t storage_bytes,
+                   smx_model** model, bool* storage_error) {
+  smx_config c;
+  size_t total = 0;
+  *storage_error = false;
+  if (!snapshot_check(in, len, &c, &total)) return false;
+  if (reinterpret_cast<uintptr_t>(storage) % SMX_STORAGE_ALIGN != 0 ||
+      storage_bytes < carve_storage(c, nullptr, nullptr)) {
+    *storage_error = true;
+    return false;
+  }
+  // Everything is checked: from here on the target storage is written.
+  snapshot_restore(in, c, storage, model);
   return true;
 }
 

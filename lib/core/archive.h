@@ -1,0 +1,102 @@
+// The little-endian archives snapshots are written and read with (model and detector): one
+// description of a format, run with Writer (encode), Checker (decode and validate without
+// writing) and Reader (decode into the target).
+#ifndef STREAMIX_CORE_ARCHIVE_H
+#define STREAMIX_CORE_ARCHIVE_H
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "core/model.h"
+
+namespace streamix::core {
+
+// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320).
+inline uint32_t crc32(const unsigned char* data, size_t n) {
+  // Nibble-wise table: 64 bytes of constants, small enough for a microcontroller.
+  static const uint32_t kTable[16] = {
+      0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
+      0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
+      0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    crc ^= data[i];
+    crc = (crc >> 4) ^ kTable[crc & 15u];
+    crc = (crc >> 4) ^ kTable[crc & 15u];
+  }
+  return ~crc;
+}
+
+// What a stored float must satisfy.
+enum class Kind { weight, feature, variance, finite };
+
+class Writer {
+ public:
+  explicit Writer(unsigned char* out) : out_(out) {}
+  void u32(const uint32_t& v) {
+    for (int i = 0; i < 4; ++i) *out_++ = static_cast<unsigned char>(v >> (8 * i));
+  }
+  void u64(const uint64_t& v) {
+    u32(static_cast<uint32_t>(v));
+    u32(static_cast<uint32_t>(v >> 32));
+  }
+  void f32(const float& v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    u32(bits);
+  }
+  void value(Kind, const float* v) { f32(*v); }
+
+ private:
+  unsigned char* out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(const unsigned char* in) : in_(in) {}
+  void u32(uint32_t& v) {
+    v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(*in_++) << (8 * i);
+  }
+  void u64(uint64_t& v) {
+    uint32_t low, high;
+    u32(low);
+    u32(high);
+    v = low | (static_cast<uint64_t>(high) << 32);
+  }
+  void f32(float& v) {
+    uint32_t bits;
+    u32(bits);
+    std::memcpy(&v, &bits, 4);
+  }
+  void value(Kind, float* v) { f32(*v); }
+
+ private:
+  const unsigned char* in_;
+};
+
+class Checker : public Reader {
+ public:
+  Checker(const unsigned char* in, float variance_floor) : Reader(in), floor_(variance_floor) {}
+  void value(Kind kind, float*) {
+    float v;
+    f32(v);
+    switch (kind) {
+      case Kind::weight: ok_ = ok_ && v >= 0.0f && v <= 1.0f; break;
+      case Kind::feature: ok_ = ok_ && feature_is_valid(v); break;
+      case Kind::variance: ok_ = ok_ && v >= floor_ && v <= kernels::kMaxVariance; break;
+      case Kind::finite: ok_ = ok_ && std::isfinite(v); break;
+    }
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  float floor_;
+  bool ok_ = true;
+};
+
+}  // namespace streamix::core
+
+#endif  // STREAMIX_CORE_ARCHIVE_H

@@ -1,0 +1,130 @@
+// The detector's C API: every argument is validated here, before the core touches the
+// detector, so that a rejected call leaves the storage bit-for-bit unchanged.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "core/detector.h"
+#include "core/model.h"
+#include "streamix/streamix.h"
+
+namespace {
+
+using namespace streamix;
+
+bool is_detector(const smx_detector* det) {
+  return det != nullptr && reinterpret_cast<uintptr_t>(det) % SMX_STORAGE_ALIGN == 0 &&
+         det->magic == core::kDetectorMagic;
+}
+
+}  // namespace
+
+extern "C" {
+
+void smx_detector_config_init(smx_detector_config* cfg, uint32_t components, uint32_t features) {
+  if (cfg == nullptr) return;
+  cfg->features = features;
+  cfg->views = SMX_VIEW_LEVEL;
+  cfg->smoothing = 1.0f;
+  cfg->residual_rate = 0.02f;
+  cfg->scaling = SMX_SCALING_WARMUP;
+  cfg->calibration_samples = 100;
+  cfg->tail_rate = 0.002f;
+  cfg->alarm_probability = 0.9999f;
+  cfg->anomaly_weight = 0.0f;
+  smx_config_init(&cfg->model, components, features);
+}
+
+smx_status smx_detector_size(const smx_detector_config* cfg, size_t* bytes) {
+  if (cfg == nullptr || bytes == nullptr || !core::detector_config_is_valid(*cfg))
+    return SMX_ERR_ARGUMENT;
+  *bytes = core::detector_storage_bytes(*cfg);
+  return SMX_OK;
+}
+
+smx_status smx_detector_create(const smx_detector_config* cfg, void* storage,
+                               size_t storage_bytes, smx_detector** detector) {
+  if (cfg == nullptr || storage == nullptr || detector == nullptr ||
+      !core::detector_config_is_valid(*cfg))
+    return SMX_ERR_ARGUMENT;
+  if (reinterpret_cast<uintptr_t>(storage) % SMX_STORAGE_ALIGN != 0 ||
+      storage_bytes < core::detector_storage_bytes(*cfg))
+    return SMX_ERR_STORAGE;
+  *detector = core::create_detector(*cfg, storage);
+  return SMX_OK;
+}
+
+smx_status smx_detector_set_scaling(smx_detector* det, const float* offsets, const float* scales) {
+  if (!is_detector(det) || offsets == nullptr || scales == nullptr) return SMX_ERR_ARGUMENT;
+  if (det->config.scaling != SMX_SCALING_FIXED || det->samples_seen != 0) return SMX_ERR_ARGUMENT;
+  const uint32_t d_count = det->config.features;
+  for (uint32_t d = 0; d < d_count; ++d) {
+    if (!std::isfinite(offsets[d]) || !(scales[d] > 0.0f && std::isfinite(scales[d])))
+      return SMX_ERR_ARGUMENT;
+  }
+  const core::DetectorArrays a = core::detector_arrays(det);
+  for (uint32_t d = 0; d < d_count; ++d) a.offset[d] = offsets[d], a.scale[d] = scales[d];
+  return SMX_OK;
+}
+
+smx_status smx_detect(smx_detector* det, const float* x, smx_detection* out) {
+  if (!is_detector(det) || x == nullptr || out == nullptr) return SMX_ERR_ARGUMENT;
+  for (uint32_t d = 0; d < det->config.features; ++d) {
+    if (!core::feature_is_valid(x[d])) return SMX_ERR_INPUT;
+  }
+  // compute_views writes only the input scratch, which no state depends on.
+  if (!core::compute_views(det, x)) return SMX_ERR_INPUT;
+  core::detect(det, x, out);
+  return SMX_OK;
+}
+
+smx_status smx_detector_config_get(const smx_detector* det, smx_detector_config* cfg) {
+  if (!is_detector(det) || cfg == nullptr) return SMX_ERR_ARGUMENT;
+  *cfg = det->config;
+  return SMX_OK;
+}
+
+const smx_model* smx_detector_model(const smx_detector* det) {
+  return is_detector(det) ? core::detector_model(det) : nullptr;
+}
+
+uint64_t smx_detector_samples_seen(const smx_detector* det) {
+  return is_detector(det) ? det->samples_seen : 0;
+}
+
+smx_status smx_detector_snapshot_size(const smx_detector* det, size_t* bytes) {
+  if (!is_detector(det) || bytes == nullptr) return SMX_ERR_ARGUMENT;
+  *bytes = core::detector_snapshot_size(det);
+  return SMX_OK;
+}
+
+smx_status smx_detector_snapshot_save(const smx_detector* det, void* buf, size_t buf_bytes,
+                                      size_t* written) {
+  if (!is_detector(det) || buf == nullptr) return SMX_ERR_ARGUMENT;
+  if (buf_bytes < core::detector_snapshot_size(det)) return SMX_ERR_STORAGE;
+  const size_t n = core::detector_snapshot_save(det, static_cast<unsigned char*>(buf));
+  if (written) *written = n;
+  return SMX_OK;
+}
+
+smx_status smx_detector_snapshot_load(const void* buf, size_t len, void* storage,
+                                      size_t storage_bytes, smx_detector** detector) {
+  if (buf == nullptr || storage == nullptr || detector == nullptr) return SMX_ERR_ARGUMENT;
+  bool storage_error = false;
+  if (core::detector_snapshot_load(static_cast<const unsigned char*>(buf), len, storage,
+                                   storage_bytes, detector, &storage_error))
+    return SMX_OK;
+  return storage_error ? SMX_ERR_STORAGE : SMX_ERR_SNAPSHOT;
+}
+
+smx_status smx_detector_snapshot_config(const void* buf, size_t len, smx_detector_config* cfg) {
+  if (buf == nullptr || cfg == nullptr) return SMX_ERR_ARGUMENT;
+  smx_detector_config c;
+  size_t total = 0;
+  if (!core::detector_snapshot_check(static_cast<const unsigned char*>(buf), len, &c, &total))
+    return SMX_ERR_SNAPSHOT;
+  *cfg = c;
+  return SMX_OK;
+}
+
+}  // extern "C"

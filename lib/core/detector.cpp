@@ -1,0 +1,412 @@
+// The anomaly detector: scaling, views, scoring before learning, the score distribution and
+// the learning gate around one model.
+#include "core/detector.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/archive.h"
+#include "core/model.h"
+#include "core/snapshot.h"
+
+namespace streamix::core {
+
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// Stochastic-approximation gains of the quantile updates, in units of the score's standard
+// deviation: 1 / f(q) at the 50 % and 90 % quantiles of a normal distribution (sqrt(2 pi) and
+// sqrt(2 pi) exp(1.2816^2 / 2)). With the 1/n steps of the first scores this is the gain at
+// which the Robbins-Monro recursion converges at its optimal rate for normal scores.
+constexpr float kMedianGain = 2.5066283f;
+constexpr float kUpperGain = 5.6983f;
+constexpr float kUpperLevel = 0.9f;
+// The smallest mean excess of the tail, in nats: a tail thinner than this says nothing a
+// float score could resolve, and it keeps the threshold formula away from 0 / 0.
+constexpr float kMinMeanExcess = 1e-3f;
+
+// Tail probability 1 - F(s) of the fitted score distribution: log-linear between the
+// median (0.5) and the 90 % quantile (0.1), exponential above it, mirrored below the median.
+float tail_probability(const smx_score_tail& t, float s) {
+  const float span = t.upper - t.median;
+  const float excess = t.mean_excess > kMinMeanExcess ? t.mean_excess : kMinMeanExcess;
+  if (s >= t.upper) return 0.1f * std::exp(-(s - t.upper) / excess);
+  const float log5 = 1.6094379f;
+  if (s >= t.median) return 0.5f * std::exp(-log5 * (s - t.median) / span);
+  return 1.0f - 0.5f * std::exp(-log5 * (t.median - s) / span);
+}
+
+// The score at which the tail probability is 1 - p (p in [0.5, 1)).
+float score_at(const smx_score_tail& t, float p) {
+  const float tail = 1.0f - p;
+  const float excess = t.mean_excess > kMinMeanExcess ? t.mean_excess : kMinMeanExcess;
+  if (tail <= 0.1f) return t.upper + excess * std::log(0.1f / tail);
+  return t.median + (t.upper - t.median) * std::log(0.5f / tail) / 1.6094379f;
+}
+
+// Takes score s in with weight w in (0, 1]: steps max(rate, 1/n) (plain averages over the
+// first scores, exponential forgetting after), scaled by w.
+void tail_update(smx_score_tail& t, float s, float w, float rate) {
+  ++t.updates;
+  const float n = static_cast<float>(t.updates);
+  const float r = w * (rate > 1.0f / n ? rate : 1.0f / n);
+  if (t.updates == 1) {
+    t.mean = t.median = t.upper = s;
+    t.variance = 0.0f;
+    t.mean_excess = 0.0f;
+    return;
+  }
+  const float diff = s - t.mean;
+  t.mean += r * diff;
+  t.variance = (1.0f - r) * (t.variance + r * diff * diff);
+  const float sd = std::sqrt(t.variance);
+  const float upper = t.upper;
+  t.median += r * kMedianGain * sd * ((s <= t.median ? 0.0f : 1.0f) - 0.5f);
+  t.upper += r * kUpperGain * sd * ((s <= t.upper ? 0.0f : 1.0f) - (1.0f - kUpperLevel));
+  if (t.upper < t.median) t.upper = t.median;
+  if (s > upper) {
+    // About one score in ten exceeds: a ten times larger step reflects the same recent past.
+    ++t.exceedances;
+    const float ne = static_cast<float>(t.exceedances);
+    float re = 10.0f * rate > 1.0f / ne ? 10.0f * rate : 1.0f / ne;
+    re = w * (re < 1.0f ? re : 1.0f);
+    t.mean_excess += re * ((s - upper) - t.mean_excess);
+  }
+}
+
+bool scaling_pending(const smx_detector* det) {
+  return det->config.scaling == SMX_SCALING_WARMUP && !detector_model(det)->ready;
+}
+
+// Finishes the warm-up scaling: offset = mean, scale = standard deviation (or 1 for a
+// constant feature); then scales the views already in the model's warm-up buffer and in the
+// input scratch the same way, clamped to the model's feature range.
+void finish_warmup_scaling(smx_detector* det, const DetectorArrays& a) {
+  const uint32_t d_count = det->config.features;
+  const float n = static_cast<float>(det->samples_seen);
+  for (uint32_t d = 0; d < d_count; ++d) {
+    const float sd = n > 1.0f ? std::sqrt(a.scale[d] / (n - 1.0f)) : 0.0f;
+    // Below a millionth of the offset a deviation is at the level of float rounding.
+    const float resolution = 1e-6f * std::fabs(a.offset[d]);
+    a.scale[d] = sd > resolution && sd > 0.0f ? sd : (resolution > 0.0f ? resolution : 1.0f);
+  }
+  const smx_model* m = detector_model(det);
+  float* buffer = arrays_of(m).warmup;
+  const uint32_t views = det->config.views;
+  auto rescale = [&](float* row) {
+    uint32_t column = 0;
+    for (uint32_t bit = SMX_VIEW_LEVEL; bit <= SMX_VIEW_RESIDUAL; bit <<= 1) {
+      if (!(views & bit)) continue;
+      for (uint32_t d = 0; d < d_count; ++d, ++column) {
+        float v = row[column];
+        if (bit == SMX_VIEW_LEVEL) v -= a.offset[d];
+        v /= a.scale[d];
+        const float limit = SMX_MAX_ABS_FEATURE;
+        row[column] = v > limit ? limit : (v < -limit ? -limit : v);
+      }
+    }
+  };
+  const uint32_t width = m->config.features;
+  for (uint32_t i = 0; i < m->buffered; ++i) rescale(buffer + size_t{i} * width);
+  rescale(a.input);
+}
+
+// The feature whose squared standardized deviations from the most responsible component,
+// summed over views, are largest.
+int32_t top_feature(const smx_detector* det, const DetectorArrays& a) {
+  const smx_model* m = detector_model(det);
+  const ModelArrays ma = arrays_of(m);
+  const kernels::ParamArrays& p = ma.iterate;
+  uint32_t best_k = 0;
+  for (uint32_t k = 1; k < p.shape.components; ++k) {
+    if (ma.log_joint[k] > ma.log_joint[best_k]) best_k = k;
+  }
+  const uint32_t d_count = det->config.features;
+  const uint32_t v_count = view_count(det->config.views);
+  int32_t best = 0;
+  float best_term = -1.0f;
+  for (uint32_t d = 0; d < d_count; ++d) {
+    float term = 0.0f;
+    for (uint32_t v = 0; v < v_count; ++v) {
+      const size_t j = size_t{v} * d_count + d;
+      const float dev = a.input[j] - p.mean[j * p.shape.stride + best_k];
+      term += dev * dev * p.half_precision[j * p.shape.stride + best_k];
+    }
+    if (term > best_term) best_term = term, best = static_cast<int32_t>(d);
+  }
+  return best;
+}
+
+}  // namespace
+
+uint32_t view_count(uint32_t views) { return SMX_VIEW_COUNT(views); }
+
+
+bool detector_config_is_valid(const smx_detector_config& c) {
+  const uint32_t v = view_count(c.views);
+  if (c.features == 0 || c.features > SMX_MAX_FEATURES || v == 0 || (c.views & ~7u) != 0)
+    return false;
+  if (uint64_t{c.features} * v != c.model.features || !config_is_valid(c.model)) return false;
+  if (!(c.smoothing > 0.0f && c.smoothing <= 1.0f)) return false;
+  if (!(c.residual_rate > 0.0f && c.residual_rate < 1.0f)) return false;
+  if (c.scaling > SMX_SCALING_FIXED) return false;
+  // The model initializes itself from its warm-up (a warm-up scaling needs two readings).
+  if (c.model.init_samples < (c.scaling == SMX_SCALING_WARMUP ? 2u : 1u)) return false;
+  if (!(c.tail_rate > 0.0f && c.tail_rate <= 1.0f)) return false;
+  if (!(c.alarm_probability >= 0.5f && c.alarm_probability < 1.0f)) return false;
+  return c.anomaly_weight >= 0.0f && c.anomaly_weight <= 1.0f;
+}
+
+size_t detector_state_bytes(const smx_detector_config& c) {
+  const size_t floats = size_t{c.features} * (5 + view_count(c.views));
+  return kDetectorHeaderBytes + (4 * floats + 63) / 64 * 64;
+}
+
+size_t detector_storage_bytes(const smx_detector_config& c) {
+  return detector_state_bytes(c) + carve_storage(c.model, nullptr, nullptr);
+}
+
+DetectorArrays detector_arrays(const smx_detector* det) {
+  auto* base = reinterpret_cast<float*>(
+      reinterpret_cast<unsigned char*>(const_cast<smx_detector*>(det)) + kDetectorHeaderBytes);
+  const size_t d = det->config.features;
+  return DetectorArrays{base, base + d, base + 2 * d, base + 3 * d, base + 4 * d, base + 5 * d};
+}
+
+smx_model* detector_model(const smx_detector* det) {
+  auto* base = reinterpret_cast<unsigned char*>(const_cast<smx_detector*>(det));
+  return reinterpret_cast<smx_model*>(base + detector_state_bytes(det->config));
+}
+
+smx_detector* create_detector(const smx_detector_config& c, void* storage) {
+  auto* base = static_cast<unsigned char*>(storage);
+  std::memset(base, 0, detector_state_bytes(c));
+  auto* det = reinterpret_cast<smx_detector*>(base);
+  det->magic = kDetectorMagic;
+  det->config = c;
+  const DetectorArrays a = detector_arrays(det);
+  for (uint32_t d = 0; d < c.features; ++d) a.scale[d] = c.scaling == SMX_SCALING_WARMUP ? 0.0f : 1.0f;
+  create_model(c.model, detector_model(det));
+  return det;
+}
+
+bool compute_views(const smx_detector* det, const float* x) {
+  const smx_detector_config& c = det->config;
+  const DetectorArrays a = detector_arrays(det);
+  const bool raw = scaling_pending(det);
+  const uint32_t d_count = c.features;
+  uint32_t column = 0;
+  bool ok = true;
+  for (uint32_t bit = SMX_VIEW_LEVEL; bit <= SMX_VIEW_RESIDUAL; bit <<= 1) {
+    if (!(c.views & bit)) continue;
+    for (uint32_t d = 0; d < d_count; ++d, ++column) {
+      // The same expressions detect() commits, so the state it stores is what was checked.
+      const float level = det->has_previous ? a.level[d] + c.smoothing * (x[d] - a.level[d]) : x[d];
+      float v;
+      if (bit == SMX_VIEW_LEVEL) {
+        v = raw ? level : (level - a.offset[d]) / a.scale[d];
+      } else {
+        const float base = !det->has_previous ? level
+                           : bit == SMX_VIEW_DELTA ? a.previous[d]
+                                                   : a.slow[d] + c.residual_rate * (level - a.slow[d]);
+        v = raw ? level - base : (level - base) / a.scale[d];
+      }
+      a.input[column] = v;
+      ok = ok && feature_is_valid(v);
+    }
+  }
+  return ok;
+}
+
+void detect(smx_detector* det, const float* x, smx_detection* out) {
+  const smx_detector_config& c = det->config;
+  const DetectorArrays a = detector_arrays(det);
+  smx_model* m = detector_model(det);
+  ++det->samples_seen;
+
+  // Commit the view state (compute_views used the same expressions).
+  for (uint32_t d = 0; d < c.features; ++d) {
+    const float level = det->has_previous ? a.level[d] + c.smoothing * (x[d] - a.level[d]) : x[d];
+    a.slow[d] = det->has_previous ? a.slow[d] + c.residual_rate * (level - a.slow[d]) : level;
+    a.previous[d] = det->has_previous ? a.level[d] : level;
+    a.level[d] = level;
+  }
+  det->has_previous = 1;
+
+  smx_detection result{kNaN, kNaN, 0.0f, -1, 0};
+  if (!m->ready) {
+    if (c.scaling == SMX_SCALING_WARMUP) {
+      // Welford's running mean and sum of squared deviations of the level.
+      const float n = static_cast<float>(det->samples_seen);
+      for (uint32_t d = 0; d < c.features; ++d) {
+        const float dev = a.level[d] - a.offset[d];
+        a.offset[d] += dev / n;
+        a.scale[d] += dev * (a.level[d] - a.offset[d]);
+      }
+      if (m->buffered + 1 == m->config.init_samples) finish_warmup_scaling(det, a);
+    }
+    observe(m, a.input);  // buffers; the last warm-up reading initializes the model
+    *out = result;
+    return;
+  }
+
+  ++det->scored;
+  ++m->samples_seen;
+  const float log_p = estep_sample(m, a.input);
+  smx_score_tail& tail = det->tail;
+  result.score = -log_p;
+  result.top_feature = top_feature(det, a);
+  if (tail.updates > 0) {
+    result.threshold = score_at(tail, c.alarm_probability);
+    result.probability = 1.0f - tail_probability(tail, result.score);
+    result.is_anomaly = det->scored > c.calibration_samples && result.score > result.threshold;
+  }
+  const float weight = result.is_anomaly ? c.anomaly_weight : 1.0f;
+  if (weight > 0.0f) {
+    learn(m, a.input, log_p, weight);
+    if (std::isfinite(result.score)) tail_update(tail, result.score, weight, c.tail_rate);
+  }
+  *out = result;
+}
+
+// Snapshot format, version 1 (little-endian, with the archives of archive.h):
+//   u32 magic "SDTS" | u32 version | u32 total bytes (CRC included)
+//   config: u32 features, u32 views, f32 smoothing, f32 residual_rate, u32 scaling,
+//           u32 calibration_samples, f32 tail_rate, f32 alarm_probability, f32 anomaly_weight
+//   state:  u32 has_previous, u64 samples_seen, u64 scored, u64 tail updates,
+//           u64 tail exceedances, f32 tail mean, variance, median, upper, mean_excess
+//   arrays: f32 offset[D], scale[D], level[D], slow[D], previous[D]
+//   the model's snapshot (its own format, with its own CRC)
+//   u32 CRC-32 of every byte before it
+namespace {
+
+constexpr uint32_t kDetectorSnapshotMagic = 0x53544453u;  // bytes "SDTS"
+constexpr uint32_t kDetectorSnapshotVersion = 1;
+constexpr size_t kDetectorPreambleBytes = 12;
+
+template <class Archive>
+void transfer_detector(Archive& ar, smx_detector_config& c, smx_detector& det) {
+  ar.u32(c.features);
+  ar.u32(c.views);
+  ar.f32(c.smoothing);
+  ar.f32(c.residual_rate);
+  ar.u32(c.scaling);
+  ar.u32(c.calibration_samples);
+  ar.f32(c.tail_rate);
+  ar.f32(c.alarm_probability);
+  ar.f32(c.anomaly_weight);
+  ar.u32(det.has_previous);
+  ar.u64(det.samples_seen);
+  ar.u64(det.scored);
+  ar.u64(det.tail.updates);
+  ar.u64(det.tail.exceedances);
+  ar.value(Kind::finite, &det.tail.mean);
+  ar.value(Kind::finite, &det.tail.variance);
+  ar.value(Kind::finite, &det.tail.median);
+  ar.value(Kind::finite, &det.tail.upper);
+  ar.value(Kind::finite, &det.tail.mean_excess);
+}
+
+// The five per-feature arrays (null destinations when validating).
+template <class Archive>
+void transfer_detector_arrays(Archive& ar, uint32_t features, const DetectorArrays* a) {
+  float* const arrays[] = {a ? a->offset : nullptr, a ? a->scale : nullptr,
+                           a ? a->level : nullptr, a ? a->slow : nullptr,
+                           a ? a->previous : nullptr};
+  for (float* base : arrays) {
+    for (uint32_t d = 0; d < features; ++d) ar.value(Kind::feature, base ? base + d : nullptr);
+  }
+}
+
+size_t detector_fixed_bytes() { return kDetectorPreambleBytes + 9 * 4 + 4 + 4 * 8 + 5 * 4; }
+
+}  // namespace
+
+size_t detector_snapshot_size(const smx_detector* det) {
+  return detector_fixed_bytes() + 4 * 5 * size_t{det->config.features} +
+         snapshot_size(detector_model(det)) + 4;
+}
+
+size_t detector_snapshot_save(const smx_detector* det, unsigned char* out) {
+  const size_t total = detector_snapshot_size(det);
+  smx_detector header = *det;  // the archives take references; the detector stays const
+  const DetectorArrays a = detector_arrays(det);
+  Writer w(out);
+  w.u32(kDetectorSnapshotMagic);
+  w.u32(kDetectorSnapshotVersion);
+  w.u32(static_cast<uint32_t>(total));
+  transfer_detector(w, header.config, header);
+  transfer_detector_arrays(w, det->config.features, &a);
+  const size_t head = detector_fixed_bytes() + 4 * 5 * size_t{det->config.features};
+  const size_t model_bytes = snapshot_save(detector_model(det), out + head);
+  Writer(out + head + model_bytes).u32(crc32(out, total - 4));
+  return total;
+}
+
+bool detector_snapshot_check(const unsigned char* in, size_t len, smx_detector_config* c,
+                             size_t* total) {
+  if (len < detector_fixed_bytes() + 4) return false;
+  Reader r(in);
+  uint32_t magic, version, length, crc;
+  r.u32(magic);
+  r.u32(version);
+  r.u32(length);
+  if (magic != kDetectorSnapshotMagic || version != kDetectorSnapshotVersion) return false;
+  if (length < detector_fixed_bytes() + 4 || length > len) return false;
+  Reader(in + length - 4).u32(crc);
+  if (crc32(in, length - 4) != crc) return false;
+  smx_detector det{};
+  Checker checker(in + kDetectorPreambleBytes, 0.0f);
+  transfer_detector(checker, *c, det);
+  if (!checker.ok()) return false;
+  const size_t head = detector_fixed_bytes() + 4 * 5 * size_t{c->features};
+  if (c->features > SMX_MAX_FEATURES || head + 4 > length) return false;
+  transfer_detector_arrays(checker, c->features, nullptr);
+  size_t model_total = 0;
+  if (!checker.ok() || !snapshot_check(in + head, length - head - 4, &c->model, &model_total))
+    return false;
+  if (head + model_total + 4 != length || !detector_config_is_valid(*c)) return false;
+  // Consistency of the state with the model it wraps (which is ready once init_samples
+  // readings have passed). Scales are positive once a warm-up scaling is finished.
+  if (det.has_previous > 1 || det.scored > det.samples_seen) return false;
+  if (det.tail.updates > det.scored || det.tail.exceedances > det.tail.updates) return false;
+  if (det.tail.variance < 0.0f || det.tail.mean_excess < 0.0f) return false;
+  if (c->scaling != SMX_SCALING_WARMUP || det.samples_seen >= c->model.init_samples) {
+    Reader scales(in + detector_fixed_bytes() + 4 * size_t{c->features});
+    for (uint32_t d = 0; d < c->features; ++d) {
+      float s;
+      scales.f32(s);
+      if (!(s > 0.0f)) return false;
+    }
+  }
+  *total = length;
+  return true;
+}
+
+bool detector_snapshot_load(const unsigned char* in, size_t len, void* storage,
+                            size_t storage_bytes, smx_detector** out, bool* storage_error) {
+  smx_detector_config c;
+  size_t total = 0;
+  *storage_error = false;
+  if (!detector_snapshot_check(in, len, &c, &total)) return false;
+  if (reinterpret_cast<uintptr_t>(storage) % SMX_STORAGE_ALIGN != 0 ||
+      storage_bytes < detector_storage_bytes(c)) {
+    *storage_error = true;
+    return false;
+  }
+  // Everything is checked: from here on the target storage is written.
+  smx_detector* det = create_detector(c, storage);
+  Reader r(in + kDetectorPreambleBytes);
+  transfer_detector(r, det->config, *det);
+  const DetectorArrays a = detector_arrays(det);
+  transfer_detector_arrays(r, c.features, &a);
+  smx_model* model = nullptr;
+  snapshot_restore(in + detector_fixed_bytes() + 4 * 5 * size_t{c.features}, c.model,
+                   detector_model(det), &model);
+  *out = det;
+  return true;
+}
+
+}  // namespace streamix::core

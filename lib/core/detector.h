@@ -1,0 +1,77 @@
+// The anomaly detector's state inside the caller's storage: a header, the per-feature state
+// of scaling and views, then the model (64-byte aligned). It only reads the model's E-step
+// results; learning goes through the learner's estep_sample / learn. Functions here assume
+// validated arguments; validation lives in c_api_detector.cpp.
+#ifndef STREAMIX_CORE_DETECTOR_H
+#define STREAMIX_CORE_DETECTOR_H
+
+#include <cstddef>
+#include <cstdint>
+
+#include "streamix/streamix.h"
+
+// The score distribution, tracked with forgetting (see streamix.h): updated by every scored
+// reading with its learning-gate weight.
+struct smx_score_tail {
+  uint64_t updates;         // scores taken in (weight > 0)
+  uint64_t exceedances;     // of which above the 90 % quantile
+  float mean;               // exponentially weighted mean and variance of the score: the
+  float variance;           //   scale of the quantile updates
+  float median;             // streaming 50 % and 90 % quantiles
+  float upper;
+  float mean_excess;        // mean of (score - upper) over scores above upper
+};
+
+struct smx_detector {
+  uint32_t magic;  // streamix::core::kDetectorMagic once created
+  uint32_t has_previous;  // 1 once the views have a previous reading
+  smx_detector_config config;
+  uint64_t samples_seen;  // readings accepted by smx_detect
+  uint64_t scored;        // readings scored (the model was ready)
+  smx_score_tail tail;
+};
+
+namespace streamix::core {
+
+inline constexpr uint32_t kDetectorMagic = 0x54454453u;  // "SDET"
+inline constexpr size_t kDetectorHeaderBytes = 256;
+static_assert(sizeof(smx_detector) <= kDetectorHeaderBytes, "the size formula reserves 256 bytes");
+
+// The per-feature state, D floats each, and the model's input (D x views floats).
+struct DetectorArrays {
+  float* offset;    // scaling; during a warm-up scaling: the running mean
+  float* scale;     // scaling; during a warm-up scaling: the running sum of squared deviations
+  float* level;     // moving average of the raw readings
+  float* slow;      // slower moving average of the level (residual view)
+  float* previous;  // the previous level (delta view)
+  float* input;     // scratch: the views of the current reading
+};
+
+uint32_t view_count(uint32_t views);
+bool detector_config_is_valid(const smx_detector_config& c);
+// Bytes of the detector header plus its arrays: the model starts there.
+size_t detector_state_bytes(const smx_detector_config& c);
+size_t detector_storage_bytes(const smx_detector_config& c);
+
+DetectorArrays detector_arrays(const smx_detector* det);
+smx_model* detector_model(const smx_detector* det);
+
+smx_detector* create_detector(const smx_detector_config& c, void* storage);
+
+// Computes the views of x into the input scratch without changing any state; false if one
+// leaves the model's feature range (|v| > SMX_MAX_ABS_FEATURE, or not finite).
+bool compute_views(const smx_detector* det, const float* x);
+// One reading through the detector; compute_views(det, x) must have returned true.
+void detect(smx_detector* det, const float* x, smx_detection* out);
+
+// Snapshots (format in detector.cpp).
+size_t detector_snapshot_size(const smx_detector* det);
+size_t detector_snapshot_save(const smx_detector* det, unsigned char* out);
+bool detector_snapshot_check(const unsigned char* in, size_t len, smx_detector_config* c,
+                             size_t* total);
+bool detector_snapshot_load(const unsigned char* in, size_t len, void* storage,
+                            size_t storage_bytes, smx_detector** det, bool* storage_error);
+
+}  // namespace streamix::core
+
+#endif  // STREAMIX_CORE_DETECTOR_H

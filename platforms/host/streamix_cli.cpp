@@ -1,0 +1,416 @@
+// `streamix`: the command-line tool. `streamix detect` streams CSV readings through an
+// anomaly detector and writes one result row per input row; see `streamix detect --help`.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "csv.h"
+#include "detector_options.h"
+#include "metrics.h"
+#include "streamix/streamix.hpp"
+
+namespace {
+
+using namespace streamix;
+using namespace streamix::host;
+
+struct Options {
+  std::string input = "-";
+  std::string output;  // empty: stdout
+  std::string columns, label, time, windows;
+  std::string save_model, load_model;
+  char delimiter = 0;
+  int header = -1;
+  bool skip_bad_rows = false;
+  bool quiet = false;
+  uint64_t learn_rows = 0;
+  DetectorSettings detector;
+};
+
+const char kUsage[] =
+    "usage: streamix detect [options] [FILE|-]\n"
+    "\n"
+    "Reads CSV readings from FILE (or stdin), scores each row under the model before learning\n"
+    "from it, and writes one CSV row per input row:\n"
+    "  row,time,score,threshold,probability,anomaly,top_feature[,label]\n"
+    "score = -log p(x) in nats; threshold, probability and the learning gate are described in\n"
+    "the README (\"Detecting anomalies\"). Empty score/threshold fields: warm-up rows.\n"
+    "A summary goes to stderr; with labels it ends with precision, recall, F1, FAR, MAR and\n"
+    "ROC-AUC over the rows after --learn-rows.\n"
+    "\n"
+    "Input:\n"
+    "  --columns LIST           feature columns by name or 1-based index, comma-separated\n"
+    "                           [every column except --time and --label]\n"
+    "  --time COL               a column copied to the output (text, e.g. a timestamp)\n"
+    "  --label COL              a 0/1 column of true anomalies (nonzero = anomaly)\n"
+    "  --windows FILE           labels from NAB-style windows (JSON pairs of timestamps,\n"
+    "                           compared as text with the --time column)\n"
+    "  --delimiter C            ',' ';' 'tab' [detected from the first line]\n"
+    "  --header / --no-header   [detected: a first line with a non-number is a header]\n"
+    "  --on-bad-row=fail|skip   a malformed row stops the run (exit 1), or is reported and\n"
+    "                           skipped [fail]\n"
+    "  --learn-rows N           the first N rows are learned from but never flagged or\n"
+    "                           counted in the metrics [0]\n"
+    "Output:\n"
+    "  --output FILE            the result rows [stdout]\n"
+    "  --save-model FILE        save the detector (model and state) at the end\n"
+    "  --load-model FILE        start from a saved detector (its settings replace the options)\n"
+    "  --quiet                  no summary or progress on stderr\n"
+    "Model and detector:\n";
+
+int usage_error(const std::string& message) {
+  std::cerr << "streamix: " << message << "\n(see streamix detect --help)\n";
+  return 2;
+}
+
+bool take_value(int argc, char** argv, int& i, const std::string& arg, std::string& value) {
+  const size_t eq = arg.find('=');
+  if (eq != std::string::npos) {
+    value = arg.substr(eq + 1);
+    return true;
+  }
+  if (i + 1 >= argc) return false;
+  value = argv[++i];
+  return true;
+}
+
+// 0 on success, else the exit status (2: usage; 0 with help printed is signalled by -1).
+int parse(int argc, char** argv, Options& o) {
+  bool input_given = false;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") return -1;
+    if (arg == "-" || arg.compare(0, 2, "--") != 0) {
+      if (input_given) return usage_error("more than one input file");
+      o.input = arg;
+      input_given = true;
+      continue;
+    }
+    const std::string name = arg.substr(2, arg.find('=') - 2);
+    if (name == "header") { o.header = 1; continue; }
+    if (name == "no-header") { o.header = 0; continue; }
+    if (name == "quiet") { o.quiet = true; continue; }
+    std::string value;
+    if (!take_value(argc, argv, i, arg, value)) return usage_error("--" + name + " needs a value");
+    std::string error;
+    if (name == "columns") o.columns = value;
+    else if (name == "label") o.label = value;
+    else if (name == "time") o.time = value;
+    else if (name == "windows") o.windows = value;
+    else if (name == "output") o.output = value;
+    else if (name == "save-model") o.save_model = value;
+    else if (name == "load-model") o.load_model = value;
+    else if (name == "delimiter") {
+      if (value == "tab" || value == "\\t" || value == "\t") o.delimiter = '\t';
+      else if (value == "," || value == ";") o.delimiter = value[0];
+      else return usage_error("--delimiter must be ',', ';' or tab");
+    } else if (name == "on-bad-row") {
+      if (value != "fail" && value != "skip") return usage_error("--on-bad-row must be fail or skip");
+      o.skip_bad_rows = value == "skip";
+    } else if (name == "learn-rows") {
+      char* end = nullptr;
+      o.learn_rows = std::strtoull(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || value[0] == '-') return usage_error("bad --learn-rows");
+    } else if (is_detector_option(name)) {
+      if (!record_detector_option(name, value, o.detector, error)) return usage_error(error);
+    } else {
+      return usage_error("unknown option --" + name);
+    }
+  }
+  if (!o.label.empty() && !o.windows.empty()) return usage_error("give --label or --windows, not both");
+  if (!o.windows.empty() && o.time.empty()) return usage_error("--windows needs --time");
+  return 0;
+}
+
+// NAB's windows file: a JSON object of [start, end] timestamp pairs. The timestamps are the
+// only quoted strings that start with a digit, in order; they are cut to 19 characters
+// ("YYYY-MM-DD hh:mm:ss", NAB adds fractional seconds).
+bool read_windows(const std::string& path, std::vector<std::pair<std::string, std::string>>& out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string s = text.str();
+  std::vector<std::string> stamps;
+  for (size_t open = s.find('"'); open != std::string::npos; open = s.find('"', open + 1)) {
+    const size_t close = s.find('"', open + 1);
+    if (close == std::string::npos) break;
+    const std::string token = s.substr(open + 1, close - open - 1);
+    if (!token.empty() && token[0] >= '0' && token[0] <= '9') stamps.push_back(token.substr(0, 19));
+    open = close;
+  }
+  for (size_t i = 0; i + 1 < stamps.size(); i += 2) out.emplace_back(stamps[i], stamps[i + 1]);
+  return stamps.size() % 2 == 0;
+}
+
+bool read_file(const std::string& path, std::vector<unsigned char>& bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return true;
+}
+
+std::string format_float(float v) {
+  if (std::isnan(v)) return "";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", static_cast<double>(v));
+  return buf;
+}
+
+std::string format_metric(double v, bool percent) {
+  if (std::isnan(v)) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, percent ? "%.1f %%" : "%.3f", percent ? 100.0 * v : v);
+  return buf;
+}
+
+int run_detect(const Options& o) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (o.input != "-") {
+    file.open(o.input, std::ios::binary);
+    if (!file) {
+      std::cerr << "streamix: cannot open '" << o.input << "': " << std::strerror(errno) << "\n";
+      return 1;
+    }
+    in = &file;
+  }
+  CsvReader csv(*in, o.delimiter, o.header);
+  if (!csv.start()) {
+    std::cerr << "streamix: " << o.input << ": " << csv.error() << "\n";
+    return 1;
+  }
+  auto column_of = [&](const std::string& name, int& index) {
+    index = name.empty() ? -1 : csv.column(name);
+    if (!name.empty() && index < 0) std::cerr << "streamix: " << csv.error() << "\n";
+    return name.empty() || index >= 0;
+  };
+  int time_col, label_col;
+  if (!column_of(o.time, time_col) || !column_of(o.label, label_col)) return 1;
+  std::vector<int> features;
+  if (!o.columns.empty()) {
+    std::stringstream list(o.columns);
+    std::string item;
+    while (std::getline(list, item, ',')) {
+      int c;
+      if (!column_of(item, c)) return 1;
+      features.push_back(c);
+    }
+  } else {
+    // Every column except time and label.
+    for (size_t c = 0; c < csv.column_names().size(); ++c) {
+      const int ci = static_cast<int>(c);
+      if (ci != time_col && ci != label_col) features.push_back(ci);
+    }
+  }
+  if (features.empty()) {
+    std::cerr << "streamix: no feature columns\n";
+    return 1;
+  }
+
+  std::vector<std::pair<std::string, std::string>> windows;
+  if (!o.windows.empty() && !read_windows(o.windows, windows)) {
+    std::cerr << "streamix: cannot read windows from '" << o.windows << "'\n";
+    return 1;
+  }
+  if (!o.detector.kernels.empty() && select_kernels(o.detector.kernels.c_str()) != status::ok) {
+    std::cerr << "streamix: kernels '" << o.detector.kernels << "' are not available here\n";
+    return 1;
+  }
+
+  detector det;
+  std::string error;
+  if (!o.load_model.empty()) {
+    std::vector<unsigned char> bytes;
+    if (!read_file(o.load_model, bytes)) {
+      std::cerr << "streamix: cannot open '" << o.load_model << "'\n";
+      return 1;
+    }
+    const status s = detector::load(bytes, det);
+    if (s != status::ok) {
+      std::cerr << "streamix: " << o.load_model << ": " << to_string(s) << "\n";
+      return 1;
+    }
+    if (det.features() != features.size()) {
+      std::cerr << "streamix: the saved detector has " << det.features() << " features, the input "
+                << features.size() << "\n";
+      return 1;
+    }
+  } else {
+    smx_detector_config cfg;
+    if (!build_detector_config(o.detector, static_cast<uint32_t>(features.size()), cfg, error)) {
+      std::cerr << "streamix: " << error << "\n";
+      return 1;
+    }
+    if (detector::create(detector_config(cfg), det) != status::ok) {
+      std::cerr << "streamix: out of memory\n";
+      return 1;
+    }
+    if (cfg.scaling == SMX_SCALING_FIXED &&
+        det.set_scaling(o.detector.offsets, o.detector.scales) != status::ok) {
+      std::cerr << "streamix: --scales must be finite and > 0, --offsets finite\n";
+      return 1;
+    }
+  }
+
+  std::ofstream out_file;
+  if (!o.output.empty()) {
+    out_file.open(o.output);
+    if (!out_file) {
+      std::cerr << "streamix: cannot write '" << o.output << "'\n";
+      return 1;
+    }
+  }
+  std::ostream& out = o.output.empty() ? std::cout : out_file;
+  const bool labelled = label_col >= 0 || !windows.empty();
+  out << "row,time,score,threshold,probability,anomaly,top_feature" << (labelled ? ",label" : "")
+      << "\n";
+
+  // Progress only for a file read into a terminal.
+  const bool progress = !o.quiet && o.input != "-" && isatty(2);
+
+  std::vector<float> x(features.size());
+  std::vector<float> scores;
+  std::vector<bool> truth;
+  Confusion confusion;
+  uint64_t rows = 0, bad_rows = 0, warmup_rows = 0, flagged = 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto last_report = start;
+  while (true) {
+    if (!csv.next()) {
+      if (csv.at_end()) break;
+    }
+    std::string reason = csv.error();
+    const std::vector<std::string>& f = csv.fields();
+    bool label = false;
+    if (reason.empty()) {
+      for (size_t j = 0; j < features.size() && reason.empty(); ++j) {
+        if (!parse_number(f[features[j]], x[j]))
+          reason = "line " + std::to_string(csv.line()) + ": column '" +
+                   csv.column_names()[features[j]] + "' is not a finite number: '" +
+                   f[features[j]] + "'";
+      }
+      float v = 0.0f;
+      if (reason.empty() && label_col >= 0) {
+        if (!parse_number(f[label_col], v))
+          reason = "line " + std::to_string(csv.line()) + ": label '" + f[label_col] +
+                   "' is not a number";
+        label = v != 0.0f;
+      }
+    }
+    smx_detection r{};
+    if (reason.empty()) {
+      const status s = det.detect(x, r);
+      if (s != status::ok)
+        reason = "line " + std::to_string(csv.line()) + ": reading rejected (" + to_string(s) + ")";
+    }
+    if (!reason.empty()) {
+      ++bad_rows;
+      if (!o.skip_bad_rows) {
+        std::cerr << "streamix: " << o.input << ": " << reason << "\n";
+        return 1;
+      }
+      if (!o.quiet && bad_rows <= 10) std::cerr << "streamix: skipped " << reason << "\n";
+      continue;
+    }
+    ++rows;
+    const std::string time = time_col >= 0 ? f[time_col] : std::string();
+    if (!windows.empty()) {
+      const std::string t = time.substr(0, 19);
+      for (const auto& w : windows) label = label || (t >= w.first && t <= w.second);
+    }
+    const bool counted = rows > o.learn_rows;
+    const bool anomaly = counted && r.is_anomaly;
+    if (std::isnan(r.score)) ++warmup_rows;
+    flagged += anomaly;
+    if (labelled && counted) {
+      confusion.add(anomaly, label);
+      scores.push_back(r.score);
+      truth.push_back(label);
+    }
+    out << rows << ',' << time << ',' << format_float(r.score) << ','
+        << format_float(r.threshold) << ',' << format_float(r.probability) << ','
+        << (anomaly ? 1 : 0) << ','
+        << (r.top_feature >= 0 ? csv.column_names()[features[r.top_feature]] : std::string());
+    if (labelled) out << ',' << (label ? 1 : 0);
+    out << '\n';
+    if (progress && (rows & 1023) == 0) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_report > std::chrono::milliseconds(500)) {
+        std::cerr << "\rstreamix: " << rows << " rows" << std::flush;
+        last_report = now;
+      }
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.flush();
+  if (!out) {
+    std::cerr << "streamix: write error\n";
+    return 1;
+  }
+
+  if (!o.save_model.empty()) {
+    size_t bytes = 0, written = 0;
+    std::vector<unsigned char> buf;
+    if (det.snapshot_size(bytes) == status::ok) buf.resize(bytes);
+    std::ofstream save(o.save_model, std::ios::binary);
+    if (buf.empty() || det.save(buf, written) != status::ok || !save ||
+        !save.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(written))) {
+      std::cerr << "streamix: cannot save the detector to '" << o.save_model << "'\n";
+      return 1;
+    }
+  }
+
+  if (!o.quiet) {
+    if (progress) std::cerr << "\r";
+    smx_detector_config cfg{};
+    (void)smx_detector_config_get(det.c_detector(), &cfg);
+    std::cerr << "streamix: " << rows << " rows (" << warmup_rows << " warm-up, " << bad_rows
+              << " skipped), " << flagged << " flagged; K = " << cfg.model.components
+              << ", views " << view_names(cfg.views) << ", kernels " << smx_backend() << ":"
+              << smx_backend_target() << "; " << static_cast<uint64_t>(rows / (seconds > 0 ? seconds : 1e-9))
+              << " rows/s\n";
+    if (labelled) {
+      std::cerr << "streamix: over " << confusion.tp + confusion.fp + confusion.tn + confusion.fn
+                << " labelled rows (" << confusion.tp + confusion.fn << " anomalous): precision "
+                << format_metric(confusion.precision(), false) << ", recall "
+                << format_metric(confusion.recall(), false) << ", F1 "
+                << format_metric(confusion.f1(), false) << ", FAR "
+                << format_metric(confusion.false_alarm_rate(), true) << ", MAR "
+                << format_metric(confusion.missed_alarm_rate(), true) << ", ROC-AUC "
+                << format_metric(roc_auc(scores, truth), false) << "\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    std::cout << "usage: streamix detect [options] [FILE|-]   (streamix detect --help)\n";
+    return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "detect") != 0) return usage_error(std::string("unknown command '") + argv[1] + "'");
+  Options o;
+  const int parsed = parse(argc, argv, o);
+  if (parsed == -1) {
+    std::cout << kUsage;
+    print_detector_options(std::cout);
+    return 0;
+  }
+  if (parsed != 0) return parsed;
+  return run_detect(o);
+}
