@@ -169,7 +169,9 @@ smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* 
  * of its median and 90 % quantile (stochastic approximation with a forgetting step) and an
  * exponential tail above the 90 % quantile fitted by its mean excess (peaks over threshold).
  * probability is that fitted distribution's CDF at the score, and the threshold is the score
- * at which it reaches alarm_probability.
+ * whose tail probability (1 - CDF) is alarm_rate: the fraction of readings that would raise
+ * an alarm if nothing changed. It is a float of its own, not 1 - probability, so that
+ * thresholds far out in the tail (1e-20) stay expressible.
  */
 typedef enum smx_scaling {
   SMX_SCALING_NONE = 0,   /* features used as given */
@@ -184,12 +186,14 @@ typedef enum smx_scaling {
 #define SMX_VIEW_COUNT(V) ((((V) >> 0) & 1u) + (((V) >> 1) & 1u) + (((V) >> 2) & 1u))
 
 typedef struct smx_detector_config {
-  smx_config model;           /* the model's settings; model.features must equal
+  smx_config model;           /* the model's settings (defaults of smx_config_init except
+                                 step_exponent 1 and init_samples max(10 K, 200));
+                                 model.features must equal
                                  features x SMX_VIEW_COUNT(views) (smx_detector_config_init
                                  sets it; keep it in step when changing views) */
   uint32_t features;          /* D, readings per sample */
   uint32_t views;             /* non-empty mask of SMX_VIEW_*; default LEVEL */
-  float smoothing;            /* (0, 1], default 1 (no smoothing) */
+  float smoothing;            /* (0, 1], default 0.2 (1 = no smoothing) */
   float residual_rate;        /* (0, 1), default 0.02 */
   uint32_t scaling;           /* smx_scaling; default SMX_SCALING_WARMUP (needs
                                  model.init_samples >= 2) */
@@ -198,17 +202,19 @@ typedef struct smx_detector_config {
   float tail_rate;            /* forgetting of the score distribution, (0, 1]: about the
                                  inverse of the number of recent scores it reflects;
                                  default 0.002 */
-  float alarm_probability;    /* alarm when probability >= this, [0.5, 1); default 0.9999 */
+  float alarm_rate;           /* alarm when the score's tail probability is below this,
+                                 [FLT_MIN, 0.5]; default 1e-2 */
   float anomaly_weight;       /* learning gate: weight, in [0, 1], with which a flagged reading
                                  updates the model and the score distribution. 1 = learn from
                                  everything, 0 = skip flagged readings, between = down-weight;
-                                 default 0 */
+                                 default 0.01: a sustained fault stays flagged for hundreds of
+                                 readings while a lasting change of regime is learned */
 } smx_detector_config;
 
 typedef struct smx_detection {
   float score;         /* -log p(x) in nats under the model before learning from x; NaN
                           during the warm-up; +INFINITY if no density is representable */
-  float threshold;     /* the score at which probability reaches alarm_probability; NaN
+  float threshold;     /* the score whose tail probability is alarm_rate; NaN
                           during the warm-up */
   float probability;   /* in [0, 1]: how unusual the score is among recent scores (the
                           fraction of them expected below it); 0 during the warm-up */
@@ -227,7 +233,7 @@ typedef struct smx_detector smx_detector;
  *   A = 1 if model.average_from > 0.
  */
 #define SMX_DETECTOR_BYTES(K, D, V, N, A)                                                   \
-  ((size_t)256u + ((size_t)4u * (size_t)(D) * (5u + (size_t)(V)) + 63u) / 64u * 64u +       \
+  ((size_t)256u + ((size_t)4u * (size_t)(D) * (4u + (size_t)(V)) + 63u) / 64u * 64u +       \
    SMX_MODEL_BYTES(K, (size_t)(D) * (size_t)(V), N, A))
 
 /* Fills *cfg with the defaults above for K components and D features (cfg may be NULL). */

@@ -330,7 +330,7 @@ class detector_config {
     return c_.calibration_samples = n, *this;
   }
   detector_config& tail_rate(float r) noexcept { return c_.tail_rate = r, *this; }
-  detector_config& alarm_probability(float p) noexcept { return c_.alarm_probability = p, *this; }
+  detector_config& alarm_rate(float r) noexcept { return c_.alarm_rate = r, *this; }
   detector_config& anomaly_weight(float w) noexcept { return c_.anomaly_weight = w, *this; }
   // The model's settings; its feature count must stay features x views.
   detector_config& model(const config& m) noexcept { return c_.model = m.c_config(), *this; }

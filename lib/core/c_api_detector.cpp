@@ -25,14 +25,18 @@ void smx_detector_config_init(smx_detector_config* cfg, uint32_t components, uin
   if (cfg == nullptr) return;
   cfg->features = features;
   cfg->views = SMX_VIEW_LEVEL;
-  cfg->smoothing = 1.0f;
+  cfg->smoothing = 0.2f;
   cfg->residual_rate = 0.02f;
   cfg->scaling = SMX_SCALING_WARMUP;
   cfg->calibration_samples = 100;
   cfg->tail_rate = 0.002f;
-  cfg->alarm_probability = 0.9999f;
-  cfg->anomaly_weight = 0.0f;
+  cfg->alarm_rate = 1e-2f;
+  cfg->anomaly_weight = 0.01f;
   smx_config_init(&cfg->model, components, features);
+  // A detector learns what is normal slowly (steps 1/t) from a longer warm-up, so that a
+  // fault that creeps in is not learned before it is flagged (chosen on SKAB, see README).
+  cfg->model.step_exponent = 1.0f;
+  if (cfg->model.init_samples < 200 && components <= SMX_MAX_COMPONENTS) cfg->model.init_samples = 200;
 }
 
 smx_status smx_detector_size(const smx_detector_config* cfg, size_t* bytes) {

@@ -2,6 +2,7 @@
 // the learning gate around one model.
 #include "core/detector.h"
 
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -38,9 +39,8 @@ float tail_probability(const smx_score_tail& t, float s) {
   return 1.0f - 0.5f * std::exp(-log5 * (t.median - s) / span);
 }
 
-// The score at which the tail probability is 1 - p (p in [0.5, 1)).
-float score_at(const smx_score_tail& t, float p) {
-  const float tail = 1.0f - p;
+// The score whose tail probability is `tail` (in (0, 0.5]).
+float score_at(const smx_score_tail& t, float tail) {
   const float excess = t.mean_excess > kMinMeanExcess ? t.mean_excess : kMinMeanExcess;
   if (tail <= 0.1f) return t.upper + excess * std::log(0.1f / tail);
   return t.median + (t.upper - t.median) * std::log(0.5f / tail) / 1.6094379f;
@@ -74,6 +74,13 @@ void tail_update(smx_score_tail& t, float s, float w, float rate) {
     re = w * (re < 1.0f ? re : 1.0f);
     t.mean_excess += re * ((s - upper) - t.mean_excess);
   }
+}
+
+// The residual view's baseline learns like the model: a flagged reading moves it by the
+// learning gate's weight only, so a sustained fault keeps showing as a departure.
+void follow_slow_average(smx_detector* det, const DetectorArrays& a, float weight) {
+  const float r = weight * det->config.residual_rate;
+  for (uint32_t d = 0; d < det->config.features; ++d) a.slow[d] += r * (a.level[d] - a.slow[d]);
 }
 
 bool scaling_pending(const smx_detector* det) {
@@ -155,12 +162,12 @@ bool detector_config_is_valid(const smx_detector_config& c) {
   // The model initializes itself from its warm-up (a warm-up scaling needs two readings).
   if (c.model.init_samples < (c.scaling == SMX_SCALING_WARMUP ? 2u : 1u)) return false;
   if (!(c.tail_rate > 0.0f && c.tail_rate <= 1.0f)) return false;
-  if (!(c.alarm_probability >= 0.5f && c.alarm_probability < 1.0f)) return false;
+  if (!(c.alarm_rate >= FLT_MIN && c.alarm_rate <= 0.5f)) return false;
   return c.anomaly_weight >= 0.0f && c.anomaly_weight <= 1.0f;
 }
 
 size_t detector_state_bytes(const smx_detector_config& c) {
-  const size_t floats = size_t{c.features} * (5 + view_count(c.views));
+  const size_t floats = size_t{c.features} * (kStateArrays + view_count(c.views));
   return kDetectorHeaderBytes + (4 * floats + 63) / 64 * 64;
 }
 
@@ -172,7 +179,7 @@ DetectorArrays detector_arrays(const smx_detector* det) {
   auto* base = reinterpret_cast<float*>(
       reinterpret_cast<unsigned char*>(const_cast<smx_detector*>(det)) + kDetectorHeaderBytes);
   const size_t d = det->config.features;
-  return DetectorArrays{base, base + d, base + 2 * d, base + 3 * d, base + 4 * d, base + 5 * d};
+  return DetectorArrays{base, base + d, base + 2 * d, base + 3 * d, base + kStateArrays * d};
 }
 
 smx_model* detector_model(const smx_detector* det) {
@@ -208,9 +215,9 @@ bool compute_views(const smx_detector* det, const float* x) {
       if (bit == SMX_VIEW_LEVEL) {
         v = raw ? level : (level - a.offset[d]) / a.scale[d];
       } else {
-        const float base = !det->has_previous ? level
-                           : bit == SMX_VIEW_DELTA ? a.previous[d]
-                                                   : a.slow[d] + c.residual_rate * (level - a.slow[d]);
+        const float base = !det->has_previous     ? level
+                           : bit == SMX_VIEW_DELTA ? a.level[d]
+                                                   : a.slow[d];
         v = raw ? level - base : (level - base) / a.scale[d];
       }
       a.input[column] = v;
@@ -226,11 +233,11 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
   smx_model* m = detector_model(det);
   ++det->samples_seen;
 
-  // Commit the view state (compute_views used the same expressions).
+  // Commit the level (compute_views used the same expression). The slow average follows
+  // once the learning gate's weight is known.
   for (uint32_t d = 0; d < c.features; ++d) {
     const float level = det->has_previous ? a.level[d] + c.smoothing * (x[d] - a.level[d]) : x[d];
-    a.slow[d] = det->has_previous ? a.slow[d] + c.residual_rate * (level - a.slow[d]) : level;
-    a.previous[d] = det->has_previous ? a.level[d] : level;
+    if (!det->has_previous) a.slow[d] = level;
     a.level[d] = level;
   }
   det->has_previous = 1;
@@ -248,6 +255,7 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
       if (m->buffered + 1 == m->config.init_samples) finish_warmup_scaling(det, a);
     }
     observe(m, a.input);  // buffers; the last warm-up reading initializes the model
+    follow_slow_average(det, a, 1.0f);
     *out = result;
     return;
   }
@@ -259,7 +267,7 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
   result.score = -log_p;
   result.top_feature = top_feature(det, a);
   if (tail.updates > 0) {
-    result.threshold = score_at(tail, c.alarm_probability);
+    result.threshold = score_at(tail, c.alarm_rate);
     result.probability = 1.0f - tail_probability(tail, result.score);
     result.is_anomaly = det->scored > c.calibration_samples && result.score > result.threshold;
   }
@@ -267,6 +275,7 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
   if (weight > 0.0f) {
     learn(m, a.input, log_p, weight);
     if (std::isfinite(result.score)) tail_update(tail, result.score, weight, c.tail_rate);
+    follow_slow_average(det, a, weight);
   }
   *out = result;
 }
@@ -274,10 +283,10 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
 // Snapshot format, version 1 (little-endian, with the archives of archive.h):
 //   u32 magic "SDTS" | u32 version | u32 total bytes (CRC included)
 //   config: u32 features, u32 views, f32 smoothing, f32 residual_rate, u32 scaling,
-//           u32 calibration_samples, f32 tail_rate, f32 alarm_probability, f32 anomaly_weight
+//           u32 calibration_samples, f32 tail_rate, f32 alarm_rate, f32 anomaly_weight
 //   state:  u32 has_previous, u64 samples_seen, u64 scored, u64 tail updates,
 //           u64 tail exceedances, f32 tail mean, variance, median, upper, mean_excess
-//   arrays: f32 offset[D], scale[D], level[D], slow[D], previous[D]
+//   arrays: f32 offset[D], scale[D], level[D], slow[D]
 //   the model's snapshot (its own format, with its own CRC)
 //   u32 CRC-32 of every byte before it
 namespace {
@@ -295,7 +304,7 @@ void transfer_detector(Archive& ar, smx_detector_config& c, smx_detector& det) {
   ar.u32(c.scaling);
   ar.u32(c.calibration_samples);
   ar.f32(c.tail_rate);
-  ar.f32(c.alarm_probability);
+  ar.f32(c.alarm_rate);
   ar.f32(c.anomaly_weight);
   ar.u32(det.has_previous);
   ar.u64(det.samples_seen);
@@ -309,12 +318,11 @@ void transfer_detector(Archive& ar, smx_detector_config& c, smx_detector& det) {
   ar.value(Kind::finite, &det.tail.mean_excess);
 }
 
-// The five per-feature arrays (null destinations when validating).
+// The four per-feature arrays (null destinations when validating).
 template <class Archive>
 void transfer_detector_arrays(Archive& ar, uint32_t features, const DetectorArrays* a) {
   float* const arrays[] = {a ? a->offset : nullptr, a ? a->scale : nullptr,
-                           a ? a->level : nullptr, a ? a->slow : nullptr,
-                           a ? a->previous : nullptr};
+                           a ? a->level : nullptr, a ? a->slow : nullptr};
   for (float* base : arrays) {
     for (uint32_t d = 0; d < features; ++d) ar.value(Kind::feature, base ? base + d : nullptr);
   }
@@ -325,7 +333,7 @@ size_t detector_fixed_bytes() { return kDetectorPreambleBytes + 9 * 4 + 4 + 4 * 
 }  // namespace
 
 size_t detector_snapshot_size(const smx_detector* det) {
-  return detector_fixed_bytes() + 4 * 5 * size_t{det->config.features} +
+  return detector_fixed_bytes() + 4 * kStateArrays * size_t{det->config.features} +
          snapshot_size(detector_model(det)) + 4;
 }
 
@@ -339,7 +347,7 @@ size_t detector_snapshot_save(const smx_detector* det, unsigned char* out) {
   w.u32(static_cast<uint32_t>(total));
   transfer_detector(w, header.config, header);
   transfer_detector_arrays(w, det->config.features, &a);
-  const size_t head = detector_fixed_bytes() + 4 * 5 * size_t{det->config.features};
+  const size_t head = detector_fixed_bytes() + 4 * kStateArrays * size_t{det->config.features};
   const size_t model_bytes = snapshot_save(detector_model(det), out + head);
   Writer(out + head + model_bytes).u32(crc32(out, total - 4));
   return total;
@@ -361,7 +369,7 @@ bool detector_snapshot_check(const unsigned char* in, size_t len, smx_detector_c
   Checker checker(in + kDetectorPreambleBytes, 0.0f);
   transfer_detector(checker, *c, det);
   if (!checker.ok()) return false;
-  const size_t head = detector_fixed_bytes() + 4 * 5 * size_t{c->features};
+  const size_t head = detector_fixed_bytes() + 4 * kStateArrays * size_t{c->features};
   if (c->features > SMX_MAX_FEATURES || head + 4 > length) return false;
   transfer_detector_arrays(checker, c->features, nullptr);
   size_t model_total = 0;
@@ -403,7 +411,7 @@ bool detector_snapshot_load(const unsigned char* in, size_t len, void* storage,
   const DetectorArrays a = detector_arrays(det);
   transfer_detector_arrays(r, c.features, &a);
   smx_model* model = nullptr;
-  snapshot_restore(in + detector_fixed_bytes() + 4 * 5 * size_t{c.features}, c.model,
+  snapshot_restore(in + detector_fixed_bytes() + 4 * kStateArrays * size_t{c.features}, c.model,
                    detector_model(det), &model);
   *out = det;
   return true;

@@ -37,13 +37,14 @@ inline constexpr uint32_t kDetectorMagic = 0x54454453u;  // "SDET"
 inline constexpr size_t kDetectorHeaderBytes = 256;
 static_assert(sizeof(smx_detector) <= kDetectorHeaderBytes, "the size formula reserves 256 bytes");
 
-// The per-feature state, D floats each, and the model's input (D x views floats).
+// The per-feature state, kStateArrays arrays of D floats, and the model's input (D x views
+// floats).
+inline constexpr size_t kStateArrays = 4;
 struct DetectorArrays {
   float* offset;    // scaling; during a warm-up scaling: the running mean
   float* scale;     // scaling; during a warm-up scaling: the running sum of squared deviations
   float* level;     // moving average of the raw readings
   float* slow;      // slower moving average of the level (residual view)
-  float* previous;  // the previous level (delta view)
   float* input;     // scratch: the views of the current reading
 };
 

@@ -132,8 +132,9 @@ const Option kOptions[] = {
                    "scored readings after the warm-up before the first alarm"),
     SMX_FLOAT_OPTION("tail-rate", tail_rate,
                      "forgetting of the score distribution, (0,1] (~1 / readings remembered)"),
-    SMX_FLOAT_OPTION("alarm-probability", alarm_probability,
-                     "alarm when the score's probability reaches this, [0.5,1)"),
+    SMX_FLOAT_OPTION("alarm-rate", alarm_rate,
+                     "alarm when the score's tail probability is below this: the expected "
+                     "false-alarm rate of an unchanging stream, (0,0.5]"),
     SMX_FLOAT_OPTION("anomaly-weight", anomaly_weight,
                      "learning gate: weight of flagged readings, 1 learn all, 0 skip them"),
     SMX_FLOAT_OPTION("step-exponent", model.step_exponent, "step size (t + t0)^-alpha: alpha, (0.5,1]"),
@@ -226,7 +227,7 @@ void print_detector_options(std::ostream& out) {
     out << std::left << std::setw(28) << head << o.help << " [" << o.show_default(defaults)
         << "]\n";
   }
-  out << "  (defaults of init-samples and weight-floor depend on K: max(10 K, 20) and 0.01 / K)\n";
+  out << "  (defaults of init-samples and weight-floor depend on K: max(10 K, 200) and 0.01 / K)\n";
 }
 
 }  // namespace streamix::host

@@ -22,7 +22,7 @@ struct DetectorSettings {
 };
 
 // Default number of mixture components of the tools.
-inline constexpr uint32_t kDefaultComponents = 4;
+inline constexpr uint32_t kDefaultComponents = 2;
 
 // True if name (without "--") is a model or detector option.
 bool is_detector_option(const std::string& name);
