@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
 
   // The alarm rate swept, each a full run (the learning gate depends on the alarms).
   std::printf("\nalarm rate sweep (full runs):\n");
-  const char* const sweep[] = {"1e-2", "5e-3", "2e-3", "1e-3", "5e-4", "2e-4", "1e-4",
+  const char* const sweep[] = {"5e-2", "2e-2", "1e-2", "5e-3", "2e-3", "1e-3", "5e-4", "2e-4", "1e-4",
                                "1e-5", "1e-6", "1e-8", "1e-10", "1e-15", "1e-20"};
   double best_f1 = -1.0;
   std::string best;

@@ -193,7 +193,7 @@ typedef struct smx_detector_config {
                                  sets it; keep it in step when changing views) */
   uint32_t features;          /* D, readings per sample */
   uint32_t views;             /* non-empty mask of SMX_VIEW_*; default LEVEL */
-  float smoothing;            /* (0, 1], default 0.2 (1 = no smoothing) */
+  float smoothing;            /* (0, 1], default 0.1 (1 = no smoothing) */
   float residual_rate;        /* (0, 1), default 0.02 */
   uint32_t scaling;           /* smx_scaling; default SMX_SCALING_WARMUP (needs
                                  model.init_samples >= 2) */
@@ -203,7 +203,7 @@ typedef struct smx_detector_config {
                                  inverse of the number of recent scores it reflects;
                                  default 0.002 */
   float alarm_rate;           /* alarm when the score's tail probability is below this,
-                                 [FLT_MIN, 0.5]; default 1e-2 */
+                                 [FLT_MIN, 0.1]; default 1e-2 */
   float anomaly_weight;       /* learning gate: weight, in [0, 1], with which a flagged reading
                                  updates the model and the score distribution. 1 = learn from
                                  everything, 0 = skip flagged readings, between = down-weight;

@@ -25,7 +25,7 @@ void smx_detector_config_init(smx_detector_config* cfg, uint32_t components, uin
   if (cfg == nullptr) return;
   cfg->features = features;
   cfg->views = SMX_VIEW_LEVEL;
-  cfg->smoothing = 0.2f;
+  cfg->smoothing = 0.1f;
   cfg->residual_rate = 0.02f;
   cfg->scaling = SMX_SCALING_WARMUP;
   cfg->calibration_samples = 100;

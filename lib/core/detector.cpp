@@ -28,11 +28,26 @@ constexpr float kUpperLevel = 0.9f;
 // float score could resolve, and it keeps the threshold formula away from 0 / 0.
 constexpr float kMinMeanExcess = 1e-3f;
 
+// The mean excess of the tail. Flagged readings reach the tracker with the gate's weight
+// only, so once alarms are on, the tracked excesses are (nearly) those of scores below the
+// threshold: an exponential tail truncated at L = ln(0.1 / alarm_rate) mean excesses above
+// the 90 % quantile, whose mean is e (1 - L / (exp(L) - 1)). Undoing that truncation keeps
+// the alarm rate at its nominal value on a stationary stream; without it, every alarm
+// thinned the tail, lowered the threshold and raised the alarm rate (5.7 % measured for a
+// nominal 1 %).
+float mean_excess(const smx_score_tail& t, float truncation) {
+  float e = t.mean_excess > kMinMeanExcess ? t.mean_excess : kMinMeanExcess;
+  if (truncation > 0.0f && truncation < 0.1f) {
+    const float l = std::log(0.1f / truncation);
+    e /= 1.0f - l / std::expm1(l);
+  }
+  return e;
+}
+
 // Tail probability 1 - F(s) of the fitted score distribution: log-linear between the
 // median (0.5) and the 90 % quantile (0.1), exponential above it, mirrored below the median.
-float tail_probability(const smx_score_tail& t, float s) {
+float tail_probability(const smx_score_tail& t, float excess, float s) {
   const float span = t.upper - t.median;
-  const float excess = t.mean_excess > kMinMeanExcess ? t.mean_excess : kMinMeanExcess;
   if (s >= t.upper) return 0.1f * std::exp(-(s - t.upper) / excess);
   const float log5 = 1.6094379f;
   if (s >= t.median) return 0.5f * std::exp(-log5 * (s - t.median) / span);
@@ -40,15 +55,16 @@ float tail_probability(const smx_score_tail& t, float s) {
 }
 
 // The score whose tail probability is `tail` (in (0, 0.5]).
-float score_at(const smx_score_tail& t, float tail) {
-  const float excess = t.mean_excess > kMinMeanExcess ? t.mean_excess : kMinMeanExcess;
+float score_at(const smx_score_tail& t, float excess, float tail) {
   if (tail <= 0.1f) return t.upper + excess * std::log(0.1f / tail);
   return t.median + (t.upper - t.median) * std::log(0.5f / tail) / 1.6094379f;
 }
 
 // Takes score s in with weight w in (0, 1]: steps max(rate, 1/n) (plain averages over the
-// first scores, exponential forgetting after), scaled by w.
-void tail_update(smx_score_tail& t, float s, float w, float rate) {
+// first scores, exponential forgetting after), scaled by w. `truncation` is the share of
+// scores kept out by the alarms (0 during calibration): the quantile levels are those of the
+// scores below the threshold, (level - truncation) / (1 - truncation).
+void tail_update(smx_score_tail& t, float s, float w, float rate, float truncation) {
   ++t.updates;
   const float n = static_cast<float>(t.updates);
   const float r = w * (rate > 1.0f / n ? rate : 1.0f / n);
@@ -63,8 +79,10 @@ void tail_update(smx_score_tail& t, float s, float w, float rate) {
   t.variance = (1.0f - r) * (t.variance + r * diff * diff);
   const float sd = std::sqrt(t.variance);
   const float upper = t.upper;
-  t.median += r * kMedianGain * sd * ((s <= t.median ? 0.0f : 1.0f) - 0.5f);
-  t.upper += r * kUpperGain * sd * ((s <= t.upper ? 0.0f : 1.0f) - (1.0f - kUpperLevel));
+  const float kept = 1.0f - truncation;
+  const float above_median = (0.5f - truncation) / kept, above_upper = (0.1f - truncation) / kept;
+  t.median += r * kMedianGain * sd * ((s <= t.median ? 0.0f : 1.0f) - above_median);
+  t.upper += r * kUpperGain * sd * ((s <= t.upper ? 0.0f : 1.0f) - above_upper);
   if (t.upper < t.median) t.upper = t.median;
   if (s > upper) {
     // About one score in ten exceeds: a ten times larger step reflects the same recent past.
@@ -81,6 +99,12 @@ void tail_update(smx_score_tail& t, float s, float w, float rate) {
 void follow_slow_average(smx_detector* det, const DetectorArrays& a, float weight) {
   const float r = weight * det->config.residual_rate;
   for (uint32_t d = 0; d < det->config.features; ++d) a.slow[d] += r * (a.level[d] - a.slow[d]);
+}
+
+// The level view's moving average after reading x (exactly x without smoothing).
+float next_level(const smx_detector* det, const DetectorArrays& a, const float* x, uint32_t d) {
+  const float s = det->config.smoothing;
+  return det->has_previous && s < 1.0f ? a.level[d] + s * (x[d] - a.level[d]) : x[d];
 }
 
 bool scaling_pending(const smx_detector* det) {
@@ -162,7 +186,7 @@ bool detector_config_is_valid(const smx_detector_config& c) {
   // The model initializes itself from its warm-up (a warm-up scaling needs two readings).
   if (c.model.init_samples < (c.scaling == SMX_SCALING_WARMUP ? 2u : 1u)) return false;
   if (!(c.tail_rate > 0.0f && c.tail_rate <= 1.0f)) return false;
-  if (!(c.alarm_rate >= FLT_MIN && c.alarm_rate <= 0.5f)) return false;
+  if (!(c.alarm_rate >= FLT_MIN && c.alarm_rate <= 0.1f)) return false;
   return c.anomaly_weight >= 0.0f && c.anomaly_weight <= 1.0f;
 }
 
@@ -210,7 +234,7 @@ bool compute_views(const smx_detector* det, const float* x) {
     if (!(c.views & bit)) continue;
     for (uint32_t d = 0; d < d_count; ++d, ++column) {
       // The same expressions detect() commits, so the state it stores is what was checked.
-      const float level = det->has_previous ? a.level[d] + c.smoothing * (x[d] - a.level[d]) : x[d];
+      const float level = next_level(det, a, x, d);
       float v;
       if (bit == SMX_VIEW_LEVEL) {
         v = raw ? level : (level - a.offset[d]) / a.scale[d];
@@ -236,7 +260,7 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
   // Commit the level (compute_views used the same expression). The slow average follows
   // once the learning gate's weight is known.
   for (uint32_t d = 0; d < c.features; ++d) {
-    const float level = det->has_previous ? a.level[d] + c.smoothing * (x[d] - a.level[d]) : x[d];
+    const float level = next_level(det, a, x, d);
     if (!det->has_previous) a.slow[d] = level;
     a.level[d] = level;
   }
@@ -266,15 +290,19 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
   smx_score_tail& tail = det->tail;
   result.score = -log_p;
   result.top_feature = top_feature(det, a);
+  const bool alarms_on = det->scored > c.calibration_samples;
+  const float truncation = alarms_on ? c.alarm_rate : 0.0f;
   if (tail.updates > 0) {
-    result.threshold = score_at(tail, c.alarm_rate);
-    result.probability = 1.0f - tail_probability(tail, result.score);
-    result.is_anomaly = det->scored > c.calibration_samples && result.score > result.threshold;
+    const float excess = mean_excess(tail, truncation);
+    result.threshold = score_at(tail, excess, c.alarm_rate);
+    result.probability = 1.0f - tail_probability(tail, excess, result.score);
+    result.is_anomaly = alarms_on && result.score > result.threshold;
   }
   const float weight = result.is_anomaly ? c.anomaly_weight : 1.0f;
   if (weight > 0.0f) {
     learn(m, a.input, log_p, weight);
-    if (std::isfinite(result.score)) tail_update(tail, result.score, weight, c.tail_rate);
+    if (std::isfinite(result.score))
+      tail_update(tail, result.score, weight, c.tail_rate, truncation);
     follow_slow_average(det, a, weight);
   }
   *out = result;

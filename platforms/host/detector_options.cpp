@@ -134,7 +134,7 @@ const Option kOptions[] = {
                      "forgetting of the score distribution, (0,1] (~1 / readings remembered)"),
     SMX_FLOAT_OPTION("alarm-rate", alarm_rate,
                      "alarm when the score's tail probability is below this: the expected "
-                     "false-alarm rate of an unchanging stream, (0,0.5]"),
+                     "false-alarm rate of an unchanging stream, (0,0.1]"),
     SMX_FLOAT_OPTION("anomaly-weight", anomaly_weight,
                      "learning gate: weight of flagged readings, 1 learn all, 0 skip them"),
     SMX_FLOAT_OPTION("step-exponent", model.step_exponent, "step size (t + t0)^-alpha: alpha, (0.5,1]"),

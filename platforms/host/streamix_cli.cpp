@@ -33,6 +33,7 @@ struct Options {
   int header = -1;
   bool skip_bad_rows = false;
   bool quiet = false;
+  bool echo = false;
   uint64_t learn_rows = 0;
   DetectorSettings detector;
 };
@@ -63,6 +64,8 @@ const char kUsage[] =
     "                           counted in the metrics [0]\n"
     "Output:\n"
     "  --output FILE            the result rows [stdout]\n"
+    "  --echo                   append the feature values to each result row (for plotting\n"
+    "                           with streamix_plot.py)\n"
     "  --save-model FILE        save the detector (model and state) at the end\n"
     "  --load-model FILE        start from a saved detector (its settings replace the options)\n"
     "  --quiet                  no summary or progress on stderr\n"
@@ -100,6 +103,7 @@ int parse(int argc, char** argv, Options& o) {
     if (name == "header") { o.header = 1; continue; }
     if (name == "no-header") { o.header = 0; continue; }
     if (name == "quiet") { o.quiet = true; continue; }
+    if (name == "echo") { o.echo = true; continue; }
     std::string value;
     if (!take_value(argc, argv, i, arg, value)) return usage_error("--" + name + " needs a value");
     std::string error;
@@ -273,8 +277,11 @@ int run_detect(const Options& o) {
   }
   std::ostream& out = o.output.empty() ? std::cout : out_file;
   const bool labelled = label_col >= 0 || !windows.empty();
-  out << "row,time,score,threshold,probability,anomaly,top_feature" << (labelled ? ",label" : "")
-      << "\n";
+  out << "row,time,score,threshold,probability,anomaly,top_feature" << (labelled ? ",label" : "");
+  if (o.echo) {
+    for (int c : features) out << ',' << csv.column_names()[c];
+  }
+  out << "\n";
 
   // Progress only for a file read into a terminal.
   const bool progress = !o.quiet && o.input != "-" && isatty(2);
@@ -283,6 +290,10 @@ int run_detect(const Options& o) {
   std::vector<float> scores;
   std::vector<bool> truth;
   Confusion confusion;
+  // Event view: labelled windows (runs of label 1) with at least one alarm, and runs of
+  // alarms outside them.
+  uint64_t labelled_windows = 0, windows_hit = 0, false_events = 0;
+  bool in_window = false, window_hit = false, in_false_event = false;
   uint64_t rows = 0, bad_rows = 0, warmup_rows = 0, flagged = 0;
   const auto start = std::chrono::steady_clock::now();
   auto last_report = start;
@@ -337,12 +348,21 @@ int run_detect(const Options& o) {
       confusion.add(anomaly, label);
       scores.push_back(r.score);
       truth.push_back(label);
+      if (label && !in_window) ++labelled_windows, window_hit = false;
+      if (label && anomaly && !window_hit) ++windows_hit, window_hit = true;
+      in_window = label;
+      const bool false_alarm = anomaly && !label;
+      false_events += false_alarm && !in_false_event;
+      in_false_event = false_alarm;
     }
     out << rows << ',' << time << ',' << format_float(r.score) << ','
         << format_float(r.threshold) << ',' << format_float(r.probability) << ','
         << (anomaly ? 1 : 0) << ','
         << (r.top_feature >= 0 ? csv.column_names()[features[r.top_feature]] : std::string());
     if (labelled) out << ',' << (label ? 1 : 0);
+    if (o.echo) {
+      for (float v : x) out << ',' << format_float(v);
+    }
     out << '\n';
     if (progress && (rows & 1023) == 0) {
       const auto now = std::chrono::steady_clock::now();
@@ -390,6 +410,8 @@ int run_detect(const Options& o) {
                 << format_metric(confusion.false_alarm_rate(), true) << ", MAR "
                 << format_metric(confusion.missed_alarm_rate(), true) << ", ROC-AUC "
                 << format_metric(roc_auc(scores, truth), false) << "\n";
+      std::cerr << "streamix: labelled windows with an alarm: " << windows_hit << " of " << labelled_windows
+                << "; alarm runs outside them: " << false_events << "\n";
     }
   }
   return 0;

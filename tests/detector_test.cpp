@@ -1,0 +1,444 @@
+// The anomaly detector: score before learning, warm-up and calibration, the learning gate,
+// the adaptive threshold, top_feature, scaling, validation, snapshots. Runs on every backend.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "reference.h"
+#include "streamix/streamix.hpp"
+
+namespace {
+
+// A detector in owned, 64-byte-aligned storage, with helpers the tests share.
+struct Harness {
+  smx_detector_config cfg;
+  std::vector<unsigned char> bytes;
+  unsigned char* storage = nullptr;
+  size_t size = 0;
+  smx_detector* det = nullptr;
+
+  explicit Harness(const smx_detector_config& c) : cfg(c) {
+    EXPECT_EQ(smx_detector_size(&cfg, &size), SMX_OK);
+    bytes.resize(size + 64);
+    storage = bytes.data() + (64 - reinterpret_cast<uintptr_t>(bytes.data()) % 64) % 64;
+    EXPECT_EQ(smx_detector_create(&cfg, storage, size, &det), SMX_OK);
+  }
+  smx_detection detect(const float* x) {
+    smx_detection d{};
+    EXPECT_EQ(smx_detect(det, x, &d), SMX_OK);
+    return d;
+  }
+  std::vector<unsigned char> image() const { return {storage, storage + size}; }
+  reference::Mixture params() const {
+    const smx_model* m = smx_detector_model(det);
+    smx_config mc;
+    EXPECT_EQ(smx_model_config(m, &mc), SMX_OK);
+    std::vector<float> w(mc.components), mu(mc.components * mc.features),
+        var(mc.components * mc.features);
+    EXPECT_EQ(smx_model_get_params(m, w.data(), mu.data(), var.data()), SMX_OK);
+    return reference::from_float(int(mc.components), int(mc.features), w, mu, var);
+  }
+};
+
+// Plain settings: readings used as given (no scaling, no smoothing), so the model's input
+// is the reading itself.
+smx_detector_config plain_config(uint32_t k, uint32_t d) {
+  smx_detector_config c;
+  smx_detector_config_init(&c, k, d);
+  c.scaling = SMX_SCALING_NONE;
+  c.smoothing = 1.0f;
+  c.model.init_samples = 50;
+  c.calibration_samples = 50;
+  return c;
+}
+
+reference::Mixture two_clusters(int d) {
+  reference::Mixture m{2, d, {0.6, 0.4}, {}, {}};
+  for (int k = 0; k < 2; ++k) {
+    for (int j = 0; j < d; ++j) {
+      m.mean.push_back(k == 0 ? 0.0 : 6.0 + j);
+      m.variance.push_back(k == 0 ? 1.0 : 0.5);
+    }
+  }
+  return m;
+}
+
+TEST(Detector, SizeMacroMatchesSizeFunction) {
+  smx_detector_config c;
+  smx_detector_config_init(&c, 3, 5);
+  c.views = SMX_VIEW_LEVEL | SMX_VIEW_RESIDUAL;
+  c.model.features = 10;
+  size_t bytes = 0;
+  ASSERT_EQ(smx_detector_size(&c, &bytes), SMX_OK);
+  EXPECT_EQ(bytes, SMX_DETECTOR_BYTES(3, 5, 2, c.model.init_samples, 0));
+}
+
+TEST(Detector, ScoresBeforeLearning) {
+  Harness h(plain_config(2, 3));
+  reference::Sampler sampler(two_clusters(3), 7);
+  float x[3];
+  for (int i = 0; i < 400; ++i) sampler.draw(x), h.detect(x);
+  for (int i = 0; i < 50; ++i) {
+    sampler.draw(x);
+    const reference::Mixture before = h.params();
+    const smx_detection d = h.detect(x);
+    // Float E-step against the double formula: rounding of ~D + K terms of size |score|
+    // each, bounded generously by 1e-5 (1 + |score|) (float epsilon is 1.2e-7).
+    const double expected = -reference::log_density(before, x);
+    EXPECT_NEAR(d.score, expected, 1e-5 * (1.0 + std::fabs(expected)));
+    // and the model did learn from x afterwards
+    const reference::Mixture after = h.params();
+    EXPECT_NE(before.mean, after.mean);
+  }
+}
+
+TEST(Detector, NoAlarmsDuringWarmUpAndCalibration) {
+  smx_detector_config c = plain_config(1, 2);
+  Harness h(c);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  for (uint32_t i = 0; i < c.model.init_samples + c.calibration_samples; ++i) {
+    float x[2] = {n(rng), n(rng)};
+    if (i % 10 == 9) x[0] = 50.0f;  // blatant outliers (learned: they are 10 % of the data)
+    const smx_detection d = h.detect(x);
+    EXPECT_EQ(d.is_anomaly, 0) << i;
+    if (i < c.model.init_samples) {
+      EXPECT_TRUE(std::isnan(d.score) && std::isnan(d.threshold)) << i;
+      EXPECT_EQ(d.probability, 0.0f);
+      EXPECT_EQ(d.top_feature, -1);
+    } else {
+      EXPECT_TRUE(std::isfinite(d.score)) << i;
+    }
+  }
+  const float outlier[2] = {1e4f, 0.0f};  // ~600 standard deviations out
+  EXPECT_EQ(h.detect(outlier).is_anomaly, 1);  // the calibration is over
+}
+
+// Runs a stationary stream into a detector with the given gate and returns it.
+void train(Harness& h, int n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  for (int i = 0; i < n; ++i) {
+    const float x[2] = {g(rng), g(rng)};
+    h.detect(x);
+  }
+}
+
+TEST(Detector, LearningGate) {
+  const float outlier[2] = {30.0f, 0.0f};
+  for (float weight : {0.0f, 0.5f, 1.0f}) {
+    smx_detector_config c = plain_config(1, 2);
+    c.anomaly_weight = weight;
+    Harness h(c);
+    train(h, 1000, 5);
+    const reference::Mixture before = h.params();
+    const smx_detection d = h.detect(outlier);
+    ASSERT_EQ(d.is_anomaly, 1);
+    const reference::Mixture after = h.params();
+    const double moved = after.mean[0] - before.mean[0];
+    if (weight == 0.0f) {
+      EXPECT_EQ(before.mean, after.mean);  // skipped: the model is untouched
+      EXPECT_EQ(before.variance, after.variance);
+    } else {
+      // K = 1: the mean moves by exactly weight * gamma_t * (x - mean), gamma_t = 1 / (t + t0)
+      // with step exponent 1 (t = 950 steps after the 50-sample initialization, t0 = 2).
+      const double gamma = 1.0 / (1000.0 + 1.0 + 2.0);
+      const double expected = weight * gamma * (30.0 - before.mean[0]);
+      EXPECT_NEAR(moved, expected, 1e-4 * std::fabs(expected)) << weight;
+    }
+  }
+}
+
+TEST(Detector, AlarmRateMatchesOnAStationaryStream) {
+  // Calibration: on data like the training data, the fraction of alarms approaches the
+  // configured alarm rate. 200,000 readings at rate 1e-2: the binomial standard deviation
+  // is 2.2e-4; the fitted exponential tail is an approximation of the chi-square-like score
+  // tail, so the bound is [0.5, 1.5] x the rate.
+  smx_detector_config c = plain_config(1, 2);
+  c.alarm_rate = 1e-2f;
+  Harness h(c);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  int alarms = 0, high_probability = 0;
+  const int n = 200000;
+  for (int i = 0; i < 1000 + n; ++i) {
+    const float x[2] = {g(rng), g(rng)};
+    const smx_detection d = h.detect(x);
+    if (i >= 1000) alarms += d.is_anomaly, high_probability += d.probability >= 0.99f;
+  }
+  EXPECT_GT(alarms, 0.5 * 1e-2 * n);
+  EXPECT_LT(alarms, 1.5 * 1e-2 * n);
+  // probability is the same fitted distribution: P(probability >= 0.99) ~ 1 %.
+  EXPECT_GT(high_probability, 0.5 * 1e-2 * n);
+  EXPECT_LT(high_probability, 1.5 * 1e-2 * n);
+}
+
+TEST(Detector, ThresholdAdaptsWhenTheScaleChanges) {
+  // After the spread of the stream triples, alarms flood at first; with the default gate
+  // (flagged readings still learned at weight 0.01) the model and the threshold adapt, and
+  // the alarm rate returns to within 3x its nominal value.
+  smx_detector_config c = plain_config(1, 2);
+  c.anomaly_weight = 0.01f;
+  Harness h(c);
+  std::mt19937 rng(13);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  auto run = [&](int n, float spread) {
+    int alarms = 0;
+    for (int i = 0; i < n; ++i) {
+      const float x[2] = {spread * g(rng), spread * g(rng)};
+      alarms += h.detect(x).is_anomaly;
+    }
+    return alarms;
+  };
+  run(5000, 1.0f);
+  const float threshold_before = h.detect(std::vector<float>{0.0f, 0.0f}.data()).threshold;
+  const int first = run(1000, 3.0f);
+  run(20000, 3.0f);
+  const int settled = run(20000, 3.0f);
+  const float threshold_after = h.detect(std::vector<float>{0.0f, 0.0f}.data()).threshold;
+  EXPECT_GT(first, 100);  // the change is flagged
+  EXPECT_LT(settled, 3 * 0.01 * 20000);
+  // The score of a spread-3 stream is log(9) = 2.2 nats higher per... the threshold rose.
+  EXPECT_GT(threshold_after, threshold_before + 1.0f);
+}
+
+TEST(Detector, TopFeatureNamesTheFaultySensor) {
+  Harness h(plain_config(2, 4));
+  reference::Sampler sampler(two_clusters(4), 17);
+  float x[4];
+  for (int i = 0; i < 1000; ++i) sampler.draw(x), h.detect(x);
+  for (int d = 0; d < 4; ++d) {
+    sampler.draw(x);
+    x[d] += 25.0f;
+    const smx_detection r = h.detect(x);
+    EXPECT_EQ(r.is_anomaly, 1);
+    EXPECT_EQ(r.top_feature, d);
+  }
+}
+
+TEST(Detector, FixedScalingEqualsScaledInput) {
+  // Fixed scaling computes (x - offset) / scale in float, the same expression as the
+  // caller: the detections are bit-identical to those on pre-scaled readings.
+  smx_detector_config c = plain_config(2, 2);
+  Harness raw(c);
+  c.scaling = SMX_SCALING_FIXED;
+  Harness fixed(c);
+  const float offsets[2] = {233.0f, 0.03f}, scales[2] = {2.0f, 0.005f};
+  ASSERT_EQ(smx_detector_set_scaling(fixed.det, offsets, scales), SMX_OK);
+  std::mt19937 rng(19);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  for (int i = 0; i < 500; ++i) {
+    const float x[2] = {233.0f + 2.0f * g(rng), 0.03f + 0.005f * g(rng)};
+    const float z[2] = {(x[0] - offsets[0]) / scales[0], (x[1] - offsets[1]) / scales[1]};
+    const smx_detection a = fixed.detect(x), b = raw.detect(z);
+    ASSERT_EQ(std::memcmp(&a, &b, sizeof a), 0) << i;
+  }
+  // Scaling can be set only before the first reading, and only in fixed mode.
+  EXPECT_EQ(smx_detector_set_scaling(fixed.det, offsets, scales), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detector_set_scaling(raw.det, offsets, scales), SMX_ERR_ARGUMENT);
+}
+
+TEST(Detector, WarmupScalingStandardizesMixedUnits) {
+  // SKAB-like units: a voltage near 233 and an accelerometer near 0.03. After the warm-up
+  // the model's variances are in standardized units (within [0.5, 2] of 1 for unit-normal
+  // readings; 200 warm-up readings estimate a variance within ~10 %).
+  smx_detector_config c;
+  smx_detector_config_init(&c, 1, 2);
+  c.smoothing = 1.0f;
+  Harness h(c);
+  std::mt19937 rng(23);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  for (int i = 0; i < 1000; ++i) {
+    const float x[2] = {233.0f + 2.0f * g(rng), 0.03f + 0.004f * g(rng)};
+    h.detect(x);
+  }
+  const reference::Mixture p = h.params();
+  for (int d = 0; d < 2; ++d) {
+    EXPECT_NEAR(p.mean[d], 0.0, 0.3) << d;
+    EXPECT_GT(p.variance[d], 0.5) << d;
+    EXPECT_LT(p.variance[d], 2.0) << d;
+  }
+}
+
+TEST(Detector, ViewsFeedTheModel) {
+  // level + delta + residual: the model sees 3 D features, and a step change shows in the
+  // residual long after the delta has returned to zero.
+  smx_detector_config c = plain_config(1, 1);
+  c.views = SMX_VIEW_LEVEL | SMX_VIEW_DELTA | SMX_VIEW_RESIDUAL;
+  c.model.features = 3;
+  c.residual_rate = 0.01f;
+  Harness h(c);
+  std::mt19937 rng(29);
+  std::normal_distribution<float> g(0.0f, 0.1f);
+  for (int i = 0; i < 2000; ++i) {
+    const float x[1] = {g(rng)};
+    h.detect(x);
+  }
+  const reference::Mixture p = h.params();
+  ASSERT_EQ(p.d, 3);
+  // delta of i.i.d. noise has twice its variance; the residual about the same as the level.
+  EXPECT_NEAR(p.variance[1] / p.variance[0], 2.0, 0.4);
+  EXPECT_NEAR(p.variance[2] / p.variance[0], 1.0, 0.3);
+}
+
+TEST(Detector, RejectsBadInputWithoutChangingAnything) {
+  smx_detector_config c = plain_config(2, 2);
+  Harness h(c);
+  train(h, 300, 31);
+  const std::vector<unsigned char> before = h.image();
+  smx_detection d{};
+  const float nan_reading[2] = {NAN, 0.0f}, inf_reading[2] = {0.0f, INFINITY};
+  const float huge[2] = {3e19f, 0.0f};
+  EXPECT_EQ(smx_detect(h.det, nan_reading, &d), SMX_ERR_INPUT);
+  EXPECT_EQ(smx_detect(h.det, inf_reading, &d), SMX_ERR_INPUT);
+  EXPECT_EQ(smx_detect(h.det, huge, &d), SMX_ERR_INPUT);
+  EXPECT_EQ(smx_detect(h.det, nullptr, &d), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detect(h.det, huge, nullptr), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detect(nullptr, huge, &d), SMX_ERR_ARGUMENT);
+  // the scratch input may differ; everything else must not
+  EXPECT_EQ(smx_detector_samples_seen(h.det), 300u);
+  const std::vector<unsigned char> after = h.image();
+  size_t differing_state = 0;
+  const size_t header_and_state = 256 + 64;  // header, then 4 D floats (< 64 bytes here)
+  for (size_t i = 0; i < header_and_state; ++i) differing_state += before[i] != after[i];
+  EXPECT_EQ(differing_state, 0u);
+  // and the model (after the detector's state and scratch) is bit-identical
+  const size_t model_offset = reinterpret_cast<const unsigned char*>(smx_detector_model(h.det)) - h.storage;
+  EXPECT_EQ(std::memcmp(before.data() + model_offset, after.data() + model_offset,
+                        h.size - model_offset), 0);
+
+  // A reading whose scaled views overflow is rejected too.
+  smx_detector_config f = plain_config(1, 1);
+  f.scaling = SMX_SCALING_FIXED;
+  Harness tiny(f);
+  const float offset[1] = {0.0f}, scale[1] = {1e-30f};
+  ASSERT_EQ(smx_detector_set_scaling(tiny.det, offset, scale), SMX_OK);
+  const float big[1] = {1e10f};
+  EXPECT_EQ(smx_detect(tiny.det, big, &d), SMX_ERR_INPUT);
+  EXPECT_EQ(smx_detector_samples_seen(tiny.det), 0u);
+}
+
+TEST(Detector, RejectsInvalidConfigs) {
+  auto rejected = [](void (*change)(smx_detector_config&)) {
+    smx_detector_config c;
+    smx_detector_config_init(&c, 2, 3);
+    change(c);
+    size_t bytes;
+    return smx_detector_size(&c, &bytes) == SMX_ERR_ARGUMENT;
+  };
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.views = 0; }));
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.views = 8; }));
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.views = 3; }));  // model.features stale
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.smoothing = 0.0f; }));
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.smoothing = NAN; }));
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.residual_rate = 1.0f; }));
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.scaling = 3; }));
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.model.init_samples = 1; }));
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.tail_rate = 0.0f; }));
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.alarm_rate = 0.0f; }));
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.alarm_rate = 0.2f; }));
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.anomaly_weight = -0.1f; }));
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.anomaly_weight = 1.5f; }));
+  EXPECT_TRUE(rejected([](smx_detector_config& c) { c.model.step_exponent = 2.0f; }));
+  EXPECT_FALSE(rejected([](smx_detector_config&) {}));
+  // storage problems
+  smx_detector_config c;
+  smx_detector_config_init(&c, 2, 3);
+  size_t bytes;
+  ASSERT_EQ(smx_detector_size(&c, &bytes), SMX_OK);
+  std::vector<unsigned char> buf(bytes + 128);
+  unsigned char* aligned = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
+  smx_detector* det = nullptr;
+  EXPECT_EQ(smx_detector_create(&c, aligned, bytes - 1, &det), SMX_ERR_STORAGE);
+  EXPECT_EQ(smx_detector_create(&c, aligned + 4, bytes, &det), SMX_ERR_STORAGE);
+  EXPECT_EQ(smx_detector_create(&c, aligned, bytes, nullptr), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(det, nullptr);
+}
+
+TEST(Detector, SnapshotRoundTripContinuesBitIdentically) {
+  smx_detector_config c;
+  smx_detector_config_init(&c, 2, 3);
+  c.views = SMX_VIEW_LEVEL | SMX_VIEW_RESIDUAL;
+  c.model.features = 6;
+  Harness h(c);
+  reference::Sampler sampler(two_clusters(3), 37);
+  float x[3];
+  for (int i = 0; i < 600; ++i) sampler.draw(x), h.detect(x);
+  size_t bytes = 0, written = 0;
+  ASSERT_EQ(smx_detector_snapshot_size(h.det, &bytes), SMX_OK);
+  std::vector<unsigned char> snap(bytes);
+  ASSERT_EQ(smx_detector_snapshot_save(h.det, snap.data(), snap.size(), &written), SMX_OK);
+  ASSERT_EQ(written, bytes);
+  smx_detector_config stored;
+  ASSERT_EQ(smx_detector_snapshot_config(snap.data(), snap.size(), &stored), SMX_OK);
+  EXPECT_EQ(std::memcmp(&stored, &c, sizeof c), 0);
+
+  Harness copy(c);
+  ASSERT_EQ(smx_detector_snapshot_load(snap.data(), snap.size(), copy.storage, copy.size, &copy.det),
+            SMX_OK);
+  for (int i = 0; i < 300; ++i) {
+    sampler.draw(x);
+    if (i % 50 == 0) x[1] += 40.0f;
+    const smx_detection a = h.detect(x), b = copy.detect(x);
+    ASSERT_EQ(std::memcmp(&a, &b, sizeof a), 0) << i;
+  }
+
+  // Every truncation and every single-bit flip is rejected, the target untouched.
+  const std::vector<unsigned char> untouched = copy.image();
+  smx_detector* out = nullptr;
+  for (size_t len = 0; len < snap.size(); len += 7)
+    ASSERT_EQ(smx_detector_snapshot_load(snap.data(), len, copy.storage, copy.size, &out),
+              SMX_ERR_SNAPSHOT) << len;
+  for (size_t i = 0; i < snap.size(); i += 3) {
+    std::vector<unsigned char> bad = snap;
+    bad[i] ^= static_cast<unsigned char>(1u << (i % 8));
+    ASSERT_EQ(smx_detector_snapshot_load(bad.data(), bad.size(), copy.storage, copy.size, &out),
+              SMX_ERR_SNAPSHOT) << i;
+  }
+  EXPECT_EQ(copy.image(), untouched);
+  EXPECT_EQ(smx_detector_snapshot_load(snap.data(), snap.size(), copy.storage, copy.size - 1, &out),
+            SMX_ERR_STORAGE);
+  // A model snapshot is not a detector snapshot.
+  const smx_model* m = smx_detector_model(h.det);
+  ASSERT_EQ(smx_snapshot_size(m, &bytes), SMX_OK);
+  std::vector<unsigned char> model_snap(bytes);
+  ASSERT_EQ(smx_snapshot_save(m, model_snap.data(), bytes, &written), SMX_OK);
+  EXPECT_EQ(smx_detector_snapshot_load(model_snap.data(), bytes, copy.storage, copy.size, &out),
+            SMX_ERR_SNAPSHOT);
+}
+
+TEST(Detector, CxxApi) {
+  streamix::detector det;
+  streamix::detector_config cfg(2, 3);
+  cfg.views(SMX_VIEW_LEVEL | SMX_VIEW_DELTA).smoothing(0.5f).alarm_rate(1e-3f);
+  ASSERT_EQ(streamix::detector::create(cfg, det), streamix::status::ok);
+  EXPECT_EQ(det.features(), 3u);
+  const float wrong[2] = {0.0f, 0.0f};
+  smx_detection d{};
+  EXPECT_EQ(det.detect(wrong, d), streamix::status::argument);
+  reference::Sampler sampler(two_clusters(3), 41);
+  float x[3];
+  for (int i = 0; i < 500; ++i) {
+    sampler.draw(x);
+    ASSERT_EQ(det.detect(x, d), streamix::status::ok);
+  }
+  EXPECT_EQ(det.samples_seen(), 500u);
+  size_t bytes = 0, written = 0;
+  ASSERT_EQ(det.snapshot_size(bytes), streamix::status::ok);
+  std::vector<unsigned char> snap(bytes);
+  ASSERT_EQ(det.save(snap, written), streamix::status::ok);
+  streamix::detector loaded;
+  ASSERT_EQ(streamix::detector::load(snap, loaded), streamix::status::ok);
+  EXPECT_EQ(loaded.samples_seen(), 500u);
+  EXPECT_EQ(loaded.settings().c_config().alarm_rate, 1e-3f);
+  smx_detection a{}, b{};
+  sampler.draw(x);
+  ASSERT_EQ(det.detect(x, a), streamix::status::ok);
+  ASSERT_EQ(loaded.detect(x, b), streamix::status::ok);
+  EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0);
+}
+
+}  // namespace
