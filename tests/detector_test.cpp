@@ -205,6 +205,28 @@ TEST(Detector, ThresholdAdaptsWhenTheScaleChanges) {
   EXPECT_GT(threshold_after, threshold_before + 1.0f);
 }
 
+TEST(Detector, AstronomicalScoresKeepEverythingInRange) {
+  // Readings 1e18 away from unit-variance components score ~5e35 nats; learned at full
+  // weight they used to overflow the score tracker (found by fuzz_csv: probability NaN).
+  smx_detector_config c = plain_config(1, 1);
+  c.anomaly_weight = 1.0f;
+  Harness h(c);
+  std::mt19937 rng(43);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  for (int i = 0; i < 200; ++i) {
+    const float x[1] = {g(rng)};
+    h.detect(x);
+  }
+  for (int i = 0; i < 50; ++i) {
+    const float x[1] = {i % 2 ? 1e18f : -1e18f};
+    const smx_detection d = h.detect(x);
+    ASSERT_GE(d.probability, 0.0f) << i;
+    ASSERT_LE(d.probability, 1.0f) << i;
+    ASSERT_FALSE(std::isnan(d.threshold)) << i;
+    ASSERT_FALSE(std::isnan(d.score)) << i;
+  }
+}
+
 TEST(Detector, TopFeatureNamesTheFaultySensor) {
   Harness h(plain_config(2, 4));
   reference::Sampler sampler(two_clusters(4), 17);

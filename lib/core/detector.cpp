@@ -23,10 +23,10 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // which the Robbins-Monro recursion converges at its optimal rate for normal scores.
 constexpr float kMedianGain = 2.5066283f;
 constexpr float kUpperGain = 5.6983f;
-constexpr float kUpperLevel = 0.9f;
 // The smallest mean excess of the tail, in nats: a tail thinner than this says nothing a
 // float score could resolve, and it keeps the threshold formula away from 0 / 0.
 constexpr float kMinMeanExcess = 1e-3f;
+constexpr float kMaxTrackedScore = 1e18f;
 
 // The mean excess of the tail. Flagged readings reach the tracker with the gate's weight
 // only, so once alarms are on, the tracked excesses are (nearly) those of scores below the
@@ -64,7 +64,12 @@ float score_at(const smx_score_tail& t, float excess, float tail) {
 // first scores, exponential forgetting after), scaled by w. `truncation` is the share of
 // scores kept out by the alarms (0 during calibration): the quantile levels are those of the
 // scores below the threshold, (level - truncation) / (1 - truncation).
-void tail_update(smx_score_tail& t, float s, float w, float rate, float truncation) {
+void tail_update(smx_score_tail& t, float score, float w, float rate, float truncation) {
+  // Scores beyond 1e18 nats (readings astronomically far from every component) are clamped
+  // there: squared deviations stay finite in float, so the tracker never turns to inf or
+  // NaN (found by fuzz_csv: a probability of NaN).
+  const float s = score > kMaxTrackedScore ? kMaxTrackedScore
+                  : score < -kMaxTrackedScore ? -kMaxTrackedScore : score;
   ++t.updates;
   const float n = static_cast<float>(t.updates);
   const float r = w * (rate > 1.0f / n ? rate : 1.0f / n);

@@ -1,6 +1,7 @@
-// libFuzzer target: smx_snapshot_load on arbitrary bytes. A rejected buffer must leave the
-// target storage untouched and return SMX_ERR_SNAPSHOT or SMX_ERR_STORAGE; an accepted one
-// must give a working model whose snapshot is the same bytes again.
+// libFuzzer target: smx_snapshot_load and smx_detector_snapshot_load on arbitrary bytes. A
+// rejected buffer must leave the target storage untouched and return SMX_ERR_SNAPSHOT or
+// SMX_ERR_STORAGE; an accepted one must give a working model (detector) whose snapshot is
+// the same bytes again.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -18,9 +19,34 @@ void require(bool condition) {
   if (!condition) __builtin_trap();
 }
 
+// The detector loader on the same bytes (the seeds include detector snapshots).
+void fuzz_detector(const uint8_t* data, size_t size) {
+  std::memset(g_storage, 0xA5, kSentinelBytes);
+  smx_detector* det = nullptr;
+  const smx_status status = smx_detector_snapshot_load(data, size, g_storage, kStorageBytes, &det);
+  if (status != SMX_OK) {
+    require(status == SMX_ERR_SNAPSHOT || status == SMX_ERR_STORAGE);
+    for (size_t i = 0; i < kSentinelBytes; ++i) require(g_storage[i] == 0xA5);
+    return;
+  }
+  size_t bytes = 0, written = 0;
+  require(smx_detector_snapshot_size(det, &bytes) == SMX_OK && bytes <= size);
+  std::vector<unsigned char> again(bytes);
+  require(smx_detector_snapshot_save(det, again.data(), again.size(), &written) == SMX_OK);
+  require(written == bytes && std::memcmp(again.data(), data, bytes) == 0);
+  smx_detector_config cfg;
+  require(smx_detector_config_get(det, &cfg) == SMX_OK);
+  std::vector<float> x(cfg.features, 0.25f);
+  smx_detection d{};
+  const smx_status s = smx_detect(det, x.data(), &d);
+  require(s == SMX_OK || s == SMX_ERR_INPUT);
+  require(s != SMX_OK || (d.probability >= 0.0f && d.probability <= 1.0f));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  fuzz_detector(data, size);
   std::memset(g_storage, 0xA5, kSentinelBytes);
   smx_model* model = nullptr;
   const smx_status status = smx_snapshot_load(data, size, g_storage, kStorageBytes, &model);

@@ -1,5 +1,5 @@
 // Writes the committed seed corpora: snapshots of real models (ready, warming up, with
-// averaging) for fuzz_snapshot, and call sequences for fuzz_api.
+// averaging) and detectors for fuzz_snapshot, and call sequences for fuzz_api.
 //   make_seeds <corpus dir>   (writes <dir>/snapshot/* and <dir>/api/*)
 #include <cstdio>
 #include <string>
@@ -32,6 +32,25 @@ std::vector<unsigned char> snapshot_of(const streamix::config& cfg, int samples)
   return bytes;
 }
 
+std::vector<unsigned char> detector_snapshot_of(uint32_t views, int samples) {
+  streamix::detector_config cfg(2, 3);
+  cfg.views(views);
+  cfg.model(cfg.model().init_samples(20));
+  streamix::detector det;
+  if (streamix::detector::create(cfg, det) != streamix::status::ok) return {};
+  smx_detection d{};
+  for (int i = 0; i < samples; ++i) {
+    float x[3];
+    for (int j = 0; j < 3; ++j) x[j] = float((i * 7 + j * 5) % 11) * (i % 2 ? 1.0f : -1.0f);
+    (void)det.detect(x, d);
+  }
+  size_t n = 0, written = 0;
+  (void)det.snapshot_size(n);
+  std::vector<unsigned char> bytes(n);
+  (void)det.save(bytes, written);
+  return bytes;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -40,6 +59,8 @@ int main(int argc, char** argv) {
   write(dir + "/snapshot/ready", snapshot_of(streamix::config(2, 3), 200));
   write(dir + "/snapshot/warming_up", snapshot_of(streamix::config(3, 2), 7));
   write(dir + "/snapshot/averaged", snapshot_of(streamix::config(2, 1).average_from(5), 300));
+  write(dir + "/snapshot/detector_ready", detector_snapshot_of(SMX_VIEW_LEVEL | SMX_VIEW_RESIDUAL, 300));
+  write(dir + "/snapshot/detector_warming_up", detector_snapshot_of(SMX_VIEW_LEVEL, 5));
   // fuzz_api: kernels, K, D, init_samples, average_from, raw-field mask, then calls.
   write(dir + "/api/burst_then_calls", {0, 2, 2, 8, 0, 0, 7, 3, 7, 9, 1, 10, 20, 30, 40, 5, 2, 5, 6});
   write(dir + "/api/set_params", {1, 1, 1, 0, 0, 0, 3, 50, 8, 60, 8, 10, 16, 10, 16, 10, 1, 10, 2, 4});
