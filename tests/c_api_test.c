@@ -13,6 +13,9 @@
 static unsigned char storage[SMX_MODEL_BYTES(K, D, N, 0)] __attribute__((aligned(64)));
 static unsigned char snapshot[4096];
 static unsigned char restored[SMX_MODEL_BYTES(K, D, N, 0)] __attribute__((aligned(64)));
+/* A detector over D readings with two views (level and residual), from static storage. */
+static unsigned char detector_storage[SMX_DETECTOR_BYTES(K, D, 2, N, 0)]
+    __attribute__((aligned(64)));
 
 static int failures = 0;
 #define CHECK(cond)                                               \
@@ -55,6 +58,30 @@ int main(void) {
   CHECK(smx_snapshot_save(model, snapshot, sizeof snapshot, &written) == SMX_OK);
   CHECK(smx_snapshot_load(snapshot, written, restored, sizeof restored, &model) == SMX_OK);
   CHECK(smx_samples_seen(model) == 500u);
+
+  {
+    smx_detector_config dc;
+    smx_detector* det = NULL;
+    smx_detection d;
+    int i, alarms = 0;
+    smx_detector_config_init(&dc, K, D);
+    dc.views = SMX_VIEW_LEVEL | SMX_VIEW_RESIDUAL;
+    dc.model.features = D * SMX_VIEW_COUNT(dc.views);
+    dc.model.init_samples = N;
+    CHECK(smx_detector_size(&dc, &bytes) == SMX_OK && bytes == sizeof detector_storage);
+    CHECK(smx_detector_create(&dc, detector_storage, sizeof detector_storage, &det) == SMX_OK);
+    for (i = 0; i < 1000; ++i) {
+      x[0] = (float)(i % 7) * 0.1f;
+      x[1] = (float)(i % 5) * 0.2f;
+      x[2] = i == 900 ? 40.0f : (float)(i % 3) * 0.3f; /* one fault in feature 2 */
+      CHECK(smx_detect(det, x, &d) == SMX_OK);
+      alarms += d.is_anomaly;
+      if (i == 900) CHECK(d.is_anomaly == 1 && d.top_feature == 2);
+    }
+    CHECK(alarms >= 1);
+    CHECK(smx_detector_samples_seen(det) == 1000u);
+    CHECK(smx_is_ready(smx_detector_model(det)) == 1);
+  }
   printf("c_api_test: %s (%d failures)\n", failures ? "FAILED" : "ok", failures);
   return failures ? 1 : 0;
 }

@@ -79,4 +79,27 @@ TEST(NoAllocation, ObserveAndScoreNeverAllocate) {
   EXPECT_EQ(smx_samples_seen(m), 10000u);  // warm-up, initialization and learning included
 }
 
+TEST(NoAllocation, DetectNeverAllocates) {
+  alignas(64) static unsigned char storage[SMX_DETECTOR_BYTES(2, 4, 3, 200, 0)];
+  smx_detector_config cfg;
+  smx_detector_config_init(&cfg, 2, 4);
+  cfg.views = SMX_VIEW_LEVEL | SMX_VIEW_DELTA | SMX_VIEW_RESIDUAL;
+  cfg.model.features = 12;
+  smx_detector* det = nullptr;
+  ASSERT_EQ(smx_detector_create(&cfg, storage, sizeof storage, &det), SMX_OK);
+  std::vector<float> xs(5000 * 4);
+  for (size_t i = 0; i < xs.size(); ++i) xs[i] = float((i * 7919) % 101) * 0.01f;
+  for (int i = 4000; i < 4010; ++i) xs[i * 4 + 1] += 50.0f;  // a fault: alarms, the gate
+  smx_detection d{};
+  int alarms = 0;
+  const long before = g_allocations;
+  for (int i = 0; i < 5000; ++i) {
+    if (smx_detect(det, &xs[i * 4], &d) != SMX_OK) break;
+    alarms += d.is_anomaly;
+  }
+  EXPECT_EQ(g_allocations - before, 0);
+  EXPECT_EQ(smx_detector_samples_seen(det), 5000u);  // warm-up, scaling, scoring, gate
+  EXPECT_GT(alarms, 0);
+}
+
 }  // namespace

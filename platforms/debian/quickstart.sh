@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 # Everything the build, the tests, the reliability checks and the fixture scripts use.
 packages=(cmake ninja-build g++ gcc pkgconf libgtest-dev libbenchmark-dev libhwy-dev
-          libxsimd-dev python3-sklearn python3-numpy clang libclang-rt-14-dev valgrind
+          libxsimd-dev python3-sklearn python3-numpy python3-matplotlib clang libclang-rt-14-dev valgrind
           gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm)
 # host: every backend and Highway target, memcheck, soak; host-scalar: no SIMD dependency;
 # sanitize: ASan + UBSan; tsan: the concurrency contract; fuzz: libFuzzer runs;
