@@ -68,7 +68,11 @@ void peak_fma(benchmark::State& state) {
 }  // namespace
 
 void register_peak() {
+#if defined(HWY_COMPILE_ONLY_STATIC)  // ARM: the one static target, as in the library
+  const int64_t best = HWY_STATIC_TARGET;
+#else
   const int64_t best = hwy::SupportedTargets() & HWY_TARGETS & -(hwy::SupportedTargets() & HWY_TARGETS);
+#endif
   benchmark::RegisterBenchmark((std::string("peak/fma/") + hwy::TargetName(best)).c_str(), peak_fma);
 }
 

@@ -2,7 +2,11 @@
 // buffers without touching the target, saving into a buffer that is too small.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <vector>
 
 #include "reference.h"
@@ -195,6 +199,59 @@ TEST(Snapshot, FormatIsLittleEndianAndVersioned) {
   EXPECT_EQ(smx_snapshot_config(future.data(), future.size(), &cfg), SMX_ERR_SNAPSHOT);
   EXPECT_EQ(smx_snapshot_config(bytes.data(), bytes.size(), &cfg), SMX_OK);
   EXPECT_EQ(cfg.components, 2u);
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<unsigned char> read_fixture(const std::string& name) {
+  std::ifstream in(std::string(STREAMIX_FIXTURES) + "/snapshot/" + name, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Snapshots made on x86-64 (tests/make_snapshot_fixture.cpp) load on every architecture the
+// tests run on (the aarch64 and armhf presets under QEMU included) with the same parameters,
+// bit for bit, and save back to the same bytes.
+TEST(CrossArchSnapshot, LoadsTheX86ModelBitForBit) {
+  const std::vector<unsigned char> snap = read_fixture("model.smx");
+  ASSERT_FALSE(snap.empty());
+  streamix::model m;
+  ASSERT_EQ(streamix::model::load(snap, m), streamix::status::ok);
+  std::vector<float> w(3), mu(12), var(12);
+  ASSERT_EQ(m.get_params(w, mu, var), streamix::status::ok);
+  std::ifstream text(std::string(STREAMIX_FIXTURES) + "/snapshot/model_params.txt");
+  for (const std::vector<float>* a : {&w, &mu, &var}) {
+    for (float v : *a) {
+      std::string hex;
+      ASSERT_TRUE(text >> hex);
+      uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      EXPECT_EQ(bits, std::stoul(hex, nullptr, 16)) << hex;
+    }
+  }
+  size_t bytes = 0, written = 0;
+  ASSERT_EQ(m.snapshot_size(bytes), streamix::status::ok);
+  std::vector<unsigned char> again(bytes);
+  ASSERT_EQ(m.save(again, written), streamix::status::ok);
+  EXPECT_EQ(again, snap);
+}
+
+TEST(CrossArchSnapshot, LoadsTheX86DetectorAndSavesTheSameBytes) {
+  const std::vector<unsigned char> snap = read_fixture("detector.smx");
+  ASSERT_FALSE(snap.empty());
+  streamix::detector d;
+  ASSERT_EQ(streamix::detector::load(snap, d), streamix::status::ok);
+  EXPECT_EQ(d.samples_seen(), 1000u);
+  size_t bytes = 0, written = 0;
+  ASSERT_EQ(d.snapshot_size(bytes), streamix::status::ok);
+  std::vector<unsigned char> again(bytes);
+  ASSERT_EQ(d.save(again, written), streamix::status::ok);
+  EXPECT_EQ(again, snap);
+  const float x[4] = {0.0f, 0.1f, 0.2f, 0.3f};
+  smx_detection r{};
+  ASSERT_EQ(d.detect(x, r), streamix::status::ok);
+  EXPECT_TRUE(std::isfinite(r.score) && std::isfinite(r.threshold));
 }
 
 }  // namespace

@@ -11,30 +11,59 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 packages=(cmake ninja-build g++ gcc pkgconf libgtest-dev libbenchmark-dev libhwy-dev
           libxsimd-dev python3-sklearn python3-numpy python3-matplotlib clang libclang-rt-14-dev valgrind
           gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm)
-# host: every backend and Highway target, memcheck, soak; host-scalar: no SIMD dependency;
-# sanitize: ASan + UBSan; tsan: the concurrency contract; fuzz: libFuzzer runs;
-# cortex-m4: the bare-metal firmware example under qemu-system-arm.
-test_presets=(host host-scalar sanitize tsan fuzz cortex-m4)
+# The ARM Linux builds (tests only): cross compilers, qemu-user, and Debian's multiarch
+# GoogleTest, Google Benchmark and C library for arm64 and armhf.
+cross_packages=(g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user
+                libc6:arm64 libgtest-dev:arm64 libbenchmark-dev:arm64
+                libc6:armhf libgtest-dev:armhf libbenchmark-dev:armhf)
+foreign_architectures=(arm64 armhf)
+# host: every backend and Highway target, memcheck, soak, the CLI; host-scalar: no SIMD
+# dependency; sanitize: ASan + UBSan; tsan: the concurrency contract; fuzz: libFuzzer runs;
+# cortex-m4: the bare-metal firmware example under qemu-system-arm; aarch64 and armhf: the
+# whole suite cross-compiled, under qemu-user.
+build_presets=(host host-scalar sanitize tsan fuzz cortex-m4 aarch64 armhf)
+# ctest presets per build preset (default: the preset of the same name). aarch64 runs twice:
+# as a NEON-only Cortex-A53 and on QEMU's default CPU (SVE2).
+declare -A test_presets=([aarch64]="aarch64 aarch64-max-cpu")
 
+# install_missing [cross]: the packages above; with "cross", the ARM Linux ones too.
 install_missing() {
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  local wanted=("${packages[@]}") architectures=()
+  if [ "${1:-}" = cross ]; then
+    wanted+=("${cross_packages[@]}")
+    architectures=("${foreign_architectures[@]}")
+  fi
+  local added=0 arch
+  for arch in "${architectures[@]}"; do
+    if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+      "${sudo[@]}" dpkg --add-architecture "$arch"
+      added=1
+    fi
+  done
   local missing=()
-  for p in "${packages[@]}"; do
+  for p in "${wanted[@]}"; do
     local status
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     [ "$status" = "install ok installed" ] || missing+=("$p")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
+  [ ${#missing[@]} -eq 0 ] && [ $added -eq 0 ] && return 0
   echo "quickstart: installing ${missing[*]}"
-  local sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  # Mirrors are sometimes caught mid-sync ("File has unexpected size"): retry before failing.
+  # Mirrors are sometimes caught mid-sync ("File has unexpected size"): retry. One index may
+  # stay broken for hours (seen: bookworm-security's armhf list); what is needed usually
+  # installs from the others, so a failed update is a warning and the install decides.
   local attempt
   for attempt in 1 2 3; do
     "${sudo[@]}" apt-get update -qq && break
-    [ "$attempt" -eq 3 ] && { echo "quickstart: apt-get update failed" >&2; return 1; }
-    echo "quickstart: apt-get update failed, retrying in 20 s" >&2
-    sleep 20
+    if [ "$attempt" -eq 3 ]; then
+      echo "quickstart: apt-get update reported errors; trying the install anyway" >&2
+    else
+      echo "quickstart: apt-get update failed, retrying in 20 s" >&2
+      sleep 20
+    fi
   done
+  [ ${#missing[@]} -eq 0 ] && return 0
   for attempt in 1 2 3; do
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
       "${missing[@]}" > /dev/null && return 0
@@ -51,12 +80,14 @@ case "${1:-}" in
     cmake --build --preset host --target demo
     ;;
   test)
-    install_missing
-    for preset in "${test_presets[@]}"; do
+    install_missing cross
+    for preset in "${build_presets[@]}"; do
       echo "== preset ${preset}"
       cmake --preset "${preset}" > /dev/null
       cmake --build --preset "${preset}"
-      ctest --preset "${preset}"
+      for tests in ${test_presets[$preset]:-$preset}; do
+        ctest --preset "${tests}"
+      done
     done
     ;;
   *)

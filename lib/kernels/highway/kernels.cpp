@@ -1,6 +1,7 @@
 // Google Highway backend. This file is compiled once per target by foreach_target.h
 // (SSSE3, SSE4, AVX2, AVX3, AVX3_DL and HWY_SCALAR on x86-64, dispatched at run time to the
-// best the CPU has; NEON/SVE on ARM). Vectors are CappedTag<float, kBlock>: a block of 16
+// best the CPU has). On ARM it is built with HWY_COMPILE_ONLY_STATIC: one target, the
+// compiler's baseline (NEON), header-only. Vectors are CappedTag<float, kBlock>: a block of 16
 // components is 1 AVX-512 vector, 2 AVX2 or 4 SSE/NEON vectors, and never more than 16 lanes
 // (SVE may be wider). Exp and Log come from hwy/contrib/math (Exp 1 ULP, Log 4 ULP).
 #undef HWY_TARGET_INCLUDE
@@ -449,6 +450,14 @@ void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
   HWY_DYNAMIC_DISPATCH(MstepRefresh)(s, x, r, gamma, variance_floor, weight_floor, out);
 }
 
+#if defined(HWY_COMPILE_ONLY_STATIC)
+// Static dispatch: the one compiled target is the only one to select.
+bool restrict_target(const char* name) {
+  return name == nullptr || std::strcmp(hwy::TargetName(HWY_STATIC_TARGET), name) == 0;
+}
+
+const char* target() { return hwy::TargetName(HWY_STATIC_TARGET); }
+#else
 // The target dispatch picks: the best (lowest bit) of the supported, compiled targets.
 int64_t chosen_target() {
   const int64_t targets = hwy::SupportedTargets() & HWY_TARGETS;
@@ -473,6 +482,7 @@ bool restrict_target(const char* name) {
 }
 
 const char* target() { return hwy::TargetName(chosen_target()); }
+#endif
 
 }  // namespace
 }  // namespace highway
