@@ -42,11 +42,16 @@ install_missing() {
       added=1
     fi
   done
-  local missing=()
+  # A name without ":arch" means the native (or arch-independent) package: with arm64 and
+  # armhf copies installed too, dpkg-query lists every architecture's.
+  local native missing=()
+  native=$(dpkg --print-architecture)
   for p in "${wanted[@]}"; do
+    local wanted_arch="(${native}|all)"
+    [[ "$p" == *:* ]] && wanted_arch="${p#*:}"
     local status
-    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    [ "$status" = "install ok installed" ] || missing+=("$p")
+    status=$(dpkg-query -W -f='${Status} ${Architecture}\n' "${p%%:*}" 2>/dev/null || true)
+    grep -Eqx "install ok installed ${wanted_arch}" <<< "$status" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && [ $added -eq 0 ] && return 0
   echo "quickstart: installing ${missing[*]}"
