@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # streamix quick start on Debian 12: installs whatever build and test dependency is missing
 # (Debian packages only), then
-#   quickstart.sh demo   builds and runs the NAB demo (preset host)
-#   quickstart.sh test   builds and runs every test, for every preset listed below (a few
-#                        minutes: the sanitizer builds and the fuzz runs take most of it)
+#   quickstart.sh demo   builds and runs the demo: `streamix detect` over the NAB stream, and
+#                        its plot (preset host)
+#   quickstart.sh test   builds and runs every test, for every preset listed below (about
+#                        11 minutes on 2 cores: the ARM runs under QEMU take half of it)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
