@@ -373,7 +373,30 @@ void ScoreBatch(const EStepParams& p, const float* HWY_RESTRICT x, size_t n,
           const float* row = x + (i + s) * features + f0;
           for (uint32_t f = 0; f < chunk; ++f) tile[f * lanes + s] = row[f];
         }
-        for (uint32_t k = 0; k < k_count; ++k) {
+        // Four components at a time: four independent FMA chains over the features (one
+        // chain alone waits on the FMA latency at every feature).
+        uint32_t k = 0;
+        for (; k + 4 <= k_count; k += 4) {
+          auto a0 = hn::Load(d, acc + k * lanes), a1 = hn::Load(d, acc + (k + 1) * lanes);
+          auto a2 = hn::Load(d, acc + (k + 2) * lanes), a3 = hn::Load(d, acc + (k + 3) * lanes);
+          for (uint32_t f = 0; f < chunk; ++f) {
+            const size_t at = (f0 + f) * stride + k;
+            const auto t = hn::Load(d, tile + f * lanes);
+            const auto d0 = hn::Sub(t, hn::Set(d, p.mean[at]));
+            const auto d1 = hn::Sub(t, hn::Set(d, p.mean[at + 1]));
+            const auto d2 = hn::Sub(t, hn::Set(d, p.mean[at + 2]));
+            const auto d3 = hn::Sub(t, hn::Set(d, p.mean[at + 3]));
+            a0 = hn::MulAdd(hn::Mul(hn::Set(d, p.half_precision[at]), d0), d0, a0);
+            a1 = hn::MulAdd(hn::Mul(hn::Set(d, p.half_precision[at + 1]), d1), d1, a1);
+            a2 = hn::MulAdd(hn::Mul(hn::Set(d, p.half_precision[at + 2]), d2), d2, a2);
+            a3 = hn::MulAdd(hn::Mul(hn::Set(d, p.half_precision[at + 3]), d3), d3, a3);
+          }
+          hn::Store(a0, d, acc + k * lanes);
+          hn::Store(a1, d, acc + (k + 1) * lanes);
+          hn::Store(a2, d, acc + (k + 2) * lanes);
+          hn::Store(a3, d, acc + (k + 3) * lanes);
+        }
+        for (; k < k_count; ++k) {
           auto a = hn::Load(d, acc + k * lanes);
           for (uint32_t f = 0; f < chunk; ++f) {
             const size_t at = (f0 + f) * stride + k;
@@ -400,6 +423,50 @@ void ScoreBatch(const EStepParams& p, const float* HWY_RESTRICT x, size_t n,
       const auto log_p = hn::Add(shift, hn::Log(d, hn::IfThenElse(finite, sum, hn::Set(d, 1.0f))));
       hn::StoreU(hn::IfThenElse(finite, log_p, hn::Set(d, -kInf)), d, out + i);
     }
+  }
+  // More components: lanes across components as in the per-sample E-step, four samples at a
+  // time, so each block's means and precisions are loaded once for four samples and eight
+  // FMA chains run side by side (the same even/odd feature split as LogJointBlock, so every
+  // result equals ScoreOne's bit for bit).
+  for (; i + 4 <= n; i += 4) {
+    const float* xs[4] = {x + i * features, x + (i + 1) * features, x + (i + 2) * features,
+                          x + (i + 3) * features};
+    alignas(64) float block[4][kBlock];
+    LogSumExp lse[4];
+    for (uint32_t first = 0; first < stride; first += kBlock) {
+      for (size_t j = 0; j < kBlock; j += lanes) {
+        const float* mean = p.mean + first + j;
+        const float* half_precision = p.half_precision + first + j;
+        decltype(hn::Zero(d)) even[4], odd[4];
+        for (int s = 0; s < 4; ++s) even[s] = odd[s] = hn::Zero(d);
+        uint32_t f = 0;
+        for (; f + 2 <= features; f += 2) {
+          const auto m0 = hn::Load(d, mean + f * stride), h0 = hn::Load(d, half_precision + f * stride);
+          const auto m1 = hn::Load(d, mean + (f + 1) * stride);
+          const auto h1 = hn::Load(d, half_precision + (f + 1) * stride);
+          for (int s = 0; s < 4; ++s) {
+            const auto d0 = hn::Sub(hn::Set(d, xs[s][f]), m0);
+            const auto d1 = hn::Sub(hn::Set(d, xs[s][f + 1]), m1);
+            even[s] = hn::MulAdd(hn::Mul(h0, d0), d0, even[s]);
+            odd[s] = hn::MulAdd(hn::Mul(h1, d1), d1, odd[s]);
+          }
+        }
+        if (f < features) {
+          const auto m0 = hn::Load(d, mean + f * stride), h0 = hn::Load(d, half_precision + f * stride);
+          for (int s = 0; s < 4; ++s) {
+            const auto d0 = hn::Sub(hn::Set(d, xs[s][f]), m0);
+            even[s] = hn::MulAdd(hn::Mul(h0, d0), d0, even[s]);
+          }
+        }
+        const auto constant =
+            hn::Add(hn::Load(d, p.log_weight + first + j), hn::Load(d, p.log_norm + first + j));
+        for (int s = 0; s < 4; ++s)
+          hn::Store(hn::Sub(constant, hn::Add(even[s], odd[s])), d, block[s] + j);
+      }
+      for (int s = 0; s < 4; ++s) LseAdd(lse[s], block[s], kBlock);
+    }
+    for (int s = 0; s < 4; ++s)
+      out[i + s] = lse[s].max == -kInf ? -kInf : lse[s].max + std::log(lse[s].sum);
   }
   for (; i < n; ++i) out[i] = ScoreOne(p, x + i * features);
 }
