@@ -4,7 +4,11 @@
  * no printf. Each detection is printed over semihosting, then a summary; the exit status says
  * whether every fault was found and nothing else was flagged.
  *
- * Detection rule (the full detector is a separate component): once the model has settled
+ * Built twice. sensor_loop uses the model alone, with the fixed rule below; sensor_detector
+ * (STREAMIX_FIRMWARE_DETECTOR = 1) uses the anomaly detector (smx_detect: adaptive threshold,
+ * learning gate) and also checks that it names the faulty axis (top_feature).
+ *
+ * Model-only detection rule: once the model has settled
  * (SETTLE samples: the 30-sample warm-up gives each mode only 10 samples, and the first
  * alarm-free stretch lets the stepwise EM refine them), a sample whose log-likelihood is
  * below THRESHOLD nats is flagged and not learned from (a gate, so faults do not teach the
@@ -22,12 +26,20 @@
 #define SETTLE 300
 #define THRESHOLD (-15.0f) /* ~ chi-square(3) tail 1e-8 below the typical log p of +5 */
 
+#ifndef STREAMIX_FIRMWARE_DETECTOR
+#define STREAMIX_FIRMWARE_DETECTOR 0
+#endif
+#if STREAMIX_FIRMWARE_DETECTOR
+/* One view (the readings themselves), no smoothing: the machine switches modes abruptly. */
+static unsigned char storage[SMX_DETECTOR_BYTES(K, D, 1, N_WARMUP, 0)] __attribute__((aligned(64)));
+#else
 static unsigned char storage[SMX_MODEL_BYTES(K, D, N_WARMUP, 0)] __attribute__((aligned(64)));
+#endif
 
-/* Injected faults: [first, last] sample, and what they do. */
+/* Injected faults: [first, last] sample, the axis they hit (see read_sensor). */
 static const struct {
-  int first, last;
-} faults[3] = {{2000, 2002}, {3500, 3519}, {5000, 5004}};
+  int first, last, axis;
+} faults[3] = {{2000, 2002, 2}, {3500, 3519, 0}, {5000, 5004, 1}};
 
 /* ---- text output without printf ---------------------------------------------------- */
 static char* put_text(char* out, const char* s) { /* keeps the line NUL-terminated */
@@ -99,8 +111,49 @@ static uint32_t stack_used(void) {
   return (uint32_t)((uintptr_t)paint_top - (uintptr_t)p) + 64u;
 }
 
+static void print_header(const char* what, long bytes) {
+  char line[160];
+  char* o = put_text(line, "streamix on Cortex-M4: ");
+  o = put_text(o, what);
+  o = put_text(o, ", K = 3, D = 3, ");
+  o = put_int(o, bytes);
+  o = put_text(o, " bytes of static storage, backend ");
+  o = put_text(o, smx_backend());
+  put_text(o, "\n");
+  board_write(line);
+}
+
+static void print_detection(int t, const char* score_name, float score, int axis, int fault) {
+  char line[160];
+  char* o = put_text(line, "detection: sample ");
+  o = put_int(o, t);
+  o = put_text(o, score_name);
+  o = put_fixed(o, score, 1);
+  if (axis >= 0) {
+    o = put_text(o, ", axis ");
+    o = put_int(o, axis);
+  }
+  put_text(o, fault >= 0 ? " (injected fault)\n" : " (FALSE ALARM)\n");
+  board_write(line);
+}
+
 int main(void) {
   char line[160];
+#if STREAMIX_FIRMWARE_DETECTOR
+  smx_detector_config cfg;
+  smx_detector* det = 0;
+  smx_detector_config_init(&cfg, K, D);
+  cfg.scaling = SMX_SCALING_NONE;
+  cfg.smoothing = 1.0f;
+  cfg.model.init_samples = N_WARMUP;
+  cfg.calibration_samples = SETTLE - N_WARMUP;
+  cfg.alarm_rate = 1e-6f; /* one false alarm expected per million readings */
+  if (smx_detector_create(&cfg, storage, sizeof storage, &det) != SMX_OK) {
+    board_write("detector creation failed\n");
+    return 1;
+  }
+  print_header("detector", (long)sizeof storage);
+#else
   smx_config cfg;
   smx_model* model = 0;
   smx_config_init(&cfg, K, D);
@@ -109,40 +162,44 @@ int main(void) {
     board_write("model creation failed\n");
     return 1;
   }
-  char* o = put_text(line, "streamix on Cortex-M4: K = 3, D = 3, ");
-  o = put_int(o, (long)sizeof storage);
-  o = put_text(o, " bytes of static storage, backend ");
-  o = put_text(o, smx_backend());
-  put_text(o, "\n");
-  board_write(line);
+  print_header("model", (long)sizeof storage);
+#endif
 
   paint_stack();
-  int detections = 0, false_alarms = 0, found[3] = {0, 0, 0}, rejected = 0;
+  int detections = 0, false_alarms = 0, found[3] = {0, 0, 0}, named[3] = {0, 0, 0}, rejected = 0;
   for (int t = 0; t < SAMPLES; ++t) {
-    float x[D], log_p = 0.0f;
+    float x[D];
     read_sensor(t, x);
-    if (t >= SETTLE && smx_score(model, x, &log_p) == SMX_OK && log_p < THRESHOLD) {
-      ++detections;
-      const int f = fault_at(t);
-      if (f >= 0) {
-        found[f] = 1;
-      } else {
-        ++false_alarms;
-      }
-      o = put_text(line, "detection: sample ");
-      o = put_int(o, t);
-      o = put_text(o, ", log p = ");
-      o = put_fixed(o, log_p, 1);
-      put_text(o, f >= 0 ? " (injected fault)\n" : " (FALSE ALARM)\n");
-      board_write(line);
-      continue; /* the gate: a flagged sample is not learned from */
+    const int f = fault_at(t);
+#if STREAMIX_FIRMWARE_DETECTOR
+    smx_detection r;
+    if (smx_detect(det, x, &r) != SMX_OK) {
+      ++rejected;
+      continue;
     }
-    if (smx_observe(model, x, &log_p) != SMX_OK) ++rejected;
+    if (!r.is_anomaly) continue;
+    if (f >= 0 && r.top_feature == faults[f].axis) named[f] = 1;
+    print_detection(t, ", score ", r.score, r.top_feature, f);
+#else
+    float log_p = 0.0f;
+    if (t < SETTLE || smx_score(model, x, &log_p) != SMX_OK || log_p >= THRESHOLD) {
+      if (smx_observe(model, x, &log_p) != SMX_OK) ++rejected;
+      continue;
+    }
+    /* flagged: the gate, a flagged sample is not learned from */
+    print_detection(t, ", log p = ", log_p, -1, f);
+#endif
+    ++detections;
+    if (f >= 0) {
+      found[f] = 1;
+    } else {
+      ++false_alarms;
+    }
   }
   const uint32_t stack = stack_used();
 
   const int faults_found = found[0] + found[1] + found[2];
-  o = put_text(line, "samples: ");
+  char* o = put_text(line, "samples: ");
   o = put_int(o, SAMPLES);
   o = put_text(o, ", detections: ");
   o = put_int(o, detections);
@@ -156,7 +213,16 @@ int main(void) {
   o = put_int(o, faults_found);
   o = put_text(o, " of 3, false alarms: ");
   o = put_int(o, false_alarms);
+#if STREAMIX_FIRMWARE_DETECTOR
+  const int axes_named = named[0] + named[1] + named[2];
+  o = put_text(o, ", faulty axis named: ");
+  o = put_int(o, axes_named);
+  o = put_text(o, " of 3");
+#else
+  const int axes_named = 3; /* the model alone does not name axes */
+  (void)named;
+#endif
   put_text(o, "\n");
   board_write(line);
-  return faults_found == 3 && false_alarms == 0 && rejected == 0 ? 0 : 1;
+  return faults_found == 3 && axes_named == 3 && false_alarms == 0 && rejected == 0 ? 0 : 1;
 }
