@@ -11,11 +11,6 @@ static_assert(SMX_MAX_VARIANCE == kernels::kMaxVariance, "the public ceiling is 
 
 bool averaging_enabled(const smx_config& c) { return c.average_from > 0; }
 
-kernels::Shape shape_of(const smx_config& c) {
-  const uint32_t stride = (c.components + kBlock - 1) / kBlock * kBlock;
-  return kernels::Shape{c.components, c.features, stride};
-}
-
 size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out) {
   const kernels::Shape shape = shape_of(c);
   const size_t vector_bytes = sizeof(float) * shape.stride;
@@ -57,9 +52,8 @@ size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out)
 ModelArrays arrays_of(const smx_model* m) {
   // The core owns the storage; const-ness of the model is enforced at the API boundary.
   auto* base = reinterpret_cast<unsigned char*>(const_cast<smx_model*>(m));
-  ModelArrays a{};
-  const kernels::Shape shape = shape_of(m->config);
-  a.stats.shape = a.iterate.shape = a.average.shape = shape;
+  ModelArrays a;
+  a.stats.shape = a.iterate.shape = a.average.shape = shape_of(m->config);
   size_t i = 0;
   for_each_array(a, [&](float*& p) {
     const uint32_t offset = m->array_offset[i++];
@@ -166,7 +160,9 @@ void set_params(smx_model* m, const float* weights, const float* means, const fl
 }
 
 float step_size(const smx_config& c, uint64_t t) {
-  const float decay = std::pow(static_cast<float>(t) + c.step_offset, -c.step_exponent);
+  const float base = static_cast<float>(t) + c.step_offset;
+  // The 1/t schedule (the detector's default) needs no pow.
+  const float decay = c.step_exponent == 1.0f ? 1.0f / base : std::pow(base, -c.step_exponent);
   return decay > c.step_floor ? decay : c.step_floor;
 }
 
