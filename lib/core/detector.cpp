@@ -179,7 +179,6 @@ int32_t top_feature(const smx_detector* det, const DetectorArrays& a) {
 
 uint32_t view_count(uint32_t views) { return SMX_VIEW_COUNT(views); }
 
-
 bool detector_config_is_valid(const smx_detector_config& c) {
   const uint32_t v = view_count(c.views);
   if (c.features == 0 || c.features > SMX_MAX_FEATURES || v == 0 || (c.views & ~7u) != 0)
