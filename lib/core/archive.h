@@ -97,6 +97,34 @@ class Checker : public Reader {
   bool ok_ = true;
 };
 
+// Every snapshot starts with u32 magic, u32 version, u32 total bytes and ends with the CRC-32
+// of every byte before it.
+inline constexpr size_t kSnapshotPreambleBytes = 12;
+
+inline void write_preamble(Writer& w, uint32_t magic, uint32_t version, size_t total) {
+  w.u32(magic);
+  w.u32(version);
+  w.u32(static_cast<uint32_t>(total));
+}
+
+// Checks the preamble of a snapshot of at least min_bytes (CRC included) in the len bytes at
+// in: magic, version, a length within [min_bytes, len], and the CRC. *length: its length.
+inline bool check_preamble(const unsigned char* in, size_t len, uint32_t magic,
+                           uint32_t version, size_t min_bytes, size_t* length) {
+  if (len < min_bytes) return false;
+  Reader r(in);
+  uint32_t stored_magic, stored_version, stored_length, crc;
+  r.u32(stored_magic);
+  r.u32(stored_version);
+  r.u32(stored_length);
+  if (stored_magic != magic || stored_version != version) return false;
+  if (stored_length < min_bytes || stored_length > len) return false;
+  Reader(in + stored_length - 4).u32(crc);
+  if (crc32(in, stored_length - 4) != crc) return false;
+  *length = stored_length;
+  return true;
+}
+
 }  // namespace streamix::core
 
 #endif  // STREAMIX_CORE_ARCHIVE_H

@@ -18,10 +18,7 @@ bool is_model(const smx_model* m) {
 }
 
 bool sample_is_valid(const smx_model* m, const float* x) {
-  for (uint32_t d = 0; d < m->config.features; ++d) {
-    if (!core::feature_is_valid(x[d])) return false;
-  }
-  return true;
+  return core::sample_is_valid(x, m->config.features);
 }
 
 }  // namespace
@@ -54,8 +51,7 @@ smx_status smx_model_create(const smx_config* cfg, void* storage, size_t storage
                             smx_model** model) {
   if (cfg == nullptr || storage == nullptr || model == nullptr || !core::config_is_valid(*cfg))
     return SMX_ERR_ARGUMENT;
-  if (reinterpret_cast<uintptr_t>(storage) % SMX_STORAGE_ALIGN != 0 ||
-      storage_bytes < core::carve_storage(*cfg, nullptr, nullptr))
+  if (!core::storage_fits(storage, storage_bytes, core::carve_storage(*cfg, nullptr, nullptr)))
     return SMX_ERR_STORAGE;
   *model = core::create_model(*cfg, storage);
   return SMX_OK;

@@ -51,8 +51,7 @@ smx_status smx_detector_create(const smx_detector_config* cfg, void* storage,
   if (cfg == nullptr || storage == nullptr || detector == nullptr ||
       !core::detector_config_is_valid(*cfg))
     return SMX_ERR_ARGUMENT;
-  if (reinterpret_cast<uintptr_t>(storage) % SMX_STORAGE_ALIGN != 0 ||
-      storage_bytes < core::detector_storage_bytes(*cfg))
+  if (!core::storage_fits(storage, storage_bytes, core::detector_storage_bytes(*cfg)))
     return SMX_ERR_STORAGE;
   *detector = core::create_detector(*cfg, storage);
   return SMX_OK;
@@ -73,9 +72,7 @@ smx_status smx_detector_set_scaling(smx_detector* det, const float* offsets, con
 
 smx_status smx_detect(smx_detector* det, const float* x, smx_detection* out) {
   if (!is_detector(det) || x == nullptr || out == nullptr) return SMX_ERR_ARGUMENT;
-  for (uint32_t d = 0; d < det->config.features; ++d) {
-    if (!core::feature_is_valid(x[d])) return SMX_ERR_INPUT;
-  }
+  if (!core::sample_is_valid(x, det->config.features)) return SMX_ERR_INPUT;
   // compute_views writes only the input scratch, which no state depends on.
   if (!core::compute_views(det, x)) return SMX_ERR_INPUT;
   core::detect(det, x, out);

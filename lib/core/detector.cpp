@@ -325,7 +325,6 @@ namespace {
 
 constexpr uint32_t kDetectorSnapshotMagic = 0x53544453u;  // bytes "SDTS"
 constexpr uint32_t kDetectorSnapshotVersion = 1;
-constexpr size_t kDetectorPreambleBytes = 12;
 
 template <class Archive>
 void transfer_detector(Archive& ar, smx_detector_config& c, smx_detector& det) {
@@ -360,12 +359,17 @@ void transfer_detector_arrays(Archive& ar, uint32_t features, const DetectorArra
   }
 }
 
-size_t detector_fixed_bytes() { return kDetectorPreambleBytes + 9 * 4 + 4 + 4 * 8 + 5 * 4; }
+size_t detector_fixed_bytes() { return kSnapshotPreambleBytes + 9 * 4 + 4 + 4 * 8 + 5 * 4; }
+
+// The detector's part of a snapshot, before the model's: fixed fields and the state arrays.
+size_t detector_head_bytes(uint32_t features) {
+  return detector_fixed_bytes() + 4 * kStateArrays * size_t{features};
+}
 
 }  // namespace
 
 size_t detector_snapshot_size(const smx_detector* det) {
-  return detector_fixed_bytes() + 4 * kStateArrays * size_t{det->config.features} +
+  return detector_head_bytes(det->config.features) +
          snapshot_size(detector_model(det)) + 4;
 }
 
@@ -374,12 +378,10 @@ size_t detector_snapshot_save(const smx_detector* det, unsigned char* out) {
   smx_detector header = *det;  // the archives take references; the detector stays const
   const DetectorArrays a = detector_arrays(det);
   Writer w(out);
-  w.u32(kDetectorSnapshotMagic);
-  w.u32(kDetectorSnapshotVersion);
-  w.u32(static_cast<uint32_t>(total));
+  write_preamble(w, kDetectorSnapshotMagic, kDetectorSnapshotVersion, total);
   transfer_detector(w, header.config, header);
   transfer_detector_arrays(w, det->config.features, &a);
-  const size_t head = detector_fixed_bytes() + 4 * kStateArrays * size_t{det->config.features};
+  const size_t head = detector_head_bytes(det->config.features);
   const size_t model_bytes = snapshot_save(detector_model(det), out + head);
   Writer(out + head + model_bytes).u32(crc32(out, total - 4));
   return total;
@@ -387,21 +389,15 @@ size_t detector_snapshot_save(const smx_detector* det, unsigned char* out) {
 
 bool detector_snapshot_check(const unsigned char* in, size_t len, smx_detector_config* c,
                              size_t* total) {
-  if (len < detector_fixed_bytes() + 4) return false;
-  Reader r(in);
-  uint32_t magic, version, length, crc;
-  r.u32(magic);
-  r.u32(version);
-  r.u32(length);
-  if (magic != kDetectorSnapshotMagic || version != kDetectorSnapshotVersion) return false;
-  if (length < detector_fixed_bytes() + 4 || length > len) return false;
-  Reader(in + length - 4).u32(crc);
-  if (crc32(in, length - 4) != crc) return false;
+  size_t length = 0;
+  if (!check_preamble(in, len, kDetectorSnapshotMagic, kDetectorSnapshotVersion,
+                      detector_fixed_bytes() + 4, &length))
+    return false;
   smx_detector det{};
-  Checker checker(in + kDetectorPreambleBytes, 0.0f);
+  Checker checker(in + kSnapshotPreambleBytes, 0.0f);
   transfer_detector(checker, *c, det);
   if (!checker.ok()) return false;
-  const size_t head = detector_fixed_bytes() + 4 * kStateArrays * size_t{c->features};
+  const size_t head = detector_head_bytes(c->features);
   if (c->features > SMX_MAX_FEATURES || head + 4 > length) return false;
   transfer_detector_arrays(checker, c->features, nullptr);
   size_t model_total = 0;
@@ -431,19 +427,18 @@ bool detector_snapshot_load(const unsigned char* in, size_t len, void* storage,
   size_t total = 0;
   *storage_error = false;
   if (!detector_snapshot_check(in, len, &c, &total)) return false;
-  if (reinterpret_cast<uintptr_t>(storage) % SMX_STORAGE_ALIGN != 0 ||
-      storage_bytes < detector_storage_bytes(c)) {
+  if (!storage_fits(storage, storage_bytes, detector_storage_bytes(c))) {
     *storage_error = true;
     return false;
   }
   // Everything is checked: from here on the target storage is written.
   smx_detector* det = create_detector(c, storage);
-  Reader r(in + kDetectorPreambleBytes);
+  Reader r(in + kSnapshotPreambleBytes);
   transfer_detector(r, det->config, *det);
   const DetectorArrays a = detector_arrays(det);
   transfer_detector_arrays(r, c.features, &a);
   smx_model* model = nullptr;
-  snapshot_restore(in + detector_fixed_bytes() + 4 * kStateArrays * size_t{c.features}, c.model,
+  snapshot_restore(in + detector_head_bytes(c.features), c.model,
                    detector_model(det), &model);
   *out = det;
   return true;

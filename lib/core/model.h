@@ -96,6 +96,20 @@ inline float clamp_variance(float v, float floor) {
 // fails the comparison).
 inline bool feature_is_valid(float v) { return std::fabs(v) <= SMX_MAX_ABS_FEATURE; }
 
+// True if every one of the n values of x is a valid feature value.
+inline bool sample_is_valid(const float* x, uint32_t n) {
+  for (uint32_t d = 0; d < n; ++d) {
+    if (!feature_is_valid(x[d])) return false;
+  }
+  return true;
+}
+
+// True if caller storage can hold `needed` bytes of a model or detector: aligned to
+// SMX_STORAGE_ALIGN and large enough.
+inline bool storage_fits(const void* storage, size_t storage_bytes, size_t needed) {
+  return reinterpret_cast<uintptr_t>(storage) % SMX_STORAGE_ALIGN == 0 && storage_bytes >= needed;
+}
+
 // Writes a fresh model (header, arrays with their padding values) into storage.
 smx_model* create_model(const smx_config& c, void* storage);
 

@@ -28,10 +28,9 @@ namespace {
 
 constexpr uint32_t kSnapshotMagic = 0x53584D53u;  // bytes "SMXS"
 constexpr uint32_t kSnapshotVersion = 1;
-constexpr size_t kPreambleBytes = 12;
 constexpr size_t kConfigBytes = 11 * 4;
 constexpr size_t kStateBytes = 2 * 4 + 4 * 8;
-constexpr size_t kFixedBytes = kPreambleBytes + kConfigBytes + kStateBytes + 4;
+constexpr size_t kFixedBytes = kSnapshotPreambleBytes + kConfigBytes + kStateBytes + 4;
 
 size_t snapshot_bytes(const smx_config& c, uint32_t buffered) {
   const size_t k = c.components, d = c.features;
@@ -104,9 +103,7 @@ size_t snapshot_save(const smx_model* m, unsigned char* out) {
   smx_model header = *m;  // the archives take references; the model itself stays const
   const size_t total = snapshot_size(m);
   Writer w(out);
-  w.u32(kSnapshotMagic);
-  w.u32(kSnapshotVersion);
-  w.u32(static_cast<uint32_t>(total));
+  write_preamble(w, kSnapshotMagic, kSnapshotVersion, total);
   transfer_config(w, header.config);
   transfer_state(w, header);
   transfer_arrays(w, m->config, m->buffered, arrays_of(m));
@@ -115,16 +112,10 @@ size_t snapshot_save(const smx_model* m, unsigned char* out) {
 }
 
 bool snapshot_config(const unsigned char* in, size_t len, smx_config* c, size_t* total) {
-  if (len < kFixedBytes) return false;
-  Reader r(in);
-  uint32_t magic, version, length, crc;
-  r.u32(magic);
-  r.u32(version);
-  r.u32(length);
-  if (magic != kSnapshotMagic || version != kSnapshotVersion) return false;
-  if (length < kFixedBytes || length > len) return false;
-  Reader(in + length - 4).u32(crc);
-  if (crc32(in, length - 4) != crc) return false;
+  size_t length = 0;
+  if (!check_preamble(in, len, kSnapshotMagic, kSnapshotVersion, kFixedBytes, &length))
+    return false;
+  Reader r(in + kSnapshotPreambleBytes);
   transfer_config(r, *c);
   *total = length;
   return config_is_valid(*c);
@@ -135,10 +126,10 @@ bool snapshot_check(const unsigned char* in, size_t len, smx_config* c, size_t* 
   // A snapshot with a valid CRC can still come from something other than this library:
   // check every value.
   smx_model state{};
-  Reader state_reader(in + kPreambleBytes + kConfigBytes);
+  Reader state_reader(in + kSnapshotPreambleBytes + kConfigBytes);
   transfer_state(state_reader, state);
   if (!state_is_valid(state, *c, *total)) return false;
-  Checker checker(in + kPreambleBytes + kConfigBytes + kStateBytes, c->variance_floor);
+  Checker checker(in + kSnapshotPreambleBytes + kConfigBytes + kStateBytes, c->variance_floor);
   transfer_arrays(checker, *c, state.buffered, ModelArrays{});
   return checker.ok();
 }
@@ -146,7 +137,7 @@ bool snapshot_check(const unsigned char* in, size_t len, smx_config* c, size_t* 
 void snapshot_restore(const unsigned char* in, const smx_config& c, void* storage,
                       smx_model** model) {
   smx_model* m = create_model(c, storage);
-  Reader r(in + kPreambleBytes + kConfigBytes);
+  Reader r(in + kSnapshotPreambleBytes + kConfigBytes);
   transfer_state(r, *m);
   const ModelArrays a = arrays_of(m);
   transfer_arrays(r, c, m->buffered, a);
@@ -161,8 +152,7 @@ bool snapshot_load(const unsigned char* in, size_t len, void* storage, size_t st
   size_t total = 0;
   *storage_error = false;
   if (!snapshot_check(in, len, &c, &total)) return false;
-  if (reinterpret_cast<uintptr_t>(storage) % SMX_STORAGE_ALIGN != 0 ||
-      storage_bytes < carve_storage(c, nullptr, nullptr)) {
+  if (!storage_fits(storage, storage_bytes, carve_storage(c, nullptr, nullptr))) {
     *storage_error = true;
     return false;
   }
