@@ -150,10 +150,8 @@ void finish_warmup_scaling(smx_detector* det, const DetectorArrays& a) {
 }
 
 // The feature whose squared standardized deviations from the most responsible component,
-// summed over views, are largest.
-int32_t top_feature(const smx_detector* det, const DetectorArrays& a) {
-  const smx_model* m = detector_model(det);
-  const ModelArrays ma = arrays_of(m);
+// summed over views, are largest (ma: the model's arrays after estep_sample).
+int32_t top_feature(const smx_detector* det, const DetectorArrays& a, const ModelArrays& ma) {
   const kernels::ParamArrays& p = ma.iterate;
   uint32_t best_k = 0;
   for (uint32_t k = 1; k < p.shape.components; ++k) {
@@ -290,10 +288,11 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
 
   ++det->scored;
   ++m->samples_seen;
-  const float log_p = estep_sample(m, a.input);
+  const ModelArrays ma = arrays_of(m);
+  const float log_p = estep_sample(ma, a.input);
   smx_score_tail& tail = det->tail;
   result.score = -log_p;
-  result.top_feature = top_feature(det, a);
+  result.top_feature = top_feature(det, a, ma);
   const bool alarms_on = det->scored > c.calibration_samples;
   const float truncation = alarms_on ? c.alarm_rate : 0.0f;
   if (tail.updates > 0) {
@@ -304,7 +303,7 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
   }
   const float weight = result.is_anomaly ? c.anomaly_weight : 1.0f;
   if (weight > 0.0f) {
-    learn(m, a.input, log_p, weight);
+    learn(m, ma, a.input, log_p, weight);
     if (std::isfinite(result.score))
       tail_update(tail, result.score, weight, c.tail_rate, truncation);
     follow_slow_average(det, a, weight);

@@ -114,7 +114,13 @@ __attribute__((noinline)) float buffer_warmup_sample(smx_model* m, const float* 
   return std::numeric_limits<float>::quiet_NaN();
 }
 
-void learn_with(smx_model* m, const ModelArrays& a, const float* x, float log_p, float weight) {
+}  // namespace
+
+float estep_sample(const ModelArrays& a, const float* x) {
+  return kernels::estep(estep_view(a.iterate), x, a.log_joint, a.resp);
+}
+
+void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, float weight) {
   const smx_config& c = m->config;
   const uint32_t stride = a.stats.shape.stride;
 
@@ -147,23 +153,12 @@ void learn_with(smx_model* m, const ModelArrays& a, const float* x, float log_p,
   }
 }
 
-}  // namespace
-
-float estep_sample(smx_model* m, const float* x) {
-  const ModelArrays a = arrays_of(m);
-  return kernels::estep(estep_view(a.iterate), x, a.log_joint, a.resp);
-}
-
-void learn(smx_model* m, const float* x, float log_p, float weight) {
-  learn_with(m, arrays_of(m), x, log_p, weight);
-}
-
 float observe(smx_model* m, const float* x) {
   ++m->samples_seen;
   if (!m->ready) return buffer_warmup_sample(m, x);
   const ModelArrays a = arrays_of(m);
-  const float log_p = kernels::estep(estep_view(a.iterate), x, a.log_joint, a.resp);
-  learn_with(m, a, x, log_p, 1.0f);
+  const float log_p = estep_sample(a, x);
+  learn(m, a, x, log_p, 1.0f);
   return log_p;
 }
 

@@ -134,13 +134,13 @@ void set_params(smx_model* m, const float* weights, const float* means, const fl
 // One sample through the learner (x validated): estep_sample, then learn with weight 1.
 float observe(smx_model* m, const float* x);
 
-// The two halves of observe on a ready model, for callers that decide between them (the
-// detector's learning gate). estep_sample returns log p(x) under the iterate and leaves
-// the log-joint densities and responsibilities in the model's scratch arrays; learn
-// continues from them with the step size scaled by weight in (0, 1] (weight < 1 never
-// re-seeds a dead component). samples_seen is the caller's to count.
-float estep_sample(smx_model* m, const float* x);
-void learn(smx_model* m, const float* x, float log_p, float weight);
+// The two halves of observe on a ready model (a = arrays_of(m)), for callers that decide
+// between them (the detector's learning gate). estep_sample returns log p(x) under the
+// iterate and leaves the log-joint densities and responsibilities in the model's scratch
+// arrays; learn continues from them with the step size scaled by weight in (0, 1]
+// (weight < 1 never re-seeds a dead component). samples_seen is the caller's to count.
+float estep_sample(const ModelArrays& a, const float* x);
+void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, float weight);
 
 // k-means++ seeding plus Lloyd iterations on the warm-up buffer; fills the statistics.
 void initialize_from_warmup(smx_model* m);
