@@ -38,8 +38,13 @@ HWY_INLINE V ExpCut(DF d, V x, float cut) {
   return hn::IfThenElseZero(hn::Ge(x, floor), hn::Exp(d, hn::Max(x, floor)));
 }
 
-void LogJointBlock(const EStepParams& p, const float* HWY_RESTRICT x, uint32_t first,
-                   float* HWY_RESTRICT l) {
+// Log joint densities of block `first` for S samples at once (xs[s], into out[s]): each
+// feature's means and precisions are loaded once for all S, and two accumulators per sample
+// (even and odd features) halve each FMA dependency chain. S = 1 is the per-sample E-step;
+// batch scoring uses S = 4 and so gets the same bits.
+template <int S>
+HWY_INLINE void LogJointSamples(const EStepParams& p, const float* const* xs, uint32_t first,
+                                float* const* out) {
   const Block d;
   const size_t lanes = hn::Lanes(d);
   const size_t stride = p.shape.stride;
@@ -47,24 +52,38 @@ void LogJointBlock(const EStepParams& p, const float* HWY_RESTRICT x, uint32_t f
   for (size_t j = 0; j < kBlock; j += lanes) {
     const float* mean = p.mean + first + j;
     const float* half_precision = p.half_precision + first + j;
-    // Two accumulators halve the FMA dependency chain over the features.
-    auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
+    decltype(hn::Zero(d)) even[S], odd[S];
+    for (int s = 0; s < S; ++s) even[s] = odd[s] = hn::Zero(d);
     uint32_t f = 0;
     for (; f + 2 <= features; f += 2) {
-      const auto delta0 = hn::Sub(hn::Set(d, x[f]), hn::Load(d, mean + f * stride));
-      const auto delta1 = hn::Sub(hn::Set(d, x[f + 1]), hn::Load(d, mean + (f + 1) * stride));
-      acc0 = hn::MulAdd(hn::Mul(hn::Load(d, half_precision + f * stride), delta0), delta0, acc0);
-      acc1 = hn::MulAdd(hn::Mul(hn::Load(d, half_precision + (f + 1) * stride), delta1), delta1,
-                        acc1);
+      const auto m0 = hn::Load(d, mean + f * stride), h0 = hn::Load(d, half_precision + f * stride);
+      const auto m1 = hn::Load(d, mean + (f + 1) * stride);
+      const auto h1 = hn::Load(d, half_precision + (f + 1) * stride);
+      for (int s = 0; s < S; ++s) {
+        const auto d0 = hn::Sub(hn::Set(d, xs[s][f]), m0);
+        const auto d1 = hn::Sub(hn::Set(d, xs[s][f + 1]), m1);
+        even[s] = hn::MulAdd(hn::Mul(h0, d0), d0, even[s]);
+        odd[s] = hn::MulAdd(hn::Mul(h1, d1), d1, odd[s]);
+      }
     }
     if (f < features) {
-      const auto delta = hn::Sub(hn::Set(d, x[f]), hn::Load(d, mean + f * stride));
-      acc0 = hn::MulAdd(hn::Mul(hn::Load(d, half_precision + f * stride), delta), delta, acc0);
+      const auto m0 = hn::Load(d, mean + f * stride), h0 = hn::Load(d, half_precision + f * stride);
+      for (int s = 0; s < S; ++s) {
+        const auto d0 = hn::Sub(hn::Set(d, xs[s][f]), m0);
+        even[s] = hn::MulAdd(hn::Mul(h0, d0), d0, even[s]);
+      }
     }
     const auto constant =
         hn::Add(hn::Load(d, p.log_weight + first + j), hn::Load(d, p.log_norm + first + j));
-    hn::Store(hn::Sub(constant, hn::Add(acc0, acc1)), d, l + j);
+    for (int s = 0; s < S; ++s) hn::Store(hn::Sub(constant, hn::Add(even[s], odd[s])), d, out[s] + j);
   }
+}
+
+void LogJointBlock(const EStepParams& p, const float* HWY_RESTRICT x, uint32_t first,
+                   float* HWY_RESTRICT l) {
+  const float* xs[1] = {x};
+  float* out[1] = {l};
+  LogJointSamples<1>(p, xs, first, out);
 }
 
 // n is a multiple of kBlock (every caller adds whole blocks).
@@ -311,7 +330,7 @@ float ScoreOne(const EStepParams& p, const float* HWY_RESTRICT x) {
     LogJointBlock(p, x, first, block);
     LseAdd(lse, block, kBlock);
   }
-  return lse.max == -kInf ? -kInf : lse.max + std::log(lse.sum);
+  return lse_value(lse);
 }
 
 // The learner's E-step, fused: the log joint densities and their maximum, then one Exp per
@@ -425,48 +444,18 @@ void ScoreBatch(const EStepParams& p, const float* HWY_RESTRICT x, size_t n,
     }
   }
   // More components: lanes across components as in the per-sample E-step, four samples at a
-  // time, so each block's means and precisions are loaded once for four samples and eight
-  // FMA chains run side by side (the same even/odd feature split as LogJointBlock, so every
-  // result equals ScoreOne's bit for bit).
+  // time (LogJointSamples<4>: every result equals ScoreOne's bit for bit).
   for (; i + 4 <= n; i += 4) {
     const float* xs[4] = {x + i * features, x + (i + 1) * features, x + (i + 2) * features,
                           x + (i + 3) * features};
     alignas(64) float block[4][kBlock];
+    float* blocks[4] = {block[0], block[1], block[2], block[3]};
     LogSumExp lse[4];
     for (uint32_t first = 0; first < stride; first += kBlock) {
-      for (size_t j = 0; j < kBlock; j += lanes) {
-        const float* mean = p.mean + first + j;
-        const float* half_precision = p.half_precision + first + j;
-        decltype(hn::Zero(d)) even[4], odd[4];
-        for (int s = 0; s < 4; ++s) even[s] = odd[s] = hn::Zero(d);
-        uint32_t f = 0;
-        for (; f + 2 <= features; f += 2) {
-          const auto m0 = hn::Load(d, mean + f * stride), h0 = hn::Load(d, half_precision + f * stride);
-          const auto m1 = hn::Load(d, mean + (f + 1) * stride);
-          const auto h1 = hn::Load(d, half_precision + (f + 1) * stride);
-          for (int s = 0; s < 4; ++s) {
-            const auto d0 = hn::Sub(hn::Set(d, xs[s][f]), m0);
-            const auto d1 = hn::Sub(hn::Set(d, xs[s][f + 1]), m1);
-            even[s] = hn::MulAdd(hn::Mul(h0, d0), d0, even[s]);
-            odd[s] = hn::MulAdd(hn::Mul(h1, d1), d1, odd[s]);
-          }
-        }
-        if (f < features) {
-          const auto m0 = hn::Load(d, mean + f * stride), h0 = hn::Load(d, half_precision + f * stride);
-          for (int s = 0; s < 4; ++s) {
-            const auto d0 = hn::Sub(hn::Set(d, xs[s][f]), m0);
-            even[s] = hn::MulAdd(hn::Mul(h0, d0), d0, even[s]);
-          }
-        }
-        const auto constant =
-            hn::Add(hn::Load(d, p.log_weight + first + j), hn::Load(d, p.log_norm + first + j));
-        for (int s = 0; s < 4; ++s)
-          hn::Store(hn::Sub(constant, hn::Add(even[s], odd[s])), d, block[s] + j);
-      }
+      LogJointSamples<4>(p, xs, first, blocks);
       for (int s = 0; s < 4; ++s) LseAdd(lse[s], block[s], kBlock);
     }
-    for (int s = 0; s < 4; ++s)
-      out[i + s] = lse[s].max == -kInf ? -kInf : lse[s].max + std::log(lse[s].sum);
+    for (int s = 0; s < 4; ++s) out[i + s] = lse_value(lse[s]);
   }
   for (; i < n; ++i) out[i] = ScoreOne(p, x + i * features);
 }
