@@ -19,16 +19,22 @@ void require(bool condition) {
   if (!condition) __builtin_trap();
 }
 
+void paint_storage() { std::memset(g_storage, 0xA5, kSentinelBytes); }
+
+// After a load into the painted storage: a rejection must be a snapshot or storage error
+// that left the storage untouched. True if the load was accepted.
+bool accepted(smx_status status) {
+  if (status == SMX_OK) return true;
+  require(status == SMX_ERR_SNAPSHOT || status == SMX_ERR_STORAGE);
+  for (size_t i = 0; i < kSentinelBytes; ++i) require(g_storage[i] == 0xA5);
+  return false;
+}
+
 // The detector loader on the same bytes (the seeds include detector snapshots).
 void fuzz_detector(const uint8_t* data, size_t size) {
-  std::memset(g_storage, 0xA5, kSentinelBytes);
+  paint_storage();
   smx_detector* det = nullptr;
-  const smx_status status = smx_detector_snapshot_load(data, size, g_storage, kStorageBytes, &det);
-  if (status != SMX_OK) {
-    require(status == SMX_ERR_SNAPSHOT || status == SMX_ERR_STORAGE);
-    for (size_t i = 0; i < kSentinelBytes; ++i) require(g_storage[i] == 0xA5);
-    return;
-  }
+  if (!accepted(smx_detector_snapshot_load(data, size, g_storage, kStorageBytes, &det))) return;
   size_t bytes = 0, written = 0;
   require(smx_detector_snapshot_size(det, &bytes) == SMX_OK && bytes <= size);
   std::vector<unsigned char> again(bytes);
@@ -47,14 +53,9 @@ void fuzz_detector(const uint8_t* data, size_t size) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz_detector(data, size);
-  std::memset(g_storage, 0xA5, kSentinelBytes);
+  paint_storage();
   smx_model* model = nullptr;
-  const smx_status status = smx_snapshot_load(data, size, g_storage, kStorageBytes, &model);
-  if (status != SMX_OK) {
-    require(status == SMX_ERR_SNAPSHOT || status == SMX_ERR_STORAGE);
-    for (size_t i = 0; i < kSentinelBytes; ++i) require(g_storage[i] == 0xA5);
-    return 0;
-  }
+  if (!accepted(smx_snapshot_load(data, size, g_storage, kStorageBytes, &model))) return 0;
   size_t bytes = 0;
   require(smx_snapshot_size(model, &bytes) == SMX_OK && bytes <= size);
   std::vector<unsigned char> again(bytes);
