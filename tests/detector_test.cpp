@@ -201,7 +201,8 @@ TEST(Detector, ThresholdAdaptsWhenTheScaleChanges) {
   const float threshold_after = h.detect(std::vector<float>{0.0f, 0.0f}.data()).threshold;
   EXPECT_GT(first, 100);  // the change is flagged
   EXPECT_LT(settled, 3 * 0.01 * 20000);
-  // The score of a spread-3 stream is log(9) = 2.2 nats higher per... the threshold rose.
+  // A tripled spread raises -log p of typical readings by 2 x (1/2) log 9 = 2.2 nats (D = 2)
+  // once the model has adapted: the threshold must have moved up with it.
   EXPECT_GT(threshold_after, threshold_before + 1.0f);
 }
 
