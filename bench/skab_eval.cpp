@@ -106,12 +106,12 @@ int main(int argc, char** argv) {
   }
   DetectorSettings settings;
   for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i], value, error;
+    const std::string arg = argv[i];
+    std::string value, error;
     if (arg.compare(0, 2, "--") != 0) return std::cerr << "unexpected " << arg << "\n", 2;
-    const size_t eq = arg.find('=');
-    if (eq != std::string::npos) value = arg.substr(eq + 1), arg = arg.substr(0, eq);
-    else if (i + 1 < argc) value = argv[++i];
-    if (!record_detector_option(arg.substr(2), value, settings, error))
+    const std::string name = option_name(arg);
+    if (!option_value(argc, argv, i, value)) return std::cerr << "--" << name << " needs a value\n", 2;
+    if (!record_detector_option(name, value, settings, error))
       return std::cerr << "skab_eval: " << error << "\n", 2;
   }
   if (!settings.kernels.empty() && select_kernels(settings.kernels.c_str()) != status::ok)

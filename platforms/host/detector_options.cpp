@@ -179,6 +179,20 @@ std::string view_names(uint32_t views) {
   return s;
 }
 
+bool option_value(int argc, char** argv, int& i, std::string& value) {
+  const std::string arg = argv[i];
+  const size_t eq = arg.find('=');
+  if (eq != std::string::npos) {
+    value = arg.substr(eq + 1);
+    return true;
+  }
+  if (i + 1 >= argc) return false;
+  value = argv[++i];
+  return true;
+}
+
+std::string option_name(const std::string& arg) { return arg.substr(2, arg.find('=') - 2); }
+
 bool is_detector_option(const std::string& name) { return find(name) != nullptr; }
 
 bool record_detector_option(const std::string& name, const std::string& value,

@@ -33,6 +33,12 @@ bool record_detector_option(const std::string& name, const std::string& value,
 // error when the combination is invalid (e.g. a step exponent out of range).
 bool build_detector_config(const DetectorSettings& settings, uint32_t features,
                            smx_detector_config& cfg, std::string& error);
+// The value of command-line option argv[i] ("--name=value", or "--name value": then i moves
+// past the value). false if there is none.
+bool option_value(int argc, char** argv, int& i, std::string& value);
+// The name of option argv[i] ("--name" or "--name=value" gives "name").
+std::string option_name(const std::string& arg);
+
 // One line per option: name, value, meaning, default.
 void print_detector_options(std::ostream& out);
 // "level,delta" for a view mask.

@@ -76,17 +76,6 @@ int usage_error(const std::string& message) {
   return 2;
 }
 
-bool take_value(int argc, char** argv, int& i, const std::string& arg, std::string& value) {
-  const size_t eq = arg.find('=');
-  if (eq != std::string::npos) {
-    value = arg.substr(eq + 1);
-    return true;
-  }
-  if (i + 1 >= argc) return false;
-  value = argv[++i];
-  return true;
-}
-
 // 0 on success, else the exit status (2: usage; 0 with help printed is signalled by -1).
 int parse(int argc, char** argv, Options& o) {
   bool input_given = false;
@@ -99,13 +88,13 @@ int parse(int argc, char** argv, Options& o) {
       input_given = true;
       continue;
     }
-    const std::string name = arg.substr(2, arg.find('=') - 2);
+    const std::string name = option_name(arg);
     if (name == "header") { o.header = 1; continue; }
     if (name == "no-header") { o.header = 0; continue; }
     if (name == "quiet") { o.quiet = true; continue; }
     if (name == "echo") { o.echo = true; continue; }
     std::string value;
-    if (!take_value(argc, argv, i, arg, value)) return usage_error("--" + name + " needs a value");
+    if (!option_value(argc, argv, i, value)) return usage_error("--" + name + " needs a value");
     std::string error;
     if (name == "columns") o.columns = value;
     else if (name == "label") o.label = value;
