@@ -59,7 +59,8 @@ const char kUsage[] =
     "  --delimiter C            ',' ';' 'tab' [detected from the first line]\n"
     "  --header / --no-header   [detected: a first line with a non-number is a header]\n"
     "  --on-bad-row=fail|skip   a malformed row stops the run (exit 1), or is reported and\n"
-    "                           skipped [fail]\n"
+    "                           skipped: its output row keeps its number, other fields\n"
+    "                           empty [fail]\n"
     "  --learn-rows N           the first N rows are learned from but never flagged or\n"
     "                           counted in the metrics [0]\n"
     "Output:\n"
@@ -283,13 +284,16 @@ int run_detect(const Options& o) {
   // alarms outside them.
   uint64_t labelled_windows = 0, windows_hit = 0, false_events = 0;
   bool in_window = false, window_hit = false, in_false_event = false;
-  uint64_t rows = 0, bad_rows = 0, warmup_rows = 0, flagged = 0;
+  // data_row numbers every data row of the input (the output's `row`, which --learn-rows
+  // counts); rows counts those scored.
+  uint64_t data_row = 0, rows = 0, bad_rows = 0, warmup_rows = 0, flagged = 0;
   const auto start = std::chrono::steady_clock::now();
   auto last_report = start;
   while (true) {
     if (!csv.next()) {
       if (csv.at_end()) break;
     }
+    ++data_row;
     std::string reason = csv.error();
     const std::vector<std::string>& f = csv.fields();
     bool label = false;
@@ -321,6 +325,10 @@ int run_detect(const Options& o) {
         return 1;
       }
       if (!o.quiet && bad_rows <= 10) std::cerr << "streamix: skipped " << reason << "\n";
+      // The row keeps its place in the output, every other field empty.
+      out << data_row << ",,,,,," << (labelled ? "," : "");
+      for (size_t j = 0; o.echo && j < features.size(); ++j) out << ',';
+      out << '\n';
       continue;
     }
     ++rows;
@@ -329,7 +337,7 @@ int run_detect(const Options& o) {
       const std::string t = time.substr(0, 19);
       for (const auto& w : windows) label = label || (t >= w.first && t <= w.second);
     }
-    const bool counted = rows > o.learn_rows;
+    const bool counted = data_row > o.learn_rows;
     const bool anomaly = counted && r.is_anomaly;
     if (std::isnan(r.score)) ++warmup_rows;
     flagged += anomaly;
@@ -344,7 +352,7 @@ int run_detect(const Options& o) {
       false_events += false_alarm && !in_false_event;
       in_false_event = false_alarm;
     }
-    out << rows << ',' << time << ',' << format_float(r.score) << ','
+    out << data_row << ',' << time << ',' << format_float(r.score) << ','
         << format_float(r.threshold) << ',' << format_float(r.probability) << ','
         << (anomaly ? 1 : 0) << ','
         << (r.top_feature >= 0 ? csv.column_names()[features[r.top_feature]] : std::string());
