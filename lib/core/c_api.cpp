@@ -112,9 +112,8 @@ smx_status smx_score(const smx_model* m, const float* x, float* log_likelihood) 
   if (!is_model(m) || x == nullptr || log_likelihood == nullptr) return SMX_ERR_ARGUMENT;
   if (!sample_is_valid(m, x)) return SMX_ERR_INPUT;
   if (!m->ready) return SMX_ERR_NOT_READY;
-  const core::ModelArrays a = core::arrays_of(m);
   // One sample through the batch kernel: the same per-sample E-step smx_score_batch uses.
-  kernels::score_batch(core::estep_view(core::reported_params(m, a)), x, 1, log_likelihood);
+  kernels::score_batch(core::reported_estep_params(m), x, 1, log_likelihood);
   return SMX_OK;
 }
 
@@ -192,8 +191,7 @@ smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* 
     if (!sample_is_valid(m, x + i * d)) return SMX_ERR_INPUT;
   }
   if (!m->ready) return SMX_ERR_NOT_READY;
-  const core::ModelArrays a = core::arrays_of(m);
-  kernels::score_batch(core::estep_view(core::reported_params(m, a)), x, n, log_likelihood);
+  kernels::score_batch(core::reported_estep_params(m), x, n, log_likelihood);
   return SMX_OK;
 }
 

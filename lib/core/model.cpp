@@ -121,6 +121,45 @@ kernels::EStepParams estep_view(const kernels::ParamArrays& p) {
   return kernels::EStepParams{p.log_weight, p.log_norm, p.mean, p.half_precision, p.shape};
 }
 
+namespace {
+
+// The position of one array in for_each_array's order (and so in smx_model::array_offset).
+template <class Select>
+constexpr size_t array_index(Select select) {
+  ModelArrays a{};
+  float* const* target = &select(a);
+  size_t i = 0, found = kArrayCount;
+  for_each_array(a, [&](float*& p) {
+    if (&p == target) found = i;
+    ++i;
+  });
+  return found;
+}
+
+// The E-step's arrays (log weight, log norm, mean, half precision) of the iterate, row 0,
+// and of the average, row 1.
+constexpr size_t kEStepArrayIndex[2][4] = {
+    {array_index([](ModelArrays& a) -> float*& { return a.iterate.log_weight; }),
+     array_index([](ModelArrays& a) -> float*& { return a.iterate.log_norm; }),
+     array_index([](ModelArrays& a) -> float*& { return a.iterate.mean; }),
+     array_index([](ModelArrays& a) -> float*& { return a.iterate.half_precision; })},
+    {array_index([](ModelArrays& a) -> float*& { return a.average.log_weight; }),
+     array_index([](ModelArrays& a) -> float*& { return a.average.log_norm; }),
+     array_index([](ModelArrays& a) -> float*& { return a.average.mean; }),
+     array_index([](ModelArrays& a) -> float*& { return a.average.half_precision; })}};
+
+}  // namespace
+
+kernels::EStepParams reported_estep_params(const smx_model* m) {
+  const size_t* index = kEStepArrayIndex[m->averaged > 0 ? 1 : 0];
+  auto array = [m](size_t i) {
+    return reinterpret_cast<const float*>(reinterpret_cast<const unsigned char*>(m) +
+                                          m->array_offset[i]);
+  };
+  return kernels::EStepParams{array(index[0]), array(index[1]), array(index[2]), array(index[3]),
+                              shape_of(m->config)};
+}
+
 void refresh_iterate(const ModelArrays& a) {
   kernels::refresh_from_stats(kernels::active(), a.stats, a.iterate);
 }

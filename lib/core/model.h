@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/kernels.h"
 #include "streamix/streamix.h"
@@ -96,12 +97,21 @@ inline float clamp_variance(float v, float floor) {
 // fails the comparison).
 inline bool feature_is_valid(float v) { return std::fabs(v) <= SMX_MAX_ABS_FEATURE; }
 
-// True if every one of the n values of x is a valid feature value.
+// True if every one of the n values of x is a valid feature value. Written on the bits
+// (for a float without its sign, integer order is float order, and NaN lies above every
+// finite value) and without an early exit, so that the compiler vectorizes it: valid
+// samples, the common case, read all n values anyway.
 inline bool sample_is_valid(const float* x, uint32_t n) {
+  int32_t limit;
+  const float max_abs = SMX_MAX_ABS_FEATURE;
+  std::memcpy(&limit, &max_abs, sizeof limit);
+  int32_t invalid = 0;
   for (uint32_t d = 0; d < n; ++d) {
-    if (!feature_is_valid(x[d])) return false;
+    int32_t bits;
+    std::memcpy(&bits, x + d, sizeof bits);
+    invalid |= (bits & 0x7FFFFFFF) > limit;
   }
-  return true;
+  return invalid == 0;
 }
 
 // True if caller storage can hold `needed` bytes of a model or detector: aligned to
@@ -117,6 +127,9 @@ smx_model* create_model(const smx_config& c, void* storage);
 // once it has at least one iterate, the iterate otherwise.
 const kernels::ParamArrays& reported_params(const smx_model* m, const ModelArrays& a);
 kernels::EStepParams estep_view(const kernels::ParamArrays& p);
+// estep_view(reported_params(m, arrays_of(m))) from the four offsets it needs: the scoring
+// path's way to its arrays (arrays_of builds all twenty pointers).
+kernels::EStepParams reported_estep_params(const smx_model* m);
 
 // theta = theta_bar(s): the iterate's weights (normalized), means and variances from the
 // statistics, and its derived E-step terms.

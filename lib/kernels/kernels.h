@@ -9,6 +9,7 @@
 #ifndef STREAMIX_KERNELS_KERNELS_H
 #define STREAMIX_KERNELS_KERNELS_H
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -52,6 +53,14 @@ struct LogSumExp {
   float sum = 0.0f;
 };
 float lse_value(const LogSumExp& acc);  // -inf when every l was -inf, never NaN
+
+// acc.sum rescaled to a new maximum (>= acc.max): sum exp(l - new_max) over what acc holds.
+// Skips the exponential where it is exactly 1 or the sum is empty (the first block of a
+// sample, the only one when K <= 16): a libm call on the per-sample path otherwise.
+inline float lse_rescaled_sum(const LogSumExp& acc, float new_max) {
+  if (acc.max == new_max || acc.max == -kInf) return acc.sum;
+  return acc.sum * std::exp(acc.max - new_max);
+}
 
 // Running sufficient statistics in weighted-Welford form (weight s0, mean, variance). The
 // mean is a two-float sum mean + mean_residual: once the step eta (x - mean) falls below

@@ -100,7 +100,7 @@ void LseAdd(LogSumExp& acc, const float* HWY_RESTRICT l, uint32_t n) {
   for (size_t i = 0; i < n; i += lanes) {
     sum = hn::Add(sum, ExpCut(d, hn::Sub(hn::Load(d, l + i), shift), kExpFloor));
   }
-  acc.sum = acc.sum * std::exp(acc.max - new_max) + hn::GetLane(hn::SumOfLanes(d, sum));
+  acc.sum = lse_rescaled_sum(acc, new_max) + hn::GetLane(hn::SumOfLanes(d, sum));
   acc.max = new_max;
 }
 
@@ -322,15 +322,28 @@ void RunningMean(float* HWY_RESTRICT avg, const float* HWY_RESTRICT value, size_
   RunningMeanChunks(One(), avg, value, done, n, inv_count);
 }
 
-// log p(x) of one sample with this target's E-step.
-float ScoreOne(const EStepParams& p, const float* HWY_RESTRICT x) {
-  alignas(64) float block[kBlock];
-  LogSumExp lse;
-  for (uint32_t first = 0; first < p.shape.stride; first += kBlock) {
-    LogJointBlock(p, x, first, block);
-    LseAdd(lse, block, kBlock);
+// log p(x) of S samples (xs[s] into log_p[s]): the log joint densities of kScoreChunk
+// components at a time into registers-sized scratch, then each chunk's two-pass log-sum-exp
+// (LseAdd), chunks combined by the streaming rule. S = 1 is smx_score; S = 4 the batch path
+// beyond kAcrossSamplesMaxComponents, with the same bits. For K <= 64 there is one chunk:
+// one maximum, one Exp per component, one Log.
+constexpr uint32_t kScoreChunk = 4 * kBlock;
+
+template <int S>
+HWY_INLINE void LogDensitySamples(const EStepParams& p, const float* const* xs, float* log_p) {
+  const uint32_t stride = p.shape.stride;
+  alignas(64) float l[S][kScoreChunk];
+  float* out[S];
+  LogSumExp lse[S];
+  for (uint32_t first = 0; first < stride; first += kScoreChunk) {
+    const uint32_t n = stride - first < kScoreChunk ? stride - first : kScoreChunk;
+    for (uint32_t b = 0; b < n; b += kBlock) {
+      for (int s = 0; s < S; ++s) out[s] = l[s] + b;
+      LogJointSamples<S>(p, xs, first + b, out);
+    }
+    for (int s = 0; s < S; ++s) LseAdd(lse[s], l[s], n);
   }
-  return lse_value(lse);
+  for (int s = 0; s < S; ++s) log_p[s] = lse_value(lse[s]);
 }
 
 // The learner's E-step, fused: the log joint densities and their maximum, then one Exp per
@@ -444,20 +457,16 @@ void ScoreBatch(const EStepParams& p, const float* HWY_RESTRICT x, size_t n,
     }
   }
   // More components: lanes across components as in the per-sample E-step, four samples at a
-  // time (LogJointSamples<4>: every result equals ScoreOne's bit for bit).
+  // time (every result equals the one-sample call's bit for bit).
   for (; i + 4 <= n; i += 4) {
     const float* xs[4] = {x + i * features, x + (i + 1) * features, x + (i + 2) * features,
                           x + (i + 3) * features};
-    alignas(64) float block[4][kBlock];
-    float* blocks[4] = {block[0], block[1], block[2], block[3]};
-    LogSumExp lse[4];
-    for (uint32_t first = 0; first < stride; first += kBlock) {
-      LogJointSamples<4>(p, xs, first, blocks);
-      for (int s = 0; s < 4; ++s) LseAdd(lse[s], block[s], kBlock);
-    }
-    for (int s = 0; s < 4; ++s) out[i + s] = lse_value(lse[s]);
+    LogDensitySamples<4>(p, xs, out + i);
   }
-  for (; i < n; ++i) out[i] = ScoreOne(p, x + i * features);
+  for (; i < n; ++i) {
+    const float* xs[1] = {x + i * features};
+    LogDensitySamples<1>(p, xs, out + i);
+  }
 }
 
 }  // namespace HWY_NAMESPACE

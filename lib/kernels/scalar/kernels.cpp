@@ -34,7 +34,7 @@ void lse_add(LogSumExp& acc, const float* l, uint32_t n) {
   for (uint32_t i = 0; i < n; ++i) block_max = std::max(block_max, l[i]);
   const float new_max = std::max(acc.max, block_max);
   if (new_max == -kInf) return;  // everything so far is -inf: keep sum = 0, avoid inf - inf
-  float sum = acc.sum * std::exp(acc.max - new_max);
+  float sum = lse_rescaled_sum(acc, new_max);
   for (uint32_t i = 0; i < n; ++i) sum += std::exp(l[i] - new_max);
   acc.max = new_max;
   acc.sum = sum;

@@ -70,7 +70,7 @@ void lse_add(LogSumExp& acc, const float* l, uint32_t n) {
   const Batch shift(new_max);
   Batch sum(0.0f);
   for (size_t i = 0; i < n; i += kLanes) sum += exp_cut(Batch::load_aligned(l + i) - shift, kExpFloor);
-  acc.sum = acc.sum * std::exp(acc.max - new_max) + xsimd::hadd(sum);
+  acc.sum = lse_rescaled_sum(acc, new_max) + xsimd::hadd(sum);
   acc.max = new_max;
 }
 
