@@ -9,8 +9,14 @@ namespace streamix::kernels {
 
 namespace {
 
-// STREAMIX_DEFAULT_TABLE names the build's default (kScalarTable, kHighwayTable, ...).
+// STREAMIX_DEFAULT_TABLE names the build's default (kScalarTable, kHighwayTable, ...). It
+// works unresolved too, so the pointer is valid from constant initialization on; the
+// resolved table replaces it during dynamic initialization.
 std::atomic<const KernelTable*> g_active{&STREAMIX_DEFAULT_TABLE};
+
+const KernelTable* resolve(const KernelTable* t) { return t->resolved ? &t->resolved() : t; }
+
+const bool g_default_resolved = (g_active.store(resolve(&STREAMIX_DEFAULT_TABLE)), true);
 
 const KernelTable* const kCompiledIn[] = {
     &kScalarTable,
@@ -38,7 +44,7 @@ bool select(const char* name) {
     } else if (t->restrict_target) {
       t->restrict_target(nullptr);  // the best target this CPU has
     }
-    g_active.store(t, std::memory_order_relaxed);
+    g_active.store(resolve(t), std::memory_order_relaxed);
     return true;
   }
   return false;

@@ -115,9 +115,13 @@ struct KernelTable {
   bool (*restrict_target)(const char* target);
   // The instruction set in use ("AVX3", "NEON", ...).
   const char* (*target)();
+  // Optional: a copy of this table whose operations are the chosen target's own functions
+  // (null: this table is already direct). The active table is the resolved one, so that an
+  // operation costs one indirect call, not a second dispatch inside the backend.
+  const KernelTable& (*resolved)();
 };
 
-// The backend in use (process-wide; the default is chosen at build time).
+// The backend in use (process-wide; the default is chosen at build time), resolved.
 const KernelTable& active();
 // Selects a backend by name: "scalar", "xsimd", "highway", or "highway:<TARGET>" (e.g.
 // "highway:AVX2") to restrict Highway's dispatch to one target. False if that backend or

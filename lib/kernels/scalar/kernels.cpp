@@ -138,6 +138,7 @@ const KernelTable kScalarTable = {"scalar",
                                   scalar::score_batch,
                                   nullptr,
                                   nullptr,
-                                  scalar::target};
+                                  scalar::target,
+                                  nullptr};
 
 }  // namespace streamix::kernels

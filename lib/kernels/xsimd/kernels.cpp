@@ -214,6 +214,7 @@ const KernelTable kXsimdTable = {"xsimd",
                                  xsimd_backend::score_batch,
                                  xsimd_backend::supported,
                                  nullptr,
-                                 xsimd_backend::target};
+                                 xsimd_backend::target,
+                                 nullptr};
 
 }  // namespace streamix::kernels
