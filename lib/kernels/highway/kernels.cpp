@@ -50,15 +50,15 @@ HWY_INLINE void LogJointSamples(const EStepParams& p, const float* const* xs, ui
   const size_t stride = p.shape.stride;
   const uint32_t features = p.shape.features;
   for (size_t j = 0; j < kBlock; j += lanes) {
+    // Row pointers advance by the stride (no f * stride products in the loop).
     const float* mean = p.mean + first + j;
     const float* half_precision = p.half_precision + first + j;
     decltype(hn::Zero(d)) even[S], odd[S];
     for (int s = 0; s < S; ++s) even[s] = odd[s] = hn::Zero(d);
     uint32_t f = 0;
-    for (; f + 2 <= features; f += 2) {
-      const auto m0 = hn::Load(d, mean + f * stride), h0 = hn::Load(d, half_precision + f * stride);
-      const auto m1 = hn::Load(d, mean + (f + 1) * stride);
-      const auto h1 = hn::Load(d, half_precision + (f + 1) * stride);
+    for (; f + 2 <= features; f += 2, mean += 2 * stride, half_precision += 2 * stride) {
+      const auto m0 = hn::Load(d, mean), h0 = hn::Load(d, half_precision);
+      const auto m1 = hn::Load(d, mean + stride), h1 = hn::Load(d, half_precision + stride);
       for (int s = 0; s < S; ++s) {
         const auto d0 = hn::Sub(hn::Set(d, xs[s][f]), m0);
         const auto d1 = hn::Sub(hn::Set(d, xs[s][f + 1]), m1);
@@ -67,7 +67,7 @@ HWY_INLINE void LogJointSamples(const EStepParams& p, const float* const* xs, ui
       }
     }
     if (f < features) {
-      const auto m0 = hn::Load(d, mean + f * stride), h0 = hn::Load(d, half_precision + f * stride);
+      const auto m0 = hn::Load(d, mean), h0 = hn::Load(d, half_precision);
       for (int s = 0; s < S; ++s) {
         const auto d0 = hn::Sub(hn::Set(d, xs[s][f]), m0);
         even[s] = hn::MulAdd(hn::Mul(h0, d0), d0, even[s]);
