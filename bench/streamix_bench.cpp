@@ -177,11 +177,16 @@ void register_all() {
   }
   benchmark::RegisterBenchmark("observe/textbook/far/K:16/D:16", per_sample_textbook, Op::observe,
                                16u, 16u, true);
-  // Highway held to AVX2, to compare with xsimd on the same instruction set.
+  // Highway held to AVX2, to compare with xsimd on the same instruction set (K = 2 for the
+  // across-samples batch layout, K = 16 for the rest).
   benchmark::RegisterBenchmark("observe/highway:AVX2/K:16/D:16", per_sample, "highway:AVX2",
                                Op::observe, 16u, 16u, false);
   benchmark::RegisterBenchmark("score/highway:AVX2/K:16/D:16", per_sample, "highway:AVX2",
                                Op::score, 16u, 16u, false);
+  for (uint32_t k : {2u, 16u}) {
+    benchmark::RegisterBenchmark(("score_batch/highway:AVX2/" + shape_name(k, 16)).c_str(),
+                                 score_batch, "highway:AVX2", k, 16u);
+  }
 #if STREAMIX_BENCH_ARMADILLO
   benchmark::RegisterBenchmark("em_iteration/armadillo/K:16/D:16", em_iteration_armadillo, 16u,
                                16u);

@@ -1,8 +1,9 @@
 // xsimd backend: the architecture is fixed at compile time (this file alone is compiled with
 // -mavx2 -mfma on x86-64, NEON is baseline on ARM), and checked against the CPU at run time
 // before the backend can be selected. Exp and log are xsimd's own. xsimd 8.1 has no
-// horizontal max, so block maxima go through a small array; batch scoring uses the
-// per-sample E-step (the across-samples layout lives in the Highway backend).
+// horizontal max, so block maxima go through a small array. The algorithms are the Highway
+// backend's (fused E-step, both batch-scoring layouts), so the two can be compared as
+// implementations of the same arithmetic.
 #include <xsimd/xsimd.hpp>
 
 #include <cmath>
@@ -36,29 +37,48 @@ float max_of_lanes(const Batch& v) {
   return m;
 }
 
-void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
+// Log joint densities of block `first` for S samples at once (xs[s] into out[s]): each
+// feature's means and precisions are loaded once for all S, and two chains per sample (even
+// and odd features) halve the FMA latency. S = 1 is the per-sample E-step; batch scoring
+// uses S = 4 and so gets the same bits.
+template <int S>
+void log_joint_samples(const EStepParams& p, const float* const* xs, uint32_t first,
+                       float* const* out) {
   const size_t stride = p.shape.stride;
   const uint32_t features = p.shape.features;
   for (size_t j = 0; j < kBlock; j += kLanes) {
     const float* mean = p.mean + first + j;
     const float* half_precision = p.half_precision + first + j;
-    Batch acc0(0.0f), acc1(0.0f);  // two chains halve the FMA latency over the features
+    Batch even[S], odd[S];
+    for (int s = 0; s < S; ++s) even[s] = odd[s] = Batch(0.0f);
     uint32_t f = 0;
-    for (; f + 2 <= features; f += 2) {
-      const Batch delta0 = Batch(x[f]) - Batch::load_aligned(mean + f * stride);
-      const Batch delta1 = Batch(x[f + 1]) - Batch::load_aligned(mean + (f + 1) * stride);
-      acc0 = xsimd::fma(Batch::load_aligned(half_precision + f * stride) * delta0, delta0, acc0);
-      acc1 = xsimd::fma(Batch::load_aligned(half_precision + (f + 1) * stride) * delta1, delta1,
-                        acc1);
+    for (; f + 2 <= features; f += 2, mean += 2 * stride, half_precision += 2 * stride) {
+      const Batch m0 = Batch::load_aligned(mean), h0 = Batch::load_aligned(half_precision);
+      const Batch m1 = Batch::load_aligned(mean + stride);
+      const Batch h1 = Batch::load_aligned(half_precision + stride);
+      for (int s = 0; s < S; ++s) {
+        const Batch delta0 = Batch(xs[s][f]) - m0, delta1 = Batch(xs[s][f + 1]) - m1;
+        even[s] = xsimd::fma(h0 * delta0, delta0, even[s]);
+        odd[s] = xsimd::fma(h1 * delta1, delta1, odd[s]);
+      }
     }
     if (f < features) {
-      const Batch delta = Batch(x[f]) - Batch::load_aligned(mean + f * stride);
-      acc0 = xsimd::fma(Batch::load_aligned(half_precision + f * stride) * delta, delta, acc0);
+      const Batch m0 = Batch::load_aligned(mean), h0 = Batch::load_aligned(half_precision);
+      for (int s = 0; s < S; ++s) {
+        const Batch delta0 = Batch(xs[s][f]) - m0;
+        even[s] = xsimd::fma(h0 * delta0, delta0, even[s]);
+      }
     }
     const Batch constant =
         Batch::load_aligned(p.log_weight + first + j) + Batch::load_aligned(p.log_norm + first + j);
-    (constant - (acc0 + acc1)).store_aligned(l + j);
+    for (int s = 0; s < S; ++s) (constant - (even[s] + odd[s])).store_aligned(out[s] + j);
   }
+}
+
+void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
+  const float* xs[1] = {x};
+  float* out[1] = {l};
+  log_joint_samples<1>(p, xs, first, out);
 }
 
 void lse_add(LogSumExp& acc, const float* l, uint32_t n) {
@@ -176,12 +196,119 @@ void running_mean(float* avg, const float* value, size_t n, float inv_count) {
   for (; i < n; ++i) avg[i] += (value[i] - avg[i]) * inv_count;
 }
 
-void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
-  score_batch_per_sample(kXsimdTable, p, x, n, out);
+// log p(x) of S samples: the log joint densities of kScoreChunk components at a time, each
+// chunk's two-pass log-sum-exp (lse_add), as in the Highway backend. S = 1 is smx_score;
+// S = 4 the batch path beyond kAcrossSamplesMaxComponents, with the same bits.
+constexpr uint32_t kScoreChunk = 4 * kBlock;
+
+template <int S>
+void log_density_samples(const EStepParams& p, const float* const* xs, float* log_p) {
+  const uint32_t stride = p.shape.stride;
+  alignas(64) float l[S][kScoreChunk];
+  float* out[S];
+  LogSumExp lse[S];
+  for (uint32_t first = 0; first < stride; first += kScoreChunk) {
+    const uint32_t n = stride - first < kScoreChunk ? stride - first : kScoreChunk;
+    for (uint32_t b = 0; b < n; b += kBlock) {
+      for (int s = 0; s < S; ++s) out[s] = l[s] + b;
+      log_joint_samples<S>(p, xs, first + b, out);
+    }
+    for (int s = 0; s < S; ++s) xsimd_backend::lse_add(lse[s], l[s], n);
+  }
+  for (int s = 0; s < S; ++s) log_p[s] = lse_value(lse[s]);
 }
 
+// Few components: lanes across samples (the Highway backend's layout, see ScoreBatch
+// there): a tile of kLanes samples transposed feature by feature, one vector per component,
+// and a lane-wise log-sum-exp (one exp per component and sample, one log per tile).
+constexpr uint32_t kAcrossSamplesMaxComponents = kBlock / 2;
+constexpr uint32_t kFeatureChunk = 32;
+
+void score_tile_across_samples(const EStepParams& p, const float* x, float* out) {
+  const uint32_t k_count = p.shape.components, features = p.shape.features;
+  const size_t stride = p.shape.stride;
+  alignas(64) float tile[kFeatureChunk * kLanes];
+  Batch acc[kAcrossSamplesMaxComponents];
+  for (uint32_t k = 0; k < k_count; ++k) acc[k] = Batch(0.0f);
+  for (uint32_t f0 = 0; f0 < features; f0 += kFeatureChunk) {
+    const uint32_t chunk = features - f0 < kFeatureChunk ? features - f0 : kFeatureChunk;
+    for (size_t s = 0; s < kLanes; ++s) {
+      const float* row = x + s * features + f0;
+      for (uint32_t f = 0; f < chunk; ++f) tile[f * kLanes + s] = row[f];
+    }
+    // Each component's chain over the features; the k chains are independent, so they
+    // overlap without the explicit four-at-a-time grouping of the Highway version.
+    for (uint32_t f = 0; f < chunk; ++f) {
+      const Batch t = Batch::load_aligned(tile + f * kLanes);
+      const float* mean = p.mean + (f0 + f) * stride;
+      const float* half_precision = p.half_precision + (f0 + f) * stride;
+      for (uint32_t k = 0; k < k_count; ++k) {
+        const Batch delta = t - Batch(mean[k]);
+        acc[k] = xsimd::fma(Batch(half_precision[k]) * delta, delta, acc[k]);
+      }
+    }
+  }
+  Batch top(-kInf);
+  for (uint32_t k = 0; k < k_count; ++k) {
+    acc[k] = Batch(p.log_weight[k] + p.log_norm[k]) - acc[k];
+    top = xsimd::max(top, acc[k]);
+  }
+  const Mask finite = top > Batch(-kInf);
+  const Batch shift = xsimd::select(finite, top, Batch(0.0f));
+  Batch sum(0.0f);
+  for (uint32_t k = 0; k < k_count; ++k) sum += exp_cut(acc[k] - shift, kExpFloor);
+  // Lanes whose every component is -inf give -inf (sum 0 there: the log is masked).
+  const Batch log_p = shift + xsimd::log(xsimd::select(finite, sum, Batch(1.0f)));
+  xsimd::select(finite, log_p, Batch(-kInf)).store_unaligned(out);
+}
+
+void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
+  const uint32_t features = p.shape.features;
+  size_t i = 0;
+  if (p.shape.components <= kAcrossSamplesMaxComponents) {
+    for (; i + kLanes <= n; i += kLanes) score_tile_across_samples(p, x + i * features, out + i);
+  }
+  for (; i + 4 <= n; i += 4) {
+    const float* xs[4] = {x + i * features, x + (i + 1) * features, x + (i + 2) * features,
+                          x + (i + 3) * features};
+    log_density_samples<4>(p, xs, out + i);
+  }
+  for (; i < n; ++i) {
+    const float* xs[1] = {x + i * features};
+    log_density_samples<1>(p, xs, out + i);
+  }
+}
+
+// The learner's E-step, fused as in the Highway backend: the log joint densities and their
+// maximum, one exp per component (cut at 2^-64) for both the sum and r, then r = e / sum.
 float estep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
-  return estep_composed(kXsimdTable, p, x, log_joint, resp);
+  const size_t stride = p.shape.stride;
+  Batch top(-kInf);
+  for (uint32_t first = 0; first < stride; first += kBlock) {
+    xsimd_backend::log_joint_block(p, x, first, log_joint + first);
+    for (size_t j = 0; j < kBlock; j += kLanes) {
+      top = xsimd::max(top, Batch::load_aligned(log_joint + first + j));
+    }
+  }
+  const float max = max_of_lanes(top);
+  if (max == -kInf) {  // no component can take the sample
+    for (size_t k = 0; k < stride; ++k) resp[k] = 0.0f;
+    return -kInf;
+  }
+  const Batch shift(max);
+  Batch sum(0.0f);
+  for (size_t k = 0; k < stride; k += kLanes) {
+    const Batch e = exp_cut(Batch::load_aligned(log_joint + k) - shift, kMinLogResponsibility);
+    e.store_aligned(resp + k);
+    sum += e;
+  }
+  const float total = xsimd::hadd(sum);
+  const Batch inv(1.0f / total), smallest(0x1.0p-64f);
+  for (size_t k = 0; k < stride; k += kLanes) {
+    const Batch r = Batch::load_aligned(resp + k) * inv;  // >= 2^-64 / P: never denormal
+    xsimd::select(r >= smallest, r, Batch(0.0f)).store_aligned(resp + k);
+  }
+  return max + std::log(total);
 }
 
 void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
