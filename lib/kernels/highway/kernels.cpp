@@ -322,29 +322,7 @@ void RunningMean(float* HWY_RESTRICT avg, const float* HWY_RESTRICT value, size_
   RunningMeanChunks(One(), avg, value, done, n, inv_count);
 }
 
-// log p(x) of S samples (xs[s] into log_p[s]): the log joint densities of kScoreChunk
-// components at a time into registers-sized scratch, then each chunk's two-pass log-sum-exp
-// (LseAdd), chunks combined by the streaming rule. S = 1 is smx_score; S = 4 the batch path
-// beyond kAcrossSamplesMaxComponents, with the same bits. For K <= 64 there is one chunk:
-// one maximum, one Exp per component, one Log.
-constexpr uint32_t kScoreChunk = 4 * kBlock;
-
-template <int S>
-HWY_INLINE void LogDensitySamples(const EStepParams& p, const float* const* xs, float* log_p) {
-  const uint32_t stride = p.shape.stride;
-  alignas(64) float l[S][kScoreChunk];
-  float* out[S];
-  LogSumExp lse[S];
-  for (uint32_t first = 0; first < stride; first += kScoreChunk) {
-    const uint32_t n = stride - first < kScoreChunk ? stride - first : kScoreChunk;
-    for (uint32_t b = 0; b < n; b += kBlock) {
-      for (int s = 0; s < S; ++s) out[s] = l[s] + b;
-      LogJointSamples<S>(p, xs, first + b, out);
-    }
-    for (int s = 0; s < S; ++s) LseAdd(lse[s], l[s], n);
-  }
-  for (int s = 0; s < S; ++s) log_p[s] = lse_value(lse[s]);
-}
+#include "kernels/generic/log_density-inl.h"
 
 // The learner's E-step, fused: the log joint densities and their maximum, then one Exp per
 // component, e = exp(l - max), cut at 2^-64 (those terms sum to < P 2^-64 < 2^-54, which a
@@ -456,17 +434,8 @@ void ScoreBatch(const EStepParams& p, const float* HWY_RESTRICT x, size_t n,
       hn::StoreU(hn::IfThenElse(finite, log_p, hn::Set(d, -kInf)), d, out + i);
     }
   }
-  // More components: lanes across components as in the per-sample E-step, four samples at a
-  // time (every result equals the one-sample call's bit for bit).
-  for (; i + 4 <= n; i += 4) {
-    const float* xs[4] = {x + i * features, x + (i + 1) * features, x + (i + 2) * features,
-                          x + (i + 3) * features};
-    LogDensitySamples<4>(p, xs, out + i);
-  }
-  for (; i < n; ++i) {
-    const float* xs[1] = {x + i * features};
-    LogDensitySamples<1>(p, xs, out + i);
-  }
+  // More components: lanes across components as in the per-sample E-step.
+  ScorePerSampleLayout(p, x, i, n, out);
 }
 
 }  // namespace HWY_NAMESPACE

@@ -40,9 +40,10 @@ float max_of_lanes(const Batch& v) {
 // Log joint densities of block `first` for S samples at once (xs[s] into out[s]): each
 // feature's means and precisions are loaded once for all S, and two chains per sample (even
 // and odd features) halve the FMA latency. S = 1 is the per-sample E-step; batch scoring
-// uses S = 4 and so gets the same bits.
+// uses S = 4 and so gets the same bits. (This and LseAdd are named as
+// generic/log_density-inl.h calls them.)
 template <int S>
-void log_joint_samples(const EStepParams& p, const float* const* xs, uint32_t first,
+void LogJointSamples(const EStepParams& p, const float* const* xs, uint32_t first,
                        float* const* out) {
   const size_t stride = p.shape.stride;
   const uint32_t features = p.shape.features;
@@ -78,10 +79,10 @@ void log_joint_samples(const EStepParams& p, const float* const* xs, uint32_t fi
 void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
   const float* xs[1] = {x};
   float* out[1] = {l};
-  log_joint_samples<1>(p, xs, first, out);
+  LogJointSamples<1>(p, xs, first, out);
 }
 
-void lse_add(LogSumExp& acc, const float* l, uint32_t n) {
+void LseAdd(LogSumExp& acc, const float* l, uint32_t n) {
   Batch top(-kInf);
   for (size_t i = 0; i < n; i += kLanes) top = xsimd::max(top, Batch::load_aligned(l + i));
   const float block_max = max_of_lanes(top);
@@ -196,27 +197,7 @@ void running_mean(float* avg, const float* value, size_t n, float inv_count) {
   for (; i < n; ++i) avg[i] += (value[i] - avg[i]) * inv_count;
 }
 
-// log p(x) of S samples: the log joint densities of kScoreChunk components at a time, each
-// chunk's two-pass log-sum-exp (lse_add), as in the Highway backend. S = 1 is smx_score;
-// S = 4 the batch path beyond kAcrossSamplesMaxComponents, with the same bits.
-constexpr uint32_t kScoreChunk = 4 * kBlock;
-
-template <int S>
-void log_density_samples(const EStepParams& p, const float* const* xs, float* log_p) {
-  const uint32_t stride = p.shape.stride;
-  alignas(64) float l[S][kScoreChunk];
-  float* out[S];
-  LogSumExp lse[S];
-  for (uint32_t first = 0; first < stride; first += kScoreChunk) {
-    const uint32_t n = stride - first < kScoreChunk ? stride - first : kScoreChunk;
-    for (uint32_t b = 0; b < n; b += kBlock) {
-      for (int s = 0; s < S; ++s) out[s] = l[s] + b;
-      log_joint_samples<S>(p, xs, first + b, out);
-    }
-    for (int s = 0; s < S; ++s) xsimd_backend::lse_add(lse[s], l[s], n);
-  }
-  for (int s = 0; s < S; ++s) log_p[s] = lse_value(lse[s]);
-}
+#include "kernels/generic/log_density-inl.h"
 
 // Few components: lanes across samples (the Highway backend's layout, see ScoreBatch
 // there): a tile of kLanes samples transposed feature by feature, one vector per component,
@@ -263,20 +244,13 @@ void score_tile_across_samples(const EStepParams& p, const float* x, float* out)
 }
 
 void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
-  const uint32_t features = p.shape.features;
   size_t i = 0;
   if (p.shape.components <= kAcrossSamplesMaxComponents) {
-    for (; i + kLanes <= n; i += kLanes) score_tile_across_samples(p, x + i * features, out + i);
+    for (; i + kLanes <= n; i += kLanes) {
+      score_tile_across_samples(p, x + i * p.shape.features, out + i);
+    }
   }
-  for (; i + 4 <= n; i += 4) {
-    const float* xs[4] = {x + i * features, x + (i + 1) * features, x + (i + 2) * features,
-                          x + (i + 3) * features};
-    log_density_samples<4>(p, xs, out + i);
-  }
-  for (; i < n; ++i) {
-    const float* xs[1] = {x + i * features};
-    log_density_samples<1>(p, xs, out + i);
-  }
+  ScorePerSampleLayout(p, x, i, n, out);
 }
 
 // The learner's E-step, fused as in the Highway backend: the log joint densities and their
@@ -331,7 +305,7 @@ const char* target() { return Batch::arch_type::name(); }
 
 const KernelTable kXsimdTable = {"xsimd",
                                  xsimd_backend::log_joint_block,
-                                 xsimd_backend::lse_add,
+                                 xsimd_backend::LseAdd,
                                  xsimd_backend::responsibilities,
                                  xsimd_backend::mstep_update,
                                  xsimd_backend::derive_estep_terms,
