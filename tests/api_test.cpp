@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <random>
+#include <string>
 #include <limits>
 #include <algorithm>
 #include <vector>
@@ -56,8 +59,12 @@ struct Trained {
 
 TEST(Api, BadFeatureValuesAreRejectedAndChangeNothing) {
   Trained t;
-  const float bad[] = {std::numeric_limits<float>::quiet_NaN(), INFINITY, -INFINITY,
-                       SMX_MAX_ABS_FEATURE * 1.01f, -3e38f};
+  // Validation compares float bits: the first value past the limit and a NaN with its sign
+  // bit set must fail it as surely as the plain cases.
+  const float bad[] = {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::quiet_NaN(),
+                       INFINITY, -INFINITY, std::nextafter(SMX_MAX_ABS_FEATURE, INFINITY),
+                       -std::nextafter(SMX_MAX_ABS_FEATURE, INFINITY), SMX_MAX_ABS_FEATURE * 1.01f,
+                       -3e38f};
   for (float value : bad) {
     for (int d = 0; d < 4; ++d) {
       float x[4] = {1, 2, 3, 4};
@@ -327,6 +334,46 @@ TEST(CppApi, FixedModelIsReadyToWarmUpAndRelocatable) {
   EXPECT_EQ(copy.reset(streamix::config(4, 2)), status::argument);
   EXPECT_EQ(copy.reset(streamix::config(3, 2).seed(7)), status::ok);
   EXPECT_FALSE(copy.ready());
+}
+
+// The active kernel table follows a restriction of Highway's targets. SSE4 has no FMA and
+// AVX2 has, so the same scores round differently in some samples; if the resolved table kept
+// running one target's code after the switch, every score would be equal. (x86-64 only:
+// elsewhere Highway has one static target and the test skips.)
+TEST(Kernels, HighwayTargetRestrictionSwitchesTheCodeInUse) {
+  const std::string active_at_start = smx_backend();
+  if (smx_select_kernels("highway:SSE4") != SMX_OK || smx_select_kernels("highway:AVX2") != SMX_OK) {
+    GTEST_SKIP() << "Highway's SSE4 and AVX2 targets are not both available here";
+  }
+  const uint32_t k = 16, d = 16;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> w(k, 1.0f), mean(k * d), var(k * d), x(256 * d);
+  for (float& v : mean) v = normal(rng);
+  for (float& v : var) v = std::exp(0.5f * normal(rng));
+  for (float& v : x) v = normal(rng);
+  streamix::model model;
+  ASSERT_EQ(streamix::model::create(streamix::config(k, d).init_samples(0), model), status::ok);
+  ASSERT_EQ(model.set_params(w, mean, var), status::ok);
+  auto score_all = [&](const char* kernels) {
+    EXPECT_EQ(smx_select_kernels(kernels), SMX_OK);
+    EXPECT_STREQ(smx_backend_target(), std::strchr(kernels, ':') + 1);
+    std::vector<float> out(256);
+    for (size_t i = 0; i < 256; ++i) EXPECT_EQ(smx_score(model.c_model(), &x[i * d], &out[i]), SMX_OK);
+    return out;
+  };
+  const std::vector<float> sse4 = score_all("highway:SSE4"), avx2 = score_all("highway:AVX2");
+  size_t differing = 0;
+  for (size_t i = 0; i < 256; ++i) {
+    differing += sse4[i] != avx2[i];
+    // Both are within the E-step's rounding bound of each other (estep_test.cpp): a few ulps
+    // of terms of magnitude ~ D (x, mean ~ N(0, 1), variances ~ 1).
+    EXPECT_NEAR(sse4[i], avx2[i], 64 * std::numeric_limits<float>::epsilon() * (std::fabs(avx2[i]) + d));
+  }
+  EXPECT_GT(differing, 0u);
+  // Back to the kernels the run started with (STREAMIX_KERNELS, or the build's default).
+  const char* env = std::getenv("STREAMIX_KERNELS");
+  EXPECT_EQ(smx_select_kernels(env != nullptr && *env != '\0' ? env : active_at_start.c_str()), SMX_OK);
 }
 
 }  // namespace
