@@ -36,6 +36,33 @@ size_t FmaRounds(uint64_t rounds, float* sink) {
   return hn::Lanes(d);
 }
 
+// The same 12 FMA chains with 8 independent add chains beside them: whether adds issue on
+// pipes of their own (the kernels' arithmetic is largely adds, subtracts, min and max) or
+// take FMA slots. Returns the lanes per vector; 20 lane operations per round and lane.
+size_t FmaAddRounds(uint64_t rounds, float* sink) {
+  const hn::ScalableTag<float> d;
+  const auto a = hn::Set(d, 0.999999f), b = hn::Set(d, 1e-7f);
+  auto v0 = hn::Set(d, 1.0f), v1 = hn::Set(d, 1.1f), v2 = hn::Set(d, 1.2f), v3 = hn::Set(d, 1.3f);
+  auto v4 = hn::Set(d, 1.4f), v5 = hn::Set(d, 1.5f), v6 = hn::Set(d, 1.6f), v7 = hn::Set(d, 1.7f);
+  auto v8 = hn::Set(d, 1.8f), v9 = hn::Set(d, 1.9f), v10 = hn::Set(d, 2.0f), v11 = hn::Set(d, 2.1f);
+  auto w0 = v0, w1 = v1, w2 = v2, w3 = v3, w4 = v4, w5 = v5, w6 = v6, w7 = v7;
+  for (uint64_t i = 0; i < rounds; ++i) {
+    v0 = hn::MulAdd(v0, a, b), v1 = hn::MulAdd(v1, a, b), v2 = hn::MulAdd(v2, a, b);
+    v3 = hn::MulAdd(v3, a, b), v4 = hn::MulAdd(v4, a, b), v5 = hn::MulAdd(v5, a, b);
+    v6 = hn::MulAdd(v6, a, b), v7 = hn::MulAdd(v7, a, b), v8 = hn::MulAdd(v8, a, b);
+    v9 = hn::MulAdd(v9, a, b), v10 = hn::MulAdd(v10, a, b), v11 = hn::MulAdd(v11, a, b);
+    w0 = hn::Add(w0, b), w1 = hn::Add(w1, b), w2 = hn::Add(w2, b), w3 = hn::Add(w3, b);
+    w4 = hn::Add(w4, b), w5 = hn::Add(w5, b), w6 = hn::Add(w6, b), w7 = hn::Add(w7, b);
+  }
+  const auto fmas = hn::Add(hn::Add(hn::Add(v0, v1), hn::Add(v2, v3)),
+                            hn::Add(hn::Add(hn::Add(v4, v5), hn::Add(v6, v7)),
+                                    hn::Add(hn::Add(v8, v9), hn::Add(v10, v11))));
+  const auto adds = hn::Add(hn::Add(hn::Add(w0, w1), hn::Add(w2, w3)),
+                            hn::Add(hn::Add(w4, w5), hn::Add(w6, w7)));
+  *sink = hn::GetLane(hn::SumOfLanes(d, hn::Add(fmas, adds)));
+  return hn::Lanes(d);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace streamix_bench
 HWY_AFTER_NAMESPACE();
@@ -48,9 +75,11 @@ HWY_AFTER_NAMESPACE();
 
 namespace streamix_bench {
 HWY_EXPORT(FmaRounds);
+HWY_EXPORT(FmaAddRounds);
 
 namespace {
-void peak_fma(benchmark::State& state) {
+// mix = false: 12 FMAs per round; true: 12 FMAs and 8 adds per round.
+void peak_fma(benchmark::State& state, bool mix) {
   // Highway's target mask is process-wide: lift any restriction an earlier benchmark left
   // (through the library, which keeps its own record of it), so the peak is the best target's.
   if (smx_select_kernels("highway") != SMX_OK) return state.SkipWithError("no Highway");
@@ -58,11 +87,13 @@ void peak_fma(benchmark::State& state) {
   float sink = 0.0f;
   size_t lanes = 1;
   for (auto _ : state) {
-    lanes = HWY_DYNAMIC_DISPATCH(FmaRounds)(kRounds, &sink);
+    lanes = mix ? HWY_DYNAMIC_DISPATCH(FmaAddRounds)(kRounds, &sink)
+                : HWY_DYNAMIC_DISPATCH(FmaRounds)(kRounds, &sink);
     benchmark::DoNotOptimize(sink);
   }
-  // items = lane-FMAs, so items_per_second is the peak rate in lane operations.
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kRounds * 12 * lanes));
+  // items = lane operations, so items_per_second is the peak rate in lane operations.
+  const uint64_t per_round = mix ? 20 : 12;
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kRounds * per_round * lanes));
   state.counters["lanes"] = static_cast<double>(lanes);
 }
 }  // namespace
@@ -73,7 +104,10 @@ void register_peak() {
 #else
   const int64_t best = hwy::SupportedTargets() & HWY_TARGETS & -(hwy::SupportedTargets() & HWY_TARGETS);
 #endif
-  benchmark::RegisterBenchmark((std::string("peak/fma/") + hwy::TargetName(best)).c_str(), peak_fma);
+  benchmark::RegisterBenchmark((std::string("peak/fma/") + hwy::TargetName(best)).c_str(), peak_fma,
+                               false);
+  benchmark::RegisterBenchmark((std::string("peak/fma_add/") + hwy::TargetName(best)).c_str(),
+                               peak_fma, true);
 }
 
 }  // namespace streamix_bench
