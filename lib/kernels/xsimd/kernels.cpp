@@ -111,11 +111,33 @@ void responsibilities(const float* l, uint32_t n, float log_p, float* r) {
   }
 }
 
+// The weighted-Welford update of the lanes at `at` (see kernels.h): stores the statistics'
+// new mean (a TwoSum of mean and residual + step, exact), residual and variance; returns
+// the variance and sets mean_out to the new mean.
+Batch update_element(const Batch& e, const Batch& xf, const Stats& s, size_t at,
+                     const Batch& variance_floor, const Batch& ceiling, Batch& mean_out) {
+  const Batch mean = Batch::load_aligned(s.mean + at);
+  const Batch residual = Batch::load_aligned(s.mean_residual + at);
+  const Batch delta = (xf - mean) - residual;
+  const Batch addend = xsimd::fma(e, delta, residual);
+  const Batch sum = mean + addend;
+  const Batch addend_part = sum - mean;
+  ((mean - (sum - addend_part)) + (addend - addend_part)).store_aligned(s.mean_residual + at);
+  sum.store_aligned(s.mean + at);
+  mean_out = sum;
+  // (e delta) delta may overflow to +inf, never NaN: min turns it into the ceiling.
+  const Batch increment = xsimd::min(e * delta * delta, ceiling);
+  const Batch updated = (Batch(1.0f) - e) * (Batch::load_aligned(s.variance + at) + increment);
+  const Batch variance = xsimd::min(xsimd::max(updated, variance_floor), ceiling);
+  variance.store_aligned(s.variance + at);
+  return variance;
+}
+
 void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
                   float variance_floor, float weight_floor) {
   const size_t stride = s.shape.stride;
   const Batch v_gamma(gamma), v_keep(1.0f - gamma), v_weight_floor(weight_floor);
-  const Batch v_variance_floor(variance_floor), v_ceiling(kMaxVariance), one(1.0f), zero(0.0f);
+  const Batch v_variance_floor(variance_floor), v_ceiling(kMaxVariance), zero(0.0f);
   for (size_t first = 0; first < stride; first += kBlock) {
     alignas(64) float eta[kBlock];
     bool any = false;
@@ -132,58 +154,106 @@ void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
     for (uint32_t f = 0; f < s.shape.features; ++f) {
       const Batch xf(x[f]);
       for (size_t j = 0; j < kBlock; j += kLanes) {
-        const size_t at = f * stride + first + j;
-        const Batch e = Batch::load_aligned(eta + j);
-        const Batch mean = Batch::load_aligned(s.mean + at);
-        const Batch residual = Batch::load_aligned(s.mean_residual + at);
-        const Batch delta = (xf - mean) - residual;
-        // TwoSum of mean and (residual + step): the rounded sum and its exact error.
-        const Batch addend = xsimd::fma(e, delta, residual);
-        const Batch sum = mean + addend;
-        const Batch addend_part = sum - mean;
-        ((mean - (sum - addend_part)) + (addend - addend_part)).store_aligned(s.mean_residual + at);
-        sum.store_aligned(s.mean + at);
-        // (e delta) delta may overflow to +inf, never NaN: min turns it into the ceiling.
-        const Batch increment = xsimd::min(e * delta * delta, v_ceiling);
-        const Batch updated = (one - e) * (Batch::load_aligned(s.variance + at) + increment);
-        xsimd::min(xsimd::max(updated, v_variance_floor), v_ceiling).store_aligned(s.variance + at);
+        Batch mean;
+        update_element(Batch::load_aligned(eta + j), xf, s, f * stride + first + j,
+                       v_variance_floor, v_ceiling, mean);
       }
     }
   }
 }
 
 // sum_d log(var_d) with one log per kLogGroup features (as in the Highway backend): the
-// exponents of var = 2^e m add exactly as integers, the mantissas m in [1, 2) multiply.
-constexpr uint32_t kLogGroup = 8;
+// exponents of var = 2^e m add exactly as integers, the mantissas m in [1, 2) multiply (8 of
+// them stay below 256), and the product takes one log. Then log_norm = -1/2 (D log 2 pi +
+// sum log var), with ln 2 split so that n ln2_hi is exact.
+class LogNormSum {
+ public:
+  explicit LogNormSum(uint32_t features) : features_(features) {}
+  void add(const Batch& variance, uint32_t f) {
+    const IntBatch bits = xsimd::bitwise_cast<IntBatch>(variance);
+    exponents_ += bits >> 23;
+    product_ *= xsimd::bitwise_cast<Batch>((bits & IntBatch(0x007FFFFF)) | IntBatch(0x3F800000));
+    if ((f + 1) % kLogGroup == 0 || f + 1 == features_) {
+      log_mantissas_ += xsimd::log(product_);
+      product_ = Batch(1.0f);
+    }
+  }
+  Batch log_norm() const {
+    const Batch n = xsimd::to_float(exponents_ - IntBatch(static_cast<int32_t>(127 * features_)));
+    const Batch log_variance_sum =
+        log_mantissas_ + xsimd::fma(n, Batch(0.693145751953125f), n * Batch(1.428606765330187e-06f));
+    return Batch(-0.5f) * (Batch(kLog2Pi * static_cast<float>(features_)) + log_variance_sum);
+  }
+
+ private:
+  using IntBatch = xsimd::batch<int32_t>;
+  static constexpr uint32_t kLogGroup = 8;
+  uint32_t features_;
+  // (Parentheses: xsimd's brace constructor takes one value per lane.)
+  IntBatch exponents_ = IntBatch(0);
+  Batch product_ = Batch(1.0f), log_mantissas_ = Batch(0.0f);
+};
+
+// log w, or -inf where the weight is 0 (padding).
+void store_log_weights(const float* weight, float* log_weight, size_t stride) {
+  for (size_t k = 0; k < stride; k += kLanes) {
+    const Batch w = Batch::load_aligned(weight + k);
+    xsimd::select(w > Batch(0.0f), xsimd::log(w), Batch(-kInf)).store_aligned(log_weight + k);
+  }
+}
 
 void derive_estep_terms(const ParamArrays& p) {
-  using IntBatch = xsimd::batch<int32_t>;
   const size_t stride = p.shape.stride;
   const uint32_t features = p.shape.features;
-  const Batch half(0.5f), minus_half(-0.5f), zero(0.0f), minus_inf(-kInf), one(1.0f);
-  const IntBatch mantissa_bits(0x007FFFFF), exponent_one(0x3F800000);
-  const IntBatch exponent_bias(static_cast<int32_t>(127 * features));
-  const Batch log_2pi_total(kLog2Pi * static_cast<float>(features));
-  const Batch ln2_hi(0.693145751953125f), ln2_lo(1.428606765330187e-06f);
+  const Batch half(0.5f);
+  store_log_weights(p.weight, p.log_weight, stride);
   for (size_t k = 0; k < stride; k += kLanes) {
-    const Batch w = Batch::load_aligned(p.weight + k);
-    xsimd::select(w > zero, xsimd::log(w), minus_inf).store_aligned(p.log_weight + k);
-    Batch log_mantissas(0.0f), product = one;
-    IntBatch exponents(0);
+    LogNormSum sum(features);
     for (uint32_t f = 0; f < features; ++f) {
       const Batch variance = Batch::load_aligned(p.variance + f * stride + k);
       (half / variance).store_aligned(p.half_precision + f * stride + k);
-      const IntBatch bits = xsimd::bitwise_cast<IntBatch>(variance);
-      exponents += bits >> 23;
-      product *= xsimd::bitwise_cast<Batch>((bits & mantissa_bits) | exponent_one);
-      if ((f + 1) % kLogGroup == 0 || f + 1 == features) {
-        log_mantissas += xsimd::log(product);
-        product = one;
-      }
+      sum.add(variance, f);
     }
-    const Batch n = xsimd::to_float(exponents - exponent_bias);
-    const Batch log_variance_sum = log_mantissas + xsimd::fma(n, ln2_hi, n * ln2_lo);
-    (minus_half * (log_2pi_total + log_variance_sum)).store_aligned(p.log_norm + k);
+    sum.log_norm().store_aligned(p.log_norm + k);
+  }
+}
+
+// mstep_update and the refresh of the iterate in one sweep (as the Highway backend's
+// MstepRefresh, see kernels.h for the contract): the weights first, then, per vector of
+// components with any responsibility, the statistics' update and the iterate's means,
+// variances, half precisions and normalizers while they are in registers. The arithmetic
+// per element is mstep_update's and derive_estep_terms', so the results are identical.
+void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
+                   float variance_floor, float weight_floor, const ParamArrays& out) {
+  const size_t stride = s.shape.stride;
+  const uint32_t features = s.shape.features;
+  const Batch v_gamma(gamma), v_keep(1.0f - gamma), v_weight_floor(weight_floor);
+  const Batch v_variance_floor(variance_floor), v_ceiling(kMaxVariance), zero(0.0f), half(0.5f);
+  for (size_t k = 0; k < stride; k += kLanes) {
+    const Batch gr = v_gamma * Batch::load_aligned(r + k);
+    xsimd::max(xsimd::fma(v_keep, Batch::load_aligned(s.weight + k), gr), v_weight_floor)
+        .store_aligned(s.weight + k);
+  }
+  float total = 0.0f;
+  for (uint32_t k = 0; k < s.shape.components; ++k) total += s.weight[k];
+  const float inv_total = 1.0f / total;
+  for (uint32_t k = 0; k < s.shape.components; ++k) out.weight[k] = s.weight[k] * inv_total;
+  store_log_weights(out.weight, out.log_weight, stride);
+  for (size_t k = 0; k < stride; k += kLanes) {
+    const Batch e = v_gamma * Batch::load_aligned(r + k) / Batch::load_aligned(s.weight + k);
+    if (xsimd::all(e == zero)) continue;  // unchanged: the iterate already holds it
+    LogNormSum sum(features);
+    for (uint32_t f = 0; f < features; ++f) {
+      const size_t at = f * stride + k;
+      Batch mean;
+      const Batch variance =
+          update_element(e, Batch(x[f]), s, at, v_variance_floor, v_ceiling, mean);
+      mean.store_aligned(out.mean + at);
+      variance.store_aligned(out.variance + at);
+      (half / variance).store_aligned(out.half_precision + at);
+      sum.add(variance, f);
+    }
+    sum.log_norm().store_aligned(out.log_norm + k);
   }
 }
 
@@ -285,10 +355,6 @@ float estep(const EStepParams& p, const float* x, float* log_joint, float* resp)
   return max + std::log(total);
 }
 
-void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
-                   float variance_floor, float weight_floor, const ParamArrays& out) {
-  mstep_refresh_composed(kXsimdTable, s, x, r, gamma, variance_floor, weight_floor, out);
-}
 
 bool supported() {
 #if defined(__x86_64__) || defined(__i386__)
