@@ -7,6 +7,8 @@
 //   observe/<backend>/far/K:16/D:16    14 of 16 components 100 sigma from the data
 //   em_iteration/armadillo/K:16/D:16   fgmm_diag, one EM iteration over 4,096 samples, per sample
 //   peak/fma/<target>                  independent FMAs in registers: the peak rate
+//   peak/fma_add/<target>              FMAs and adds together: what separate add pipes add
+//   <op>/highway:AVX2/...              Highway held to AVX2, beside xsimd on the same ISA
 // <backend> is highway, xsimd, scalar (the library, via smx_select_kernels) or textbook.
 // items_per_second = samples per second. After the run it prints the hardware-limit table.
 //   streamix_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
