@@ -79,12 +79,16 @@ float estep_composed(const KernelTable& t, const EStepParams& p, const float* x,
   return log_p;
 }
 
+void normalize_weights(const Stats& s, const ParamArrays& out) {
+  float total = 0.0f;
+  for (uint32_t k = 0; k < s.shape.components; ++k) total += s.weight[k];
+  const float inv_total = 1.0f / total;
+  for (uint32_t k = 0; k < s.shape.components; ++k) out.weight[k] = s.weight[k] * inv_total;
+}
+
 void refresh_from_stats(const KernelTable& t, const Stats& s, const ParamArrays& out) {
   const Shape shape = s.shape;
-  float total = 0.0f;
-  for (uint32_t k = 0; k < shape.components; ++k) total += s.weight[k];
-  const float inv_total = 1.0f / total;
-  for (uint32_t k = 0; k < shape.components; ++k) out.weight[k] = s.weight[k] * inv_total;
+  normalize_weights(s, out);
   const size_t matrix_bytes = sizeof(float) * shape.stride * shape.features;
   std::memcpy(out.mean, s.mean, matrix_bytes);
   std::memcpy(out.variance, s.variance, matrix_bytes);

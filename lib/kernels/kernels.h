@@ -165,6 +165,10 @@ inline void mstep_refresh(const Stats& s, const float* x, const float* r, float 
   active().mstep_refresh(s, x, r, gamma, variance_floor, weight_floor, out);
 }
 
+// out.weight[k] = s.weight[k] / (sum of the K weight statistics), for k < K (the padding
+// weights stay 0): the weight part of every refresh, full or fused.
+void normalize_weights(const Stats& s, const ParamArrays& out);
+
 // out = theta_bar(s), in full: weights normalized over the K components, means and variances
 // copied, derived terms recomputed with t's kernels.
 void refresh_from_stats(const KernelTable& t, const Stats& s, const ParamArrays& out);

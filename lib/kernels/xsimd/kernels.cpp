@@ -234,10 +234,7 @@ void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
     xsimd::max(xsimd::fma(v_keep, Batch::load_aligned(s.weight + k), gr), v_weight_floor)
         .store_aligned(s.weight + k);
   }
-  float total = 0.0f;
-  for (uint32_t k = 0; k < s.shape.components; ++k) total += s.weight[k];
-  const float inv_total = 1.0f / total;
-  for (uint32_t k = 0; k < s.shape.components; ++k) out.weight[k] = s.weight[k] * inv_total;
+  normalize_weights(s, out);
   store_log_weights(out.weight, out.log_weight, stride);
   for (size_t k = 0; k < stride; k += kLanes) {
     const Batch e = v_gamma * Batch::load_aligned(r + k) / Batch::load_aligned(s.weight + k);
