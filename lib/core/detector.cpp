@@ -27,6 +27,8 @@ constexpr float kUpperGain = 5.6983f;
 // float score could resolve, and it keeps the threshold formula away from 0 / 0.
 constexpr float kMinMeanExcess = 1e-3f;
 constexpr float kMaxTrackedScore = 1e18f;
+// ln 5: the log-odds step from the median (tail 0.5) to the 90 % quantile (tail 0.1).
+constexpr float kLog5 = 1.6094379f;
 
 // The mean excess of the tail. Flagged readings reach the tracker with the gate's weight
 // only, so once alarms are on, the tracked excesses are (nearly) those of scores below the
@@ -49,15 +51,14 @@ float mean_excess(const smx_score_tail& t, float truncation) {
 float tail_probability(const smx_score_tail& t, float excess, float s) {
   const float span = t.upper - t.median;
   if (s >= t.upper) return 0.1f * std::exp(-(s - t.upper) / excess);
-  const float log5 = 1.6094379f;
-  if (s >= t.median) return 0.5f * std::exp(-log5 * (s - t.median) / span);
-  return 1.0f - 0.5f * std::exp(-log5 * (t.median - s) / span);
+  if (s >= t.median) return 0.5f * std::exp(-kLog5 * (s - t.median) / span);
+  return 1.0f - 0.5f * std::exp(-kLog5 * (t.median - s) / span);
 }
 
 // The score whose tail probability is `tail` (in (0, 0.5]).
 float score_at(const smx_score_tail& t, float excess, float tail) {
   if (tail <= 0.1f) return t.upper + excess * std::log(0.1f / tail);
-  return t.median + (t.upper - t.median) * std::log(0.5f / tail) / 1.6094379f;
+  return t.median + (t.upper - t.median) * std::log(0.5f / tail) / kLog5;
 }
 
 // Takes score s in with weight w in (0, 1]: steps max(rate, 1/n) (plain averages over the

@@ -113,8 +113,15 @@ smx_model* create_model(const smx_config& c, void* storage) {
   return m;
 }
 
+namespace {
+
+// Whether smx_score and get_params report the average (see reported_params).
+bool reports_average(const smx_model* m) { return m->averaged > 0; }
+
+}  // namespace
+
 const kernels::ParamArrays& reported_params(const smx_model* m, const ModelArrays& a) {
-  return m->averaged > 0 ? a.average : a.iterate;
+  return reports_average(m) ? a.average : a.iterate;
 }
 
 kernels::EStepParams estep_view(const kernels::ParamArrays& p) {
@@ -151,7 +158,7 @@ constexpr size_t kEStepArrayIndex[2][4] = {
 }  // namespace
 
 kernels::EStepParams reported_estep_params(const smx_model* m) {
-  const size_t* index = kEStepArrayIndex[m->averaged > 0 ? 1 : 0];
+  const size_t* index = kEStepArrayIndex[reports_average(m) ? 1 : 0];
   auto array = [m](size_t i) {
     return reinterpret_cast<const float*>(reinterpret_cast<const unsigned char*>(m) +
                                           m->array_offset[i]);

@@ -93,24 +93,25 @@ inline float clamp_variance(float v, float floor) {
   return v > kernels::kMaxVariance ? kernels::kMaxVariance : (v > floor ? v : floor);
 }
 
-// True if v may be used as a feature value: finite and |v| <= SMX_MAX_ABS_FEATURE (NaN
-// fails the comparison).
-inline bool feature_is_valid(float v) { return std::fabs(v) <= SMX_MAX_ABS_FEATURE; }
+// A float's magnitude as integer bits: for a float without its sign, integer order is float
+// order, and NaN lies above every finite value and infinity.
+inline int32_t magnitude_bits(float v) {
+  int32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return bits & 0x7FFFFFFF;
+}
 
-// True if every one of the n values of x is a valid feature value. Written on the bits
-// (for a float without its sign, integer order is float order, and NaN lies above every
-// finite value) and without an early exit, so that the compiler vectorizes it: valid
-// samples, the common case, read all n values anyway.
+// True if v may be used as a feature value: finite and |v| <= SMX_MAX_ABS_FEATURE.
+inline bool feature_is_valid(float v) {
+  return magnitude_bits(v) <= magnitude_bits(SMX_MAX_ABS_FEATURE);
+}
+
+// True if every one of the n values of x is a valid feature value: feature_is_valid without
+// an early exit, so that the compiler vectorizes it (valid samples, the common case, read
+// all n values anyway).
 inline bool sample_is_valid(const float* x, uint32_t n) {
-  int32_t limit;
-  const float max_abs = SMX_MAX_ABS_FEATURE;
-  std::memcpy(&limit, &max_abs, sizeof limit);
   int32_t invalid = 0;
-  for (uint32_t d = 0; d < n; ++d) {
-    int32_t bits;
-    std::memcpy(&bits, x + d, sizeof bits);
-    invalid |= (bits & 0x7FFFFFFF) > limit;
-  }
+  for (uint32_t d = 0; d < n; ++d) invalid |= !feature_is_valid(x[d]);
   return invalid == 0;
 }
 
