@@ -15,31 +15,12 @@ namespace streamix_bench {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Runs `rounds` rounds of 12 FMAs per lane; returns the lanes per vector (the result sum is
-// written to *sink so nothing is optimized away).
-size_t FmaRounds(uint64_t rounds, float* sink) {
-  const hn::ScalableTag<float> d;
-  const auto a = hn::Set(d, 0.999999f), b = hn::Set(d, 1e-7f);
-  auto v0 = hn::Set(d, 1.0f), v1 = hn::Set(d, 1.1f), v2 = hn::Set(d, 1.2f), v3 = hn::Set(d, 1.3f);
-  auto v4 = hn::Set(d, 1.4f), v5 = hn::Set(d, 1.5f), v6 = hn::Set(d, 1.6f), v7 = hn::Set(d, 1.7f);
-  auto v8 = hn::Set(d, 1.8f), v9 = hn::Set(d, 1.9f), v10 = hn::Set(d, 2.0f), v11 = hn::Set(d, 2.1f);
-  for (uint64_t i = 0; i < rounds; ++i) {
-    v0 = hn::MulAdd(v0, a, b), v1 = hn::MulAdd(v1, a, b), v2 = hn::MulAdd(v2, a, b);
-    v3 = hn::MulAdd(v3, a, b), v4 = hn::MulAdd(v4, a, b), v5 = hn::MulAdd(v5, a, b);
-    v6 = hn::MulAdd(v6, a, b), v7 = hn::MulAdd(v7, a, b), v8 = hn::MulAdd(v8, a, b);
-    v9 = hn::MulAdd(v9, a, b), v10 = hn::MulAdd(v10, a, b), v11 = hn::MulAdd(v11, a, b);
-  }
-  const auto sum = hn::Add(hn::Add(hn::Add(v0, v1), hn::Add(v2, v3)),
-                           hn::Add(hn::Add(hn::Add(v4, v5), hn::Add(v6, v7)),
-                                   hn::Add(hn::Add(v8, v9), hn::Add(v10, v11))));
-  *sink = hn::GetLane(hn::SumOfLanes(d, sum));
-  return hn::Lanes(d);
-}
-
-// The same 12 FMA chains with 8 independent add chains beside them: whether adds issue on
-// pipes of their own (the kernels' arithmetic is largely adds, subtracts, min and max) or
-// take FMA slots. Returns the lanes per vector; 20 lane operations per round and lane.
-size_t FmaAddRounds(uint64_t rounds, float* sink) {
+// Runs `rounds` rounds of 12 independent FMA chains per lane and, with kAdds, 8 independent
+// add chains beside them: whether adds issue on pipes of their own (the kernels' arithmetic
+// is largely adds, subtracts, min and max) or take FMA slots. Returns the lanes per vector
+// (the result sum is written to *sink so nothing is optimized away).
+template <bool kAdds>
+HWY_INLINE size_t Rounds(uint64_t rounds, float* sink) {
   const hn::ScalableTag<float> d;
   const auto a = hn::Set(d, 0.999999f), b = hn::Set(d, 1e-7f);
   auto v0 = hn::Set(d, 1.0f), v1 = hn::Set(d, 1.1f), v2 = hn::Set(d, 1.2f), v3 = hn::Set(d, 1.3f);
@@ -51,17 +32,26 @@ size_t FmaAddRounds(uint64_t rounds, float* sink) {
     v3 = hn::MulAdd(v3, a, b), v4 = hn::MulAdd(v4, a, b), v5 = hn::MulAdd(v5, a, b);
     v6 = hn::MulAdd(v6, a, b), v7 = hn::MulAdd(v7, a, b), v8 = hn::MulAdd(v8, a, b);
     v9 = hn::MulAdd(v9, a, b), v10 = hn::MulAdd(v10, a, b), v11 = hn::MulAdd(v11, a, b);
-    w0 = hn::Add(w0, b), w1 = hn::Add(w1, b), w2 = hn::Add(w2, b), w3 = hn::Add(w3, b);
-    w4 = hn::Add(w4, b), w5 = hn::Add(w5, b), w6 = hn::Add(w6, b), w7 = hn::Add(w7, b);
+    if constexpr (kAdds) {
+      w0 = hn::Add(w0, b), w1 = hn::Add(w1, b), w2 = hn::Add(w2, b), w3 = hn::Add(w3, b);
+      w4 = hn::Add(w4, b), w5 = hn::Add(w5, b), w6 = hn::Add(w6, b), w7 = hn::Add(w7, b);
+    }
   }
-  const auto fmas = hn::Add(hn::Add(hn::Add(v0, v1), hn::Add(v2, v3)),
-                            hn::Add(hn::Add(hn::Add(v4, v5), hn::Add(v6, v7)),
-                                    hn::Add(hn::Add(v8, v9), hn::Add(v10, v11))));
-  const auto adds = hn::Add(hn::Add(hn::Add(w0, w1), hn::Add(w2, w3)),
-                            hn::Add(hn::Add(w4, w5), hn::Add(w6, w7)));
-  *sink = hn::GetLane(hn::SumOfLanes(d, hn::Add(fmas, adds)));
+  auto sum = hn::Add(hn::Add(hn::Add(v0, v1), hn::Add(v2, v3)),
+                     hn::Add(hn::Add(hn::Add(v4, v5), hn::Add(v6, v7)),
+                             hn::Add(hn::Add(v8, v9), hn::Add(v10, v11))));
+  if constexpr (kAdds) {
+    sum = hn::Add(sum, hn::Add(hn::Add(hn::Add(w0, w1), hn::Add(w2, w3)),
+                               hn::Add(hn::Add(w4, w5), hn::Add(w6, w7))));
+  }
+  *sink = hn::GetLane(hn::SumOfLanes(d, sum));
   return hn::Lanes(d);
 }
+
+// 12 lane-FMAs per round and lane.
+size_t FmaRounds(uint64_t rounds, float* sink) { return Rounds<false>(rounds, sink); }
+// 12 lane-FMAs and 8 lane-adds per round and lane.
+size_t FmaAddRounds(uint64_t rounds, float* sink) { return Rounds<true>(rounds, sink); }
 
 }  // namespace HWY_NAMESPACE
 }  // namespace streamix_bench

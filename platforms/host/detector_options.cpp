@@ -69,22 +69,17 @@ std::string show(T v) {
   return s.str();
 }
 
-#define SMX_FLOAT_OPTION(NAME, FIELD, HELP)                                            \
+// An option that parses one field of the config with PARSE (METAVAR in --help).
+#define SMX_FIELD_OPTION(NAME, METAVAR, PARSE, FIELD, HELP)                            \
   Option {                                                                             \
-    NAME, "X", HELP,                                                                   \
+    NAME, METAVAR, HELP,                                                               \
         [](const std::string& v, smx_detector_config& c, DetectorSettings&) {          \
-          return parse_float(v, c.FIELD);                                              \
+          return PARSE(v, c.FIELD);                                                    \
         },                                                                             \
         [](const smx_detector_config& c) { return show(c.FIELD); }                     \
   }
-#define SMX_U32_OPTION(NAME, FIELD, HELP)                                              \
-  Option {                                                                             \
-    NAME, "N", HELP,                                                                   \
-        [](const std::string& v, smx_detector_config& c, DetectorSettings&) {          \
-          return parse_u32(v, c.FIELD);                                                \
-        },                                                                             \
-        [](const smx_detector_config& c) { return show(c.FIELD); }                     \
-  }
+#define SMX_FLOAT_OPTION(NAME, FIELD, HELP) SMX_FIELD_OPTION(NAME, "X", parse_float, FIELD, HELP)
+#define SMX_U32_OPTION(NAME, FIELD, HELP) SMX_FIELD_OPTION(NAME, "N", parse_u32, FIELD, HELP)
 
 // --components is applied first (it re-initializes the defaults that depend on K).
 const Option kOptions[] = {
@@ -160,6 +155,7 @@ const Option kOptions[] = {
 
 #undef SMX_FLOAT_OPTION
 #undef SMX_U32_OPTION
+#undef SMX_FIELD_OPTION
 
 const Option* find(const std::string& name) {
   for (const Option& o : kOptions) {
