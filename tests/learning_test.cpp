@@ -212,4 +212,46 @@ TEST(Learning, HoldPeriodKeepsParametersThenMoves) {
   EXPECT_GT(m[0], 2.0f) << "the statistics accumulated during the hold arrive at once";
 }
 
+// Past the hold the iterate shares the statistics' arrays; set_params must start a new hold
+// with the new parameters in the iterate's own arrays. Scores during that hold must be a
+// fresh model's with the same parameters, bit for bit, and must not move.
+TEST(Learning, SetParamsAfterTheHoldStartsANewOne) {
+  const auto cfg = streamix::config(2, 3).init_samples(0).hold_samples(4);
+  const std::vector<float> w = {0.3f, 0.7f}, m0 = {0, 0, 0, 4, 4, 4}, v0(6, 1.0f);
+  const std::vector<float> m1 = {-2, 1, 0, 6, 5, 3}, v1 = {2, 1, 1, 1, 3, 1};
+  streamix::model used, fresh;
+  ASSERT_EQ(streamix::model::create(cfg, used), status::ok);
+  ASSERT_EQ(streamix::model::create(cfg, fresh), status::ok);
+  ASSERT_EQ(used.set_params(w, m0, v0), status::ok);
+  reference::Sampler sampler(reference::Mixture{2, 3, {0.3, 0.7}, {0, 0, 0, 4, 4, 4},
+                                                std::vector<double>(6, 1.0)},
+                             21);
+  float x[3];
+  for (int i = 0; i < 50; ++i) {  // well past the hold
+    sampler.draw(x);
+    ASSERT_EQ(used.observe(x), status::ok);
+  }
+  ASSERT_EQ(used.set_params(w, m1, v1), status::ok);
+  ASSERT_EQ(fresh.set_params(w, m1, v1), status::ok);
+  const float probe[3] = {1.0f, 2.0f, 0.5f};
+  for (int i = 0; i < 4; ++i) {  // the new hold: the iterate stays at m1, v1
+    float a = 0.0f, b = 0.0f;
+    ASSERT_EQ(used.score(probe, a), status::ok);
+    ASSERT_EQ(fresh.score(probe, b), status::ok);
+    EXPECT_EQ(a, b) << "step " << i;
+    sampler.draw(x);
+    ASSERT_EQ(used.observe(x), status::ok);
+    ASSERT_EQ(fresh.observe(x), status::ok);
+  }
+  sampler.draw(x);  // the fifth step ends the hold
+  ASSERT_EQ(used.observe(x), status::ok);
+  ASSERT_EQ(fresh.observe(x), status::ok);
+  std::vector<float> wa(2), ma(6), va(6), wb(2), mb(6), vb(6);
+  ASSERT_EQ(used.get_params(wa, ma, va), status::ok);
+  ASSERT_EQ(fresh.get_params(wb, mb, vb), status::ok);
+  EXPECT_EQ(ma, mb);
+  EXPECT_EQ(va, vb);
+  EXPECT_NE(ma, m1) << "the hold is over: the means have moved";
+}
+
 }  // namespace

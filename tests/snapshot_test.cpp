@@ -76,6 +76,24 @@ TEST(Snapshot, RoundTripBehavesIdentically) {
   expect_identical_futures(original, loaded, 4);
 }
 
+// Saved during the hold (20 samples after the 30 of the warm-up): the iterate is held in its
+// own arrays, and both models end the hold during the shared future.
+TEST(Snapshot, ModelInItsHoldRoundTrips) {
+  streamix::model original;
+  ASSERT_EQ(streamix::model::create(averaged_config(), original), status::ok);
+  reference::Sampler sampler(source(), 12);
+  float x[4];
+  for (int i = 0; i < 40; ++i) {
+    sampler.draw(x);
+    ASSERT_EQ(original.observe(x), status::ok);
+  }
+  const std::vector<unsigned char> bytes = save(original);
+  streamix::model loaded;
+  ASSERT_EQ(streamix::model::load(bytes, loaded), status::ok);
+  EXPECT_EQ(save(loaded), bytes);
+  expect_identical_futures(original, loaded, 13);
+}
+
 TEST(Snapshot, WarmingUpModelRoundTrips) {
   streamix::model original;
   ASSERT_EQ(streamix::model::create(averaged_config(), original), status::ok);

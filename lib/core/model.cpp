@@ -59,6 +59,10 @@ ModelArrays arrays_of(const smx_model* m) {
     const uint32_t offset = m->array_offset[i++];
     p = offset ? reinterpret_cast<float*>(base + offset) : nullptr;
   });
+  if (iterate_shares_stats(m)) {
+    a.iterate.mean = a.stats.mean;
+    a.iterate.variance = a.stats.variance;
+  }
   return a;
 }
 
@@ -82,6 +86,17 @@ bool config_is_valid(const smx_config& c) {
   return true;
 }
 
+namespace {
+
+// Padding and not-yet-set components: weight 0, mean 0, variance 1 (see kernels.h), or the
+// variance floor if that is larger, so that every stored variance respects the floor.
+void fill_unset_variances(const smx_config& c, float* variance, size_t n) {
+  const float unit_variance = c.variance_floor > 1.0f ? c.variance_floor : 1.0f;
+  for (size_t i = 0; i < n; ++i) variance[i] = unit_variance;
+}
+
+}  // namespace
+
 smx_model* create_model(const smx_config& c, void* storage) {
   ModelArrays a;
   const size_t bytes = carve_storage(c, static_cast<unsigned char*>(storage), &a);
@@ -96,21 +111,21 @@ smx_model* create_model(const smx_config& c, void* storage) {
   });
   const kernels::Shape shape = shape_of(c);
   const size_t matrix = size_t{shape.stride} * shape.features;
-  // Padding and not-yet-set components: weight 0, mean 0, variance 1 (see kernels.h), or
-  // the variance floor if that is larger, so that every stored variance respects the floor.
-  const float unit_variance = c.variance_floor > 1.0f ? c.variance_floor : 1.0f;
   for (uint32_t k = 0; k < shape.stride; ++k) a.stats.weight[k] = c.weight_floor;
-  auto fill = [](float* p, size_t n, float v) {
-    for (size_t i = 0; i < n; ++i) p[i] = v;
-  };
-  fill(a.stats.variance, matrix, unit_variance);
-  fill(a.iterate.variance, matrix, unit_variance);
+  fill_unset_variances(c, a.stats.variance, matrix);
+  clear_held_iterate(c, a);
   kernels::derive_estep_terms(a.iterate);
   if (averaging_enabled(c)) {
-    fill(a.average.variance, matrix, unit_variance);
+    fill_unset_variances(c, a.average.variance, matrix);
     kernels::derive_estep_terms(a.average);
   }
   return m;
+}
+
+void clear_held_iterate(const smx_config& c, const ModelArrays& own) {
+  const size_t matrix = size_t{own.iterate.shape.stride} * own.iterate.shape.features;
+  std::memset(own.iterate.mean, 0, sizeof(float) * matrix);
+  fill_unset_variances(c, own.iterate.variance, matrix);
 }
 
 namespace {
@@ -155,15 +170,19 @@ constexpr size_t kEStepArrayIndex[2][4] = {
      array_index([](ModelArrays& a) -> float*& { return a.average.mean; }),
      array_index([](ModelArrays& a) -> float*& { return a.average.half_precision; })}};
 
+constexpr size_t kStatsMeanIndex = array_index([](ModelArrays& a) -> float*& { return a.stats.mean; });
+
 }  // namespace
 
 kernels::EStepParams reported_estep_params(const smx_model* m) {
-  const size_t* index = kEStepArrayIndex[reports_average(m) ? 1 : 0];
+  const bool average = reports_average(m);
+  const size_t* index = kEStepArrayIndex[average ? 1 : 0];
   auto array = [m](size_t i) {
     return reinterpret_cast<const float*>(reinterpret_cast<const unsigned char*>(m) +
                                           m->array_offset[i]);
   };
-  return kernels::EStepParams{array(index[0]), array(index[1]), array(index[2]), array(index[3]),
+  const size_t mean = !average && iterate_shares_stats(m) ? kStatsMeanIndex : index[2];
+  return kernels::EStepParams{array(index[0]), array(index[1]), array(mean), array(index[3]),
                               shape_of(m->config)};
 }
 
@@ -172,17 +191,17 @@ void refresh_iterate(const ModelArrays& a) {
 }
 
 void start_from_stats(smx_model* m, uint64_t origin) {
+  m->ready = 1;
+  m->buffered = 0;
+  m->steps = 0;  // first: a new hold starts, and the iterate is held in its own arrays
+  m->step_origin = origin;
+  m->averaged = 0;
   const ModelArrays a = arrays_of(m);
   refresh_iterate(a);
   // The consumed warm-up samples are no longer state: clear them, so that the storage is a
   // function of the model's state alone (a loaded snapshot matches it byte for byte).
   const smx_config& c = m->config;
   if (a.warmup) std::memset(a.warmup, 0, sizeof(float) * c.init_samples * (size_t{c.features} + 1));
-  m->ready = 1;
-  m->buffered = 0;
-  m->steps = 0;
-  m->step_origin = origin;
-  m->averaged = 0;
 }
 
 void set_params(smx_model* m, const float* weights, const float* means, const float* variances) {

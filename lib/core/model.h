@@ -81,6 +81,14 @@ inline kernels::Shape shape_of(const smx_config& c) {
 // With base == nullptr it only computes the size.
 size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out);
 
+// Once past the hold, the iterate is theta_bar(s) after every step, and theta_bar copies the
+// statistics' means and variances unchanged: the iterate then uses the statistics' arrays
+// for them (arrays_of points it there), and the M-step writes each value once. During the
+// hold (and the warm-up) the iterate is held in arrays of its own.
+inline bool iterate_shares_stats(const smx_model* m) {
+  return m->ready && m->steps > m->config.hold_samples;
+}
+
 // The arrays of a model, from the offsets cached in its header. (Out of line: inlined at
 // its dozen call sites it cost the Cortex-M4 build 1.7 KB of .text, 11 % of the library.)
 ModelArrays arrays_of(const smx_model* m);
@@ -120,6 +128,11 @@ inline bool sample_is_valid(const float* x, uint32_t n) {
 inline bool storage_fits(const void* storage, size_t storage_bytes, size_t needed) {
   return reinterpret_cast<uintptr_t>(storage) % SMX_STORAGE_ALIGN == 0 && storage_bytes >= needed;
 }
+
+// Writes the values of a fresh model into the iterate's own means and variances (mean 0,
+// variance 1 or the floor): where they are kept while the iterate shares the statistics'
+// arrays, so that the storage stays a function of the model's state.
+void clear_held_iterate(const smx_config& c, const ModelArrays& own);
 
 // Writes a fresh model (header, arrays with their padding values) into storage.
 smx_model* create_model(const smx_config& c, void* storage);

@@ -89,9 +89,11 @@ void normalize_weights(const Stats& s, const ParamArrays& out) {
 void refresh_from_stats(const KernelTable& t, const Stats& s, const ParamArrays& out) {
   const Shape shape = s.shape;
   normalize_weights(s, out);
-  const size_t matrix_bytes = sizeof(float) * shape.stride * shape.features;
-  std::memcpy(out.mean, s.mean, matrix_bytes);
-  std::memcpy(out.variance, s.variance, matrix_bytes);
+  if (out.mean != s.mean) {  // a held iterate: its own arrays (see kernels.h)
+    const size_t matrix_bytes = sizeof(float) * shape.stride * shape.features;
+    std::memcpy(out.mean, s.mean, matrix_bytes);
+    std::memcpy(out.variance, s.variance, matrix_bytes);
+  }
   t.derive_estep_terms(out);
 }
 

@@ -96,8 +96,9 @@ struct KernelTable {
                        float variance_floor, float weight_floor);
   void (*derive_estep_terms)(const ParamArrays& p);
   // mstep_update, then out (the iterate) refreshed from the statistics: every weight and
-  // log weight, and the means, variances and derived terms of the blocks the update changed.
-  // Requires out to be the refresh of the statistics before the call (true after any
+  // log weight, and the derived terms of the blocks the update changed. Requires out's means
+  // and variances to be the statistics' own arrays (the learner's iterate once past the
+  // hold), and out to be the refresh of the statistics before the call (true after any
   // refresh): unchanged blocks are left as they are.
   void (*mstep_refresh)(const Stats& s, const float* x, const float* r, float gamma,
                         float variance_floor, float weight_floor, const ParamArrays& out);
@@ -170,7 +171,7 @@ inline void mstep_refresh(const Stats& s, const float* x, const float* r, float 
 void normalize_weights(const Stats& s, const ParamArrays& out);
 
 // out = theta_bar(s), in full: weights normalized over the K components, means and variances
-// copied, derived terms recomputed with t's kernels.
+// copied (unless out shares the statistics' arrays), derived terms recomputed with t's kernels.
 void refresh_from_stats(const KernelTable& t, const Stats& s, const ParamArrays& out);
 
 // mstep_update then refresh_from_stats: for backends without a fused M-step.

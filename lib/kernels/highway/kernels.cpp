@@ -130,10 +130,10 @@ void Responsibilities(const float* l, uint32_t n, float log_p, float* r) {
 
 // The weighted-Welford update of the lanes at `at` (see kernels.h): stores the statistics'
 // new mean (a TwoSum of mean and residual + step, exact), residual and variance; returns the
-// variance and sets mean_out to the new mean.
+// variance.
 template <class V>
 HWY_INLINE V UpdateElement(Block d, V e, V xf, const Stats& s, size_t at, V variance_floor,
-                           V ceiling, V& mean_out) {
+                           V ceiling) {
   const auto mean = hn::Load(d, s.mean + at);
   const auto residual = hn::Load(d, s.mean_residual + at);
   const auto delta = hn::Sub(hn::Sub(xf, mean), residual);
@@ -143,7 +143,6 @@ HWY_INLINE V UpdateElement(Block d, V e, V xf, const Stats& s, size_t at, V vari
   hn::Store(hn::Add(hn::Sub(mean, hn::Sub(sum, addend_part)), hn::Sub(addend, addend_part)), d,
             s.mean_residual + at);
   hn::Store(sum, d, s.mean + at);
-  mean_out = sum;
   // (e delta) delta may overflow to +inf, never NaN: Min turns it into the ceiling.
   const auto increment = hn::Min(hn::Mul(hn::Mul(e, delta), delta), ceiling);
   const auto updated =
@@ -178,9 +177,8 @@ void MstepUpdate(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_R
     for (uint32_t f = 0; f < s.shape.features; ++f) {
       const auto xf = hn::Set(d, x[f]);
       for (size_t j = 0; j < kBlock; j += lanes) {
-        auto mean = hn::Zero(d);
         UpdateElement(d, hn::Load(d, eta + j), xf, s, f * stride + first + j, v_variance_floor,
-                      v_ceiling, mean);
+                      v_ceiling);
       }
     }
   }
@@ -247,8 +245,8 @@ void DeriveEstepTerms(const ParamArrays& p) {
 
 // mstep_update and the refresh of the iterate in one sweep over the arrays (see kernels.h).
 // Pass 1 updates every weight statistic and the iterate's weights and log weights; pass 2,
-// for each block with any responsibility, updates the statistics and writes the iterate's
-// means, variances, half precisions and normalizers while they are in registers. Per
+// for each block with any responsibility, updates the statistics (the iterate's means and
+// variances) and writes the half precisions and normalizers while they are in registers. Per
 // element the arithmetic is MstepUpdate's and DeriveEstepTerms', so results are identical.
 void MstepRefresh(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_RESTRICT r,
                   float gamma, float variance_floor, float weight_floor, const ParamArrays& out) {
@@ -290,11 +288,8 @@ void MstepRefresh(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_
     auto exponents = hn::Zero(di);
     for (uint32_t f = 0; f < features; ++f) {
       const size_t at = f * stride + k;
-      auto mean = hn::Zero(d);
       const auto variance =
-          UpdateElement(d, e, hn::Set(d, x[f]), s, at, v_variance_floor, v_ceiling, mean);
-      hn::Store(mean, d, out.mean + at);
-      hn::Store(variance, d, out.variance + at);
+          UpdateElement(d, e, hn::Set(d, x[f]), s, at, v_variance_floor, v_ceiling);
       hn::Store(hn::Div(half, variance), d, out.half_precision + at);
       AddLogVariance(d, variance, f, features, exponents, product, log_mantissas);
     }

@@ -113,9 +113,9 @@ void responsibilities(const float* l, uint32_t n, float log_p, float* r) {
 
 // The weighted-Welford update of the lanes at `at` (see kernels.h): stores the statistics'
 // new mean (a TwoSum of mean and residual + step, exact), residual and variance; returns
-// the variance and sets mean_out to the new mean.
+// the variance.
 Batch update_element(const Batch& e, const Batch& xf, const Stats& s, size_t at,
-                     const Batch& variance_floor, const Batch& ceiling, Batch& mean_out) {
+                     const Batch& variance_floor, const Batch& ceiling) {
   const Batch mean = Batch::load_aligned(s.mean + at);
   const Batch residual = Batch::load_aligned(s.mean_residual + at);
   const Batch delta = (xf - mean) - residual;
@@ -124,7 +124,6 @@ Batch update_element(const Batch& e, const Batch& xf, const Stats& s, size_t at,
   const Batch addend_part = sum - mean;
   ((mean - (sum - addend_part)) + (addend - addend_part)).store_aligned(s.mean_residual + at);
   sum.store_aligned(s.mean + at);
-  mean_out = sum;
   // (e delta) delta may overflow to +inf, never NaN: min turns it into the ceiling.
   const Batch increment = xsimd::min(e * delta * delta, ceiling);
   const Batch updated = (Batch(1.0f) - e) * (Batch::load_aligned(s.variance + at) + increment);
@@ -154,9 +153,8 @@ void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
     for (uint32_t f = 0; f < s.shape.features; ++f) {
       const Batch xf(x[f]);
       for (size_t j = 0; j < kBlock; j += kLanes) {
-        Batch mean;
         update_element(Batch::load_aligned(eta + j), xf, s, f * stride + first + j,
-                       v_variance_floor, v_ceiling, mean);
+                       v_variance_floor, v_ceiling);
       }
     }
   }
@@ -220,8 +218,8 @@ void derive_estep_terms(const ParamArrays& p) {
 
 // mstep_update and the refresh of the iterate in one sweep (as the Highway backend's
 // MstepRefresh, see kernels.h for the contract): the weights first, then, per vector of
-// components with any responsibility, the statistics' update and the iterate's means,
-// variances, half precisions and normalizers while they are in registers. The arithmetic
+// components with any responsibility, the statistics' update (the iterate's means and
+// variances) and the half precisions and normalizers while they are in registers. The arithmetic
 // per element is mstep_update's and derive_estep_terms', so the results are identical.
 void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
                    float variance_floor, float weight_floor, const ParamArrays& out) {
@@ -242,11 +240,7 @@ void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
     LogNormSum sum(features);
     for (uint32_t f = 0; f < features; ++f) {
       const size_t at = f * stride + k;
-      Batch mean;
-      const Batch variance =
-          update_element(e, Batch(x[f]), s, at, v_variance_floor, v_ceiling, mean);
-      mean.store_aligned(out.mean + at);
-      variance.store_aligned(out.variance + at);
+      const Batch variance = update_element(e, Batch(x[f]), s, at, v_variance_floor, v_ceiling);
       (half / variance).store_aligned(out.half_precision + at);
       sum.add(variance, f);
     }
