@@ -252,10 +252,11 @@ void MstepRefresh(const Stats& s, const float* HWY_RESTRICT x, const float* HWY_
                   float gamma, float variance_floor, float weight_floor, const ParamArrays& out) {
   const Block d;
   if (s.shape.stride == kBlock && hn::Lanes(d) == kBlock) {
-    // One block that is one vector (AVX-512): the three short passes (update, copy, derive)
-    // are faster there (observe at K = 4, D = 16: 125-131 ns against 141; K = D = 16:
-    // 139-141 against 144-147). With narrower vectors the sweep wins (AVX2, K = D = 16:
-    // 184-187 against 145-166 ns; 31 % fewer instructions, callgrind).
+    // One block that is one vector (AVX-512): the two short passes (update, derive) are as
+    // fast or slightly faster there (observe, two A/B pairs: K = 4, D = 16 127/127 ns against
+    // 129/128; K = D = 16 138/135 against 137/140; K = 16, D = 64 306/317 against 318/321).
+    // With narrower vectors the sweep wins (AVX2, K = D = 16: 184-187 against 145-166 ns;
+    // 31 % fewer instructions, callgrind).
     MstepUpdate(s, x, r, gamma, variance_floor, weight_floor);
     refresh_from_stats(kHighwayTable, s, out);
     return;
