@@ -114,39 +114,6 @@ __attribute__((noinline)) float buffer_warmup_sample(smx_model* m, const float* 
   return std::numeric_limits<float>::quiet_NaN();
 }
 
-// The M-step of learn, from the statistics to the iterate and the average.
-void mstep(smx_model* m, const ModelArrays& a, const float* x, float weight, Reseed reseeding) {
-  const smx_config& c = m->config;
-  ++m->steps;
-  const float gamma = weight * step_size(c, m->step_origin + m->steps);
-  const bool refresh = m->steps > c.hold_samples;
-  const int32_t reseeded = reseeding.dead;
-  if (reseeded < 0 && m->steps > c.hold_samples + 1) {
-    // The iterate was refreshed at the previous step: update and refresh in one pass.
-    kernels::mstep_refresh(a.stats, x, a.resp, gamma, c.variance_floor, c.weight_floor, a.iterate);
-  } else {  // during the hold, at its end, and after a re-seed: the full refresh
-    kernels::mstep_update(a.stats, x, a.resp, gamma, c.variance_floor, c.weight_floor);
-    if (reseeded >= 0) reseed(a, static_cast<uint32_t>(reseeded), reseeding.nearest, x, c.variance_floor);
-    if (refresh) refresh_iterate(a);
-  }
-  if (refresh && averaging_enabled(c) && m->steps - c.hold_samples >= c.average_from) {
-    update_average(m, a);
-  }
-}
-
-// The step that ends the hold: the E-step was the held iterate's last use. From here on the
-// iterate shares the statistics' arrays (iterate_shares_stats), and its own ones go back to
-// their creation values. (Out of line: the copy of the array table stays off the frame of
-// every other step, which matters on a microcontroller.)
-__attribute__((noinline)) void mstep_ending_hold(smx_model* m, const ModelArrays& held,
-                                                const float* x, float weight, Reseed reseeding) {
-  clear_held_iterate(m->config, held);
-  ModelArrays shared = held;
-  shared.iterate.mean = held.stats.mean;
-  shared.iterate.variance = held.stats.variance;
-  mstep(m, shared, x, weight, reseeding);
-}
-
 }  // namespace
 
 float estep_sample(const ModelArrays& a, const float* x) {
@@ -170,11 +137,24 @@ void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, floa
     return;  // no component can take the sample: nothing to learn
   }
 
-  if (m->steps == c.hold_samples) {
-    mstep_ending_hold(m, a, x, weight, reseeding);
-  } else {
-    mstep(m, a, x, weight, reseeding);
+  ++m->steps;
+  const float gamma = weight * step_size(c, m->step_origin + m->steps);
+  const bool refresh = m->steps > c.hold_samples;
+  if (reseeded < 0 && m->steps > c.hold_samples + 1) {
+    // The iterate was refreshed at the previous step: update and refresh in one pass.
+    kernels::mstep_refresh(a.stats, x, a.resp, gamma, c.variance_floor, c.weight_floor, a.iterate);
+  } else {  // during the hold, at its end, and after a re-seed: the full refresh
+    kernels::mstep_update(a.stats, x, a.resp, gamma, c.variance_floor, c.weight_floor);
+    if (reseeded >= 0) reseed(a, static_cast<uint32_t>(reseeded), reseeding.nearest, x, c.variance_floor);
+    if (refresh) refresh_iterate(a);
   }
+  if (refresh && averaging_enabled(c) && m->steps - c.hold_samples >= c.average_from) {
+    update_average(m, a);
+  }
+  // This step ended the hold: from the next one on the iterate shares the statistics' arrays
+  // (iterate_shares_stats), and its own ones, read for the last time above, go back to their
+  // creation values.
+  if (m->steps == c.hold_samples + 1) clear_held_iterate(c, a);
 }
 
 float observe(smx_model* m, const float* x) {
