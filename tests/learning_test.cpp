@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -210,6 +211,25 @@ TEST(Learning, HoldPeriodKeepsParametersThenMoves) {
   ASSERT_EQ(model.observe(x), status::ok);
   ASSERT_EQ(model.get_params(wt, m, v), status::ok);
   EXPECT_GT(m[0], 2.0f) << "the statistics accumulated during the hold arrive at once";
+}
+
+// The longest hold there is: the parameters must not move (hold_samples + 1 once wrapped to
+// 0 in 32-bit arithmetic, and the fused M-step ran from the first step).
+TEST(Learning, LongestHoldKeepsParameters) {
+  streamix::model model;
+  ASSERT_EQ(streamix::model::create(
+                streamix::config(2, 1).init_samples(0).hold_samples(UINT32_MAX), model),
+            status::ok);
+  const std::vector<float> w = {0.5f, 0.5f}, m0 = {-1.0f, 1.0f}, v0 = {1.0f, 1.0f};
+  ASSERT_EQ(model.set_params(w, m0, v0), status::ok);
+  std::vector<float> wt(2), m(2), v(2);
+  for (int i = 0; i < 10; ++i) {
+    const float x[1] = {static_cast<float>(i)};
+    ASSERT_EQ(model.observe(x), status::ok);
+    ASSERT_EQ(model.get_params(wt, m, v), status::ok);
+    ASSERT_EQ(m, m0) << "step " << i;
+    ASSERT_EQ(v, v0) << "step " << i;
+  }
 }
 
 // Past the hold the iterate shares the statistics' arrays; set_params must start a new hold

@@ -123,10 +123,14 @@ float estep_sample(const ModelArrays& a, const float* x) {
 void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, float weight) {
   const smx_config& c = m->config;
   const uint32_t stride = a.stats.shape.stride;
+  // 64-bit, so that the step after the hold exists for every hold: hold_samples + 1 in
+  // uint32_t arithmetic wrapped to 0 at UINT32_MAX, and the fused M-step then refreshed the
+  // iterate from the first step of the hold on.
+  const uint64_t hold = c.hold_samples;
 
   // A down-weighted sample (a detector's flagged reading) never re-seeds a component: that
   // would turn the reading it distrusts into a component of its own.
-  const bool past_hold = m->steps >= c.hold_samples;
+  const bool past_hold = m->steps >= hold;
   const Reseed reseeding = past_hold && weight == 1.0f ? component_to_reseed(m, a) : Reseed{};
   const int32_t reseeded = reseeding.dead;
   if (reseeded >= 0) {
@@ -139,8 +143,8 @@ void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, floa
 
   ++m->steps;
   const float gamma = weight * step_size(c, m->step_origin + m->steps);
-  const bool refresh = m->steps > c.hold_samples;
-  if (reseeded < 0 && m->steps > c.hold_samples + 1) {
+  const bool refresh = m->steps > hold;
+  if (reseeded < 0 && m->steps > hold + 1) {
     // The iterate was refreshed at the previous step: update and refresh in one pass.
     kernels::mstep_refresh(a.stats, x, a.resp, gamma, c.variance_floor, c.weight_floor, a.iterate);
   } else {  // during the hold, at its end, and after a re-seed: the full refresh
@@ -148,13 +152,13 @@ void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, floa
     if (reseeded >= 0) reseed(a, static_cast<uint32_t>(reseeded), reseeding.nearest, x, c.variance_floor);
     if (refresh) refresh_iterate(a);
   }
-  if (refresh && averaging_enabled(c) && m->steps - c.hold_samples >= c.average_from) {
+  if (refresh && averaging_enabled(c) && m->steps - hold >= c.average_from) {
     update_average(m, a);
   }
   // This step ended the hold: from the next one on the iterate shares the statistics' arrays
   // (iterate_shares_stats), and its own ones, read for the last time above, go back to their
   // creation values.
-  if (m->steps == c.hold_samples + 1) clear_held_iterate(c, a);
+  if (m->steps == hold + 1) clear_held_iterate(c, a);
 }
 
 float observe(smx_model* m, const float* x) {
