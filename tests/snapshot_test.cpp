@@ -200,6 +200,34 @@ TEST(Snapshot, OtherFormatVersionsAreRejectedCleanly) {
   }
 }
 
+// Past the hold the iterate's means and variances are the statistics' (the model stores them
+// once), so a snapshot whose iterate says otherwise is forged: rejected even with a valid CRC.
+// During the hold they may differ, and the same edit loads.
+TEST(Snapshot, IterateThatIsNotTheStatisticsRefreshIsRejectedPastTheHold) {
+  const auto cfg = streamix::config(2, 3).init_samples(0).hold_samples(5);
+  const std::vector<float> w = {0.5f, 0.5f}, m0 = {0, 0, 0, 3, 3, 3}, v0(6, 1.0f);
+  const float x[3] = {0.5f, 0.0f, -0.5f};
+  // Byte offset of the iterate's first mean: preamble 12, config 44, state 40, stats
+  // 4 (K + 2 K D), iterate weights 4 K.
+  const size_t iterate_mean = 12 + 44 + 40 + 4 * (2 + 2 * 6) + 4 * 2;
+  for (int observes : {3, 10}) {  // in the hold, past it
+    streamix::model model;
+    ASSERT_EQ(streamix::model::create(cfg, model), status::ok);
+    ASSERT_EQ(model.set_params(w, m0, v0), status::ok);
+    for (int i = 0; i < observes; ++i) ASSERT_EQ(model.observe(x), status::ok);
+    std::vector<unsigned char> forged = save(model);
+    forged[iterate_mean + 2] ^= 0x01;  // a low mantissa bit of the iterate's mean[0][0]
+    set_crc(forged);
+    size_t storage_bytes = 0;
+    ASSERT_EQ(cfg.storage_bytes(storage_bytes), status::ok);
+    Aligned target(storage_bytes, 0x5A);
+    smx_model* m = nullptr;
+    const smx_status loaded =
+        smx_snapshot_load(forged.data(), forged.size(), target.data, target.size, &m);
+    EXPECT_EQ(loaded, observes > 5 ? SMX_ERR_SNAPSHOT : SMX_OK) << observes << " observes";
+  }
+}
+
 TEST(Snapshot, FormatIsLittleEndianAndVersioned) {
   streamix::model model;
   ASSERT_EQ(streamix::model::create(streamix::config(2, 2), model), status::ok);

@@ -88,6 +88,17 @@ void transfer_arrays(Archive& ar, const smx_config& c, uint32_t buffered, const 
   for (size_t i = 0; i < size_t{buffered} * c.features; ++i) ar.value(Kind::feature, at(a.warmup, i));
 }
 
+// Past the hold the iterate is the refresh of the statistics after every step, so its means
+// and variances are the statistics' bit for bit (the model keeps them once: see
+// iterate_shares_stats). A snapshot that says otherwise did not come from this library.
+bool iterate_matches_stats(const unsigned char* arrays, const smx_model& m, const smx_config& c) {
+  if (!iterate_shares_stats(&m)) return true;
+  const size_t k = c.components, kd = size_t{c.components} * c.features;
+  const unsigned char* stats_moments = arrays + 4 * k;  // after the K weights
+  const unsigned char* iterate_moments = arrays + 4 * (k + 2 * kd + k);
+  return std::memcmp(stats_moments, iterate_moments, 4 * 2 * kd) == 0;
+}
+
 bool state_is_valid(const smx_model& m, const smx_config& c, size_t total) {
   if (m.ready > 1 || m.buffered > c.init_samples) return false;
   if (m.ready == 0 && m.buffered == c.init_samples && m.buffered > 0) return false;  // would have initialized
@@ -129,9 +140,11 @@ bool snapshot_check(const unsigned char* in, size_t len, smx_config* c, size_t* 
   Reader state_reader(in + kSnapshotPreambleBytes + kConfigBytes);
   transfer_state(state_reader, state);
   if (!state_is_valid(state, *c, *total)) return false;
-  Checker checker(in + kSnapshotPreambleBytes + kConfigBytes + kStateBytes, c->variance_floor);
+  const unsigned char* arrays = in + kSnapshotPreambleBytes + kConfigBytes + kStateBytes;
+  Checker checker(arrays, c->variance_floor);
   transfer_arrays(checker, *c, state.buffered, ModelArrays{});
-  return checker.ok();
+  state.config = *c;
+  return checker.ok() && iterate_matches_stats(arrays, state, *c);
 }
 
 void snapshot_restore(const unsigned char* in, const smx_config& c, void* storage,
