@@ -170,7 +170,8 @@ constexpr size_t kEStepArrayIndex[2][4] = {
      array_index([](ModelArrays& a) -> float*& { return a.average.mean; }),
      array_index([](ModelArrays& a) -> float*& { return a.average.half_precision; })}};
 
-constexpr size_t kStatsMeanIndex = array_index([](ModelArrays& a) -> float*& { return a.stats.mean; });
+constexpr size_t kStatsMeanIndex =
+    array_index([](ModelArrays& a) -> float*& { return a.stats.mean; });
 
 }  // namespace
 
