@@ -59,40 +59,30 @@ void expect_identical_futures(streamix::model& a, streamix::model& b, uint64_t s
   EXPECT_EQ(std::memcmp(a.c_model(), b.c_model(), n), 0) << "storage differs after 1,000 samples";
 }
 
-TEST(Snapshot, RoundTripBehavesIdentically) {
+// Saves a model (averaging on) after `samples` observes, loads it, and checks that the
+// snapshot of the loaded model is the same bytes and that both behave identically after.
+void expect_round_trip_after(int samples, uint64_t seed) {
   streamix::model original;
   ASSERT_EQ(streamix::model::create(averaged_config(), original), status::ok);
-  reference::Sampler sampler(source(), 3);
+  reference::Sampler sampler(source(), seed);
   float x[4];
-  for (int i = 0; i < 500; ++i) {
+  for (int i = 0; i < samples; ++i) {
     sampler.draw(x);
     ASSERT_EQ(original.observe(x), status::ok);
   }
   const std::vector<unsigned char> bytes = save(original);
   streamix::model loaded;
   ASSERT_EQ(streamix::model::load(bytes, loaded), status::ok);
-  EXPECT_EQ(loaded.samples_seen(), 500u);
+  EXPECT_EQ(loaded.samples_seen(), static_cast<uint64_t>(samples));
   EXPECT_EQ(save(loaded), bytes) << "save(load(s)) == s";
-  expect_identical_futures(original, loaded, 4);
+  expect_identical_futures(original, loaded, seed + 1);
 }
+
+TEST(Snapshot, RoundTripBehavesIdentically) { expect_round_trip_after(500, 3); }
 
 // Saved during the hold (20 samples after the 30 of the warm-up): the iterate is held in its
 // own arrays, and both models end the hold during the shared future.
-TEST(Snapshot, ModelInItsHoldRoundTrips) {
-  streamix::model original;
-  ASSERT_EQ(streamix::model::create(averaged_config(), original), status::ok);
-  reference::Sampler sampler(source(), 12);
-  float x[4];
-  for (int i = 0; i < 40; ++i) {
-    sampler.draw(x);
-    ASSERT_EQ(original.observe(x), status::ok);
-  }
-  const std::vector<unsigned char> bytes = save(original);
-  streamix::model loaded;
-  ASSERT_EQ(streamix::model::load(bytes, loaded), status::ok);
-  EXPECT_EQ(save(loaded), bytes);
-  expect_identical_futures(original, loaded, 13);
-}
+TEST(Snapshot, ModelInItsHoldRoundTrips) { expect_round_trip_after(40, 12); }
 
 TEST(Snapshot, WarmingUpModelRoundTrips) {
   streamix::model original;
