@@ -131,6 +131,7 @@ void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, floa
   // A down-weighted sample (a detector's flagged reading) never re-seeds a component: that
   // would turn the reading it distrusts into a component of its own.
   const bool past_hold = m->steps >= hold;
+  const bool held = !iterate_shares_stats(m);
   const Reseed reseeding = past_hold && weight == 1.0f ? component_to_reseed(m, a) : Reseed{};
   const int32_t reseeded = reseeding.dead;
   if (reseeded >= 0) {
@@ -155,10 +156,9 @@ void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, floa
   if (refresh && averaging_enabled(c) && m->steps - hold >= c.average_from) {
     update_average(m, a);
   }
-  // This step ended the hold: from the next one on the iterate shares the statistics' arrays
-  // (iterate_shares_stats), and its own ones, read for the last time above, go back to their
-  // creation values.
-  if (m->steps == hold + 1) clear_held_iterate(c, a);
+  // This step ended the hold: from the next one on the iterate shares the statistics' arrays,
+  // and its own ones, read for the last time above, go back to their creation values.
+  if (held && iterate_shares_stats(m)) clear_held_iterate(c, a);
 }
 
 float observe(smx_model* m, const float* x) {

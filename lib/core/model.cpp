@@ -158,32 +158,32 @@ constexpr size_t array_index(Select select) {
   return found;
 }
 
-// The E-step's arrays (log weight, log norm, mean, half precision) of the iterate, row 0,
-// and of the average, row 1.
-constexpr size_t kEStepArrayIndex[2][4] = {
+// The E-step's arrays (log weight, log norm, mean, half precision) of what smx_score reads:
+// the held iterate, the iterate past the hold (its means are the statistics': see
+// iterate_shares_stats), and the average.
+constexpr size_t kEStepArrayIndex[3][4] = {
     {array_index([](ModelArrays& a) -> float*& { return a.iterate.log_weight; }),
      array_index([](ModelArrays& a) -> float*& { return a.iterate.log_norm; }),
      array_index([](ModelArrays& a) -> float*& { return a.iterate.mean; }),
+     array_index([](ModelArrays& a) -> float*& { return a.iterate.half_precision; })},
+    {array_index([](ModelArrays& a) -> float*& { return a.iterate.log_weight; }),
+     array_index([](ModelArrays& a) -> float*& { return a.iterate.log_norm; }),
+     array_index([](ModelArrays& a) -> float*& { return a.stats.mean; }),
      array_index([](ModelArrays& a) -> float*& { return a.iterate.half_precision; })},
     {array_index([](ModelArrays& a) -> float*& { return a.average.log_weight; }),
      array_index([](ModelArrays& a) -> float*& { return a.average.log_norm; }),
      array_index([](ModelArrays& a) -> float*& { return a.average.mean; }),
      array_index([](ModelArrays& a) -> float*& { return a.average.half_precision; })}};
 
-constexpr size_t kStatsMeanIndex =
-    array_index([](ModelArrays& a) -> float*& { return a.stats.mean; });
-
 }  // namespace
 
 kernels::EStepParams reported_estep_params(const smx_model* m) {
-  const bool average = reports_average(m);
-  const size_t* index = kEStepArrayIndex[average ? 1 : 0];
+  const size_t* index = kEStepArrayIndex[reports_average(m) ? 2 : iterate_shares_stats(m) ? 1 : 0];
   auto array = [m](size_t i) {
     return reinterpret_cast<const float*>(reinterpret_cast<const unsigned char*>(m) +
                                           m->array_offset[i]);
   };
-  const size_t mean = !average && iterate_shares_stats(m) ? kStatsMeanIndex : index[2];
-  return kernels::EStepParams{array(index[0]), array(index[1]), array(mean), array(index[3]),
+  return kernels::EStepParams{array(index[0]), array(index[1]), array(index[2]), array(index[3]),
                               shape_of(m->config)};
 }
 

@@ -91,9 +91,9 @@ void transfer_arrays(Archive& ar, const smx_config& c, uint32_t buffered, const 
 // Past the hold the iterate is the refresh of the statistics after every step, so its means
 // and variances are the statistics' bit for bit (the model keeps them once: see
 // iterate_shares_stats). A snapshot that says otherwise did not come from this library.
-bool iterate_matches_stats(const unsigned char* arrays, const smx_model& m, const smx_config& c) {
+bool iterate_matches_stats(const unsigned char* arrays, const smx_model& m) {
   if (!iterate_shares_stats(&m)) return true;
-  const size_t k = c.components, kd = size_t{c.components} * c.features;
+  const size_t k = m.config.components, kd = k * m.config.features;
   const unsigned char* stats_moments = arrays + 4 * k;  // after the K weights
   const unsigned char* iterate_moments = arrays + 4 * (k + 2 * kd + k);
   return std::memcmp(stats_moments, iterate_moments, 4 * 2 * kd) == 0;
@@ -144,7 +144,7 @@ bool snapshot_check(const unsigned char* in, size_t len, smx_config* c, size_t* 
   Checker checker(arrays, c->variance_floor);
   transfer_arrays(checker, *c, state.buffered, ModelArrays{});
   state.config = *c;
-  return checker.ok() && iterate_matches_stats(arrays, state, *c);
+  return checker.ok() && iterate_matches_stats(arrays, state);
 }
 
 void snapshot_restore(const unsigned char* in, const smx_config& c, void* storage,
