@@ -337,7 +337,15 @@ TEST(Detector, RejectsBadInputWithoutChangingAnything) {
   smx_detector_config f = plain_config(1, 1);
   f.scaling = SMX_SCALING_FIXED;
   Harness tiny(f);
-  const float offset[1] = {0.0f}, scale[1] = {1e-30f};
+  const float offset[1] = {0.0f}, scale[1] = {SMX_MIN_SCALE};
+  // Scales outside [2^-64, 2^64] and offsets outside the feature range are refused (a scale
+  // of 1e-38 would reject every reading not at the offset).
+  const float too_small[1] = {1e-30f}, zero[1] = {0.0f}, too_large[1] = {1e20f};
+  const float far_offset[1] = {3e19f};
+  EXPECT_EQ(smx_detector_set_scaling(tiny.det, offset, too_small), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detector_set_scaling(tiny.det, offset, zero), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detector_set_scaling(tiny.det, offset, too_large), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detector_set_scaling(tiny.det, far_offset, scale), SMX_ERR_ARGUMENT);
   ASSERT_EQ(smx_detector_set_scaling(tiny.det, offset, scale), SMX_OK);
   const float big[1] = {1e10f};
   EXPECT_EQ(smx_detect(tiny.det, big, &d), SMX_ERR_INPUT);

@@ -132,7 +132,11 @@ int smx_is_ready(const smx_model* m);
 
 /* Snapshots: a versioned, little-endian, CRC-32-protected byte image of the whole state,
  * identical on every architecture. Loading validates everything before it writes to the
- * target storage. */
+ * target storage: it accepts exactly the states the library can reach (the invariants are
+ * listed with the format in lib/core/snapshot.cpp), so every snapshot the library saves
+ * loads, and nothing else does. SMX_ERR_SNAPSHOT for a truncated, corrupted or impossible
+ * snapshot, SMX_ERR_STORAGE for storage too small or misaligned, SMX_ERR_ARGUMENT for a
+ * buffer that overlaps the storage it would be loaded into; the storage is then untouched. */
 smx_status smx_snapshot_size(const smx_model* m, size_t* bytes);
 smx_status smx_snapshot_save(const smx_model* m, void* buf, size_t buf_bytes, size_t* written);
 smx_status smx_snapshot_load(const void* buf, size_t len, void* storage, size_t storage_bytes,
@@ -242,8 +246,13 @@ smx_status smx_detector_size(const smx_detector_config* cfg, size_t* bytes);
 /* Creates a detector in storage (aligned to SMX_STORAGE_ALIGN, at least smx_detector_size). */
 smx_status smx_detector_create(const smx_detector_config* cfg, void* storage,
                                size_t storage_bytes, smx_detector** detector);
+/* The range of a scale (2^-64 .. 2^64): fixed scales must lie in it, and warm-up scales are
+ * clamped to it, so that readings near the offsets always give valid views. */
+#define SMX_MIN_SCALE 5.42101086e-20f
+#define SMX_MAX_SCALE 1.84467441e19f
 /* Fixed scaling: z_d = (x_d - offsets[d]) / scales[d]. Only with SMX_SCALING_FIXED and before
- * the first reading; offsets finite, scales finite and > 0. */
+ * the first reading; |offsets| <= SMX_MAX_ABS_FEATURE, scales in [SMX_MIN_SCALE,
+ * SMX_MAX_SCALE]. */
 smx_status smx_detector_set_scaling(smx_detector* det, const float* offsets, const float* scales);
 /* Scores x (D readings), decides, learns. SMX_ERR_INPUT (nothing changed) for a non-finite
  * reading or one whose scaled views leave the model's feature range. */

@@ -29,8 +29,18 @@ inline uint32_t crc32(const unsigned char* data, size_t n) {
   return ~crc;
 }
 
-// What a stored float must satisfy.
-enum class Kind { weight, feature, variance, finite };
+// What a stored float must satisfy, value by value (relations between values, such as a
+// mean residual's bound by its mean, are checked by each format after decoding):
+//   weight    in [0, 1]
+//   feature   a valid input value: |v| <= SMX_MAX_ABS_FEATURE (the warm-up buffer, offsets)
+//   location  a mean or moving average of inputs: |v| <= kMaxAbsLocation (rounding can carry
+//             one a few ulps past the largest input, never further: it moves towards inputs)
+//   variance  in [the variance floor, kernels::kMaxVariance]
+//   square_sum in [0, kernels::kMaxVariance] (a clamped running sum of squares)
+//   finite    any finite float
+enum class Kind { weight, feature, location, variance, square_sum, finite };
+
+inline constexpr float kMaxAbsLocation = 2.0f * SMX_MAX_ABS_FEATURE;
 
 class Writer {
  public:
@@ -77,18 +87,27 @@ class Reader {
   const unsigned char* in_;
 };
 
+// Decodes like Reader and checks every value against its kind; a non-null destination
+// receives the value (so that relations between values can be checked afterwards).
 class Checker : public Reader {
  public:
   Checker(const unsigned char* in, float variance_floor) : Reader(in), floor_(variance_floor) {}
-  void value(Kind kind, float*) {
+  void value(Kind kind, float* destination) {
     float v;
     f32(v);
+    ok_ = ok_ && is_valid(kind, v);
+    if (destination) *destination = v;
+  }
+  bool is_valid(Kind kind, float v) const {
     switch (kind) {
-      case Kind::weight: ok_ = ok_ && v >= 0.0f && v <= 1.0f; break;
-      case Kind::feature: ok_ = ok_ && feature_is_valid(v); break;
-      case Kind::variance: ok_ = ok_ && v >= floor_ && v <= kernels::kMaxVariance; break;
-      case Kind::finite: ok_ = ok_ && std::isfinite(v); break;
+      case Kind::weight: return v >= 0.0f && v <= 1.0f;
+      case Kind::feature: return feature_is_valid(v);
+      case Kind::location: return std::fabs(v) <= kMaxAbsLocation;
+      case Kind::variance: return v >= floor_ && v <= kernels::kMaxVariance;
+      case Kind::square_sum: return v >= 0.0f && v <= kernels::kMaxVariance;
+      case Kind::finite: return std::isfinite(v);
     }
+    return false;
   }
   bool ok() const { return ok_; }
 

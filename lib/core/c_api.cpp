@@ -133,7 +133,7 @@ smx_status smx_responsibilities(const smx_model* m, const float* x, float* resp)
     for (uint32_t j = 0; j < kernels::kBlock && first + j < p.shape.components; ++j)
       resp[first + j] = block[j];
   }
-  kernels::responsibilities(resp, p.shape.components, kernels::lse_value(lse), resp);
+  kernels::responsibilities(resp, p.shape.components, lse, resp);
   return SMX_OK;
 }
 
@@ -164,11 +164,8 @@ smx_status smx_snapshot_save(const smx_model* m, void* buf, size_t buf_bytes, si
 smx_status smx_snapshot_load(const void* buf, size_t len, void* storage, size_t storage_bytes,
                              smx_model** model) {
   if (buf == nullptr || storage == nullptr || model == nullptr) return SMX_ERR_ARGUMENT;
-  bool storage_error = false;
-  if (core::snapshot_load(static_cast<const unsigned char*>(buf), len, storage, storage_bytes,
-                          model, &storage_error))
-    return SMX_OK;
-  return storage_error ? SMX_ERR_STORAGE : SMX_ERR_SNAPSHOT;
+  return core::snapshot_load(static_cast<const unsigned char*>(buf), len, storage, storage_bytes,
+                             model);
 }
 
 smx_status smx_snapshot_config(const void* buf, size_t len, smx_config* cfg) {

@@ -62,7 +62,8 @@ smx_status smx_detector_set_scaling(smx_detector* det, const float* offsets, con
   if (det->config.scaling != SMX_SCALING_FIXED || det->samples_seen != 0) return SMX_ERR_ARGUMENT;
   const uint32_t d_count = det->config.features;
   for (uint32_t d = 0; d < d_count; ++d) {
-    if (!std::isfinite(offsets[d]) || !(scales[d] > 0.0f && std::isfinite(scales[d])))
+    if (!core::feature_is_valid(offsets[d]) ||
+        !(scales[d] >= SMX_MIN_SCALE && scales[d] <= SMX_MAX_SCALE))
       return SMX_ERR_ARGUMENT;
   }
   const core::DetectorArrays a = core::detector_arrays(det);
@@ -111,11 +112,8 @@ smx_status smx_detector_snapshot_save(const smx_detector* det, void* buf, size_t
 smx_status smx_detector_snapshot_load(const void* buf, size_t len, void* storage,
                                       size_t storage_bytes, smx_detector** detector) {
   if (buf == nullptr || storage == nullptr || detector == nullptr) return SMX_ERR_ARGUMENT;
-  bool storage_error = false;
-  if (core::detector_snapshot_load(static_cast<const unsigned char*>(buf), len, storage,
-                                   storage_bytes, detector, &storage_error))
-    return SMX_OK;
-  return storage_error ? SMX_ERR_STORAGE : SMX_ERR_SNAPSHOT;
+  return core::detector_snapshot_load(static_cast<const unsigned char*>(buf), len, storage,
+                                     storage_bytes, detector);
 }
 
 smx_status smx_detector_snapshot_config(const void* buf, size_t len, smx_detector_config* cfg) {

@@ -27,6 +27,14 @@ constexpr float kUpperGain = 5.6983f;
 // float score could resolve, and it keeps the threshold formula away from 0 / 0.
 constexpr float kMinMeanExcess = 1e-3f;
 constexpr float kMaxTrackedScore = 1e18f;
+// The ranges the tracker's values stay in (see the invariants with the snapshot format):
+// the mean of scores clamped at kMaxTrackedScore, their variance (the largest squared
+// deviation, 4e36, with a factor 2 for rounding), and the quantiles, which may overshoot the
+// scores' range by one step of at most kUpperGain sd_max = 1.6e19.
+constexpr float kMaxTailMean = 2.0f * kMaxTrackedScore;
+constexpr float kMaxTailVariance = 8e36f;
+constexpr float kMaxTailQuantile = 3.2e19f;
+constexpr float kMaxTailExcess = 2.0f * kMaxTailQuantile;
 // ln 5: the log-odds step from the median (tail 0.5) to the 90 % quantile (tail 0.1).
 constexpr float kLog5 = 1.6094379f;
 
@@ -127,7 +135,8 @@ void finish_warmup_scaling(smx_detector* det, const DetectorArrays& a) {
     const float sd = n > 1.0f ? std::sqrt(a.scale[d] / (n - 1.0f)) : 0.0f;
     // Below a millionth of the offset a deviation is at the level of float rounding.
     const float resolution = 1e-6f * std::fabs(a.offset[d]);
-    a.scale[d] = sd > resolution && sd > 0.0f ? sd : (resolution > 0.0f ? resolution : 1.0f);
+    const float scale = sd > resolution && sd > 0.0f ? sd : (resolution > 0.0f ? resolution : 1.0f);
+    a.scale[d] = scale < SMX_MIN_SCALE ? SMX_MIN_SCALE : (scale > SMX_MAX_SCALE ? SMX_MAX_SCALE : scale);
   }
   const smx_model* m = detector_model(det);
   float* buffer = arrays_of(m).warmup;
@@ -272,12 +281,16 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
   smx_detection result{kNaN, kNaN, 0.0f, -1, 0};
   if (!m->ready) {
     if (c.scaling == SMX_SCALING_WARMUP) {
-      // Welford's running mean and sum of squared deviations of the level.
+      // Welford's running mean and sum of squared deviations of the level. Levels may be
+      // 2^65 apart, so a squared deviation can overflow float: each term and the sum are
+      // clamped at kMaxVariance (the standard deviation is then underestimated, by a
+      // bounded factor, only for readings spread beyond +-6e18).
       const float n = static_cast<float>(det->samples_seen);
       for (uint32_t d = 0; d < c.features; ++d) {
         const float dev = a.level[d] - a.offset[d];
         a.offset[d] += dev / n;
-        a.scale[d] += dev * (a.level[d] - a.offset[d]);
+        const float square = std::fmin(dev * (a.level[d] - a.offset[d]), kernels::kMaxVariance);
+        a.scale[d] = std::fmin(a.scale[d] + square, kernels::kMaxVariance);
       }
       if (m->buffered + 1 == m->config.init_samples) finish_warmup_scaling(det, a);
     }
@@ -319,8 +332,26 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
 //   state:  u32 has_previous, u64 samples_seen, u64 scored, u64 tail updates,
 //           u64 tail exceedances, f32 tail mean, variance, median, upper, mean_excess
 //   arrays: f32 offset[D], scale[D], level[D], slow[D]
-//   the model's snapshot (its own format, with its own CRC)
+//   the model's snapshot (its own format, with its own CRC and invariants)
 //   u32 CRC-32 of every byte before it
+// The invariants (what the library reaches, so exactly what the loader accepts):
+//   config     valid (detector_config_is_valid), the model's features = D x views
+//   counters   has_previous = (samples_seen > 0); the model's samples_seen = samples_seen;
+//              the model is ready iff samples_seen >= its init_samples, and then
+//              scored = samples_seen - init_samples (0 before)
+//   tail       updates <= scored; updates 0: every tail value and exceedances 0;
+//              updates 1: variance, mean_excess, exceedances 0 and mean = median = upper;
+//              else exceedances < updates, exceedances 0 => mean_excess 0;
+//              |mean| <= kMaxTailMean, variance in [0, kMaxTailVariance],
+//              |median|, |upper| <= kMaxTailQuantile, upper >= median,
+//              mean_excess in [0, kMaxTailExcess]
+//   scaling    none: offsets 0, scales 1; fixed: |offset| <= SMX_MAX_ABS_FEATURE, scales in
+//              [SMX_MIN_SCALE, SMX_MAX_SCALE]; warm-up: while the model warms up, offsets are
+//              running means (|o| <= kMaxAbsLocation) and scales running sums of squared
+//              deviations in [0, SMX_MAX_VARIANCE] (0 before the first reading), then
+//              scales in [SMX_MIN_SCALE, SMX_MAX_SCALE]
+//   levels     level and slow |v| <= kMaxAbsLocation (moving averages of inputs); 0 before
+//              the first reading
 namespace {
 
 constexpr uint32_t kDetectorSnapshotMagic = 0x53544453u;  // bytes "SDTS"
@@ -349,14 +380,50 @@ void transfer_detector(Archive& ar, smx_detector_config& c, smx_detector& det) {
   ar.value(Kind::finite, &det.tail.mean_excess);
 }
 
-// The four per-feature arrays (null destinations when validating).
+// The four per-feature arrays, with the kinds of a detector whose model is ready or not
+// (null destinations when validating).
 template <class Archive>
-void transfer_detector_arrays(Archive& ar, uint32_t features, const DetectorArrays* a) {
+void transfer_detector_arrays(Archive& ar, const smx_detector_config& c, bool model_ready,
+                              const DetectorArrays* a) {
+  const bool running_sums = c.scaling == SMX_SCALING_WARMUP && !model_ready;
+  const Kind kinds[] = {running_sums ? Kind::location : Kind::feature,
+                        running_sums ? Kind::square_sum : Kind::finite, Kind::location,
+                        Kind::location};
   float* const arrays[] = {a ? a->offset : nullptr, a ? a->scale : nullptr,
                            a ? a->level : nullptr, a ? a->slow : nullptr};
-  for (float* base : arrays) {
-    for (uint32_t d = 0; d < features; ++d) ar.value(Kind::feature, base ? base + d : nullptr);
+  for (size_t i = 0; i < kStateArrays; ++i) {
+    for (uint32_t d = 0; d < c.features; ++d)
+      ar.value(kinds[i], arrays[i] ? arrays[i] + d : nullptr);
   }
+}
+
+// The tail tracker's invariants (listed with the format).
+bool tail_is_valid(const smx_score_tail& t, uint64_t scored) {
+  if (t.updates > scored) return false;
+  if (t.updates == 0) {
+    return t.exceedances == 0 && t.mean == 0.0f && t.variance == 0.0f && t.median == 0.0f &&
+           t.upper == 0.0f && t.mean_excess == 0.0f;
+  }
+  if (t.updates == 1) {
+    return t.exceedances == 0 && t.variance == 0.0f && t.mean_excess == 0.0f &&
+           t.median == t.mean && t.upper == t.mean && std::fabs(t.mean) <= kMaxTrackedScore;
+  }
+  if (t.exceedances >= t.updates || (t.exceedances == 0 && t.mean_excess != 0.0f)) return false;
+  return std::fabs(t.mean) <= kMaxTailMean && t.variance >= 0.0f &&
+         t.variance <= kMaxTailVariance && std::fabs(t.median) <= kMaxTailQuantile &&
+         std::fabs(t.upper) <= kMaxTailQuantile && t.upper >= t.median &&
+         t.mean_excess >= 0.0f && t.mean_excess <= kMaxTailExcess;
+}
+
+// The scaling and level invariants of one feature (listed with the format); each value is
+// already within its kind's range (transfer_detector_arrays).
+bool feature_state_is_valid(const smx_detector_config& c, uint64_t samples_seen, bool model_ready,
+                            float offset, float scale, float level, float slow) {
+  if (samples_seen == 0 && (level != 0.0f || slow != 0.0f)) return false;
+  if (c.scaling == SMX_SCALING_NONE) return offset == 0.0f && scale == 1.0f;
+  if (c.scaling == SMX_SCALING_WARMUP && !model_ready)
+    return samples_seen > 0 || (offset == 0.0f && scale == 0.0f);
+  return scale >= SMX_MIN_SCALE && scale <= SMX_MAX_SCALE;
 }
 
 size_t detector_fixed_bytes() { return kSnapshotPreambleBytes + 9 * 4 + 4 + 4 * 8 + 5 * 4; }
@@ -380,7 +447,7 @@ size_t detector_snapshot_save(const smx_detector* det, unsigned char* out) {
   Writer w(out);
   write_preamble(w, kDetectorSnapshotMagic, kDetectorSnapshotVersion, total);
   transfer_detector(w, header.config, header);
-  transfer_detector_arrays(w, det->config.features, &a);
+  transfer_detector_arrays(w, det->config, detector_model(det)->ready != 0, &a);
   const size_t head = detector_head_bytes(det->config.features);
   const size_t model_bytes = snapshot_save(detector_model(det), out + head);
   Writer(out + head + model_bytes).u32(crc32(out, total - 4));
@@ -399,49 +466,55 @@ bool detector_snapshot_check(const unsigned char* in, size_t len, smx_detector_c
   if (!checker.ok()) return false;
   const size_t head = detector_head_bytes(c->features);
   if (c->features > SMX_MAX_FEATURES || head + 4 > length) return false;
-  transfer_detector_arrays(checker, c->features, nullptr);
+  // The model first: its state decides the kinds of the scaling arrays.
   size_t model_total = 0;
-  if (!checker.ok() || !snapshot_check(in + head, length - head - 4, &c->model, &model_total))
+  smx_model model{};
+  if (!snapshot_check(in + head, length - head - 4, &c->model, &model_total, &model))
     return false;
   if (head + model_total + 4 != length || !detector_config_is_valid(*c)) return false;
-  // Consistency of the state with the model it wraps (which is ready once init_samples
-  // readings have passed). Scales are positive once a warm-up scaling is finished.
-  if (det.has_previous > 1 || det.scored > det.samples_seen) return false;
-  if (det.tail.updates > det.scored || det.tail.exceedances > det.tail.updates) return false;
-  if (det.tail.variance < 0.0f || det.tail.mean_excess < 0.0f) return false;
-  if (c->scaling != SMX_SCALING_WARMUP || det.samples_seen >= c->model.init_samples) {
-    Reader scales(in + detector_fixed_bytes() + 4 * size_t{c->features});
-    for (uint32_t d = 0; d < c->features; ++d) {
-      float s;
-      scales.f32(s);
-      if (!(s > 0.0f)) return false;
-    }
+  const bool ready = model.ready != 0;
+  if (det.has_previous != (det.samples_seen > 0 ? 1u : 0u)) return false;
+  if (model.samples_seen != det.samples_seen) return false;
+  if (ready != (det.samples_seen >= c->model.init_samples)) return false;
+  if (det.scored != (ready ? det.samples_seen - c->model.init_samples : 0)) return false;
+  if (!tail_is_valid(det.tail, det.scored)) return false;
+  Checker array_checker(in + detector_fixed_bytes(), 0.0f);
+  transfer_detector_arrays(array_checker, *c, ready, nullptr);
+  if (!array_checker.ok()) return false;
+  const unsigned char* arrays = in + detector_fixed_bytes();
+  auto array_value = [&](size_t array, uint32_t d) {
+    float v;
+    Reader(arrays + 4 * (array * c->features + d)).f32(v);
+    return v;
+  };
+  for (uint32_t d = 0; d < c->features; ++d) {
+    if (!feature_state_is_valid(*c, det.samples_seen, ready, array_value(0, d), array_value(1, d),
+                                array_value(2, d), array_value(3, d)))
+      return false;
   }
   *total = length;
   return true;
 }
 
-bool detector_snapshot_load(const unsigned char* in, size_t len, void* storage,
-                            size_t storage_bytes, smx_detector** out, bool* storage_error) {
+smx_status detector_snapshot_load(const unsigned char* in, size_t len, void* storage,
+                                  size_t storage_bytes, smx_detector** out) {
   smx_detector_config c;
   size_t total = 0;
-  *storage_error = false;
-  if (!detector_snapshot_check(in, len, &c, &total)) return false;
-  if (!storage_fits(storage, storage_bytes, detector_storage_bytes(c))) {
-    *storage_error = true;
-    return false;
-  }
+  if (!detector_snapshot_check(in, len, &c, &total)) return SMX_ERR_SNAPSHOT;
+  const size_t needed = detector_storage_bytes(c);
+  if (!storage_fits(storage, storage_bytes, needed)) return SMX_ERR_STORAGE;
+  if (regions_overlap(in, total, storage, needed)) return SMX_ERR_ARGUMENT;
   // Everything is checked: from here on the target storage is written.
   smx_detector* det = create_detector(c, storage);
   Reader r(in + kSnapshotPreambleBytes);
   transfer_detector(r, det->config, *det);
   const DetectorArrays a = detector_arrays(det);
-  transfer_detector_arrays(r, c.features, &a);
+  const size_t head = detector_head_bytes(c.features);
   smx_model* model = nullptr;
-  snapshot_restore(in + detector_head_bytes(c.features), c.model,
-                   detector_model(det), &model);
+  snapshot_restore(in + head, c.model, detector_model(det), &model);
+  transfer_detector_arrays(r, c, model->ready != 0, &a);
   *out = det;
-  return true;
+  return SMX_OK;
 }
 
 }  // namespace streamix::core

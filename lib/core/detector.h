@@ -70,8 +70,9 @@ size_t detector_snapshot_size(const smx_detector* det);
 size_t detector_snapshot_save(const smx_detector* det, unsigned char* out);
 bool detector_snapshot_check(const unsigned char* in, size_t len, smx_detector_config* c,
                              size_t* total);
-bool detector_snapshot_load(const unsigned char* in, size_t len, void* storage,
-                            size_t storage_bytes, smx_detector** det, bool* storage_error);
+// SMX_OK, or the status of snapshot_load's failures (nothing written).
+smx_status detector_snapshot_load(const unsigned char* in, size_t len, void* storage,
+                                  size_t storage_bytes, smx_detector** det);
 
 }  // namespace streamix::core
 

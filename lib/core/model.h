@@ -129,6 +129,13 @@ inline bool storage_fits(const void* storage, size_t storage_bytes, size_t neede
   return reinterpret_cast<uintptr_t>(storage) % SMX_STORAGE_ALIGN == 0 && storage_bytes >= needed;
 }
 
+// True if the byte ranges [a, a + a_bytes) and [b, b + b_bytes) share a byte (compared as
+// integers: ordering pointers into different objects is not defined in C++).
+inline bool regions_overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
+  const uintptr_t a0 = reinterpret_cast<uintptr_t>(a), b0 = reinterpret_cast<uintptr_t>(b);
+  return a0 < b0 + b_bytes && b0 < a0 + a_bytes;
+}
+
 // Writes the values of a fresh model into the iterate's own means and variances (mean 0,
 // variance 1 or the floor): where they are kept while the iterate shares the statistics'
 // arrays, so that the storage stays a function of the model's state.

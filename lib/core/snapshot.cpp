@@ -14,6 +14,23 @@
 //   u32 CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) of every byte before it
 // Derived terms (log weights, normalizers, precisions) are not stored: loading recomputes
 // them with the same code, so a loaded model behaves bit-for-bit like the saved one.
+//
+// The invariants: what every state the library reaches satisfies, and so exactly what the
+// loader accepts (a CRC proves only that the bytes arrived, not that a model made them).
+//   config   valid (config_is_valid)
+//   warm-up  (ready 0): buffered < init_samples (0 if init_samples is 0),
+//            samples_seen = buffered, steps = step_origin = averaged = 0, and every parameter
+//            array as created: statistics' weights = weight_floor, iterate and average
+//            weights 0, means and residuals 0, variances max(1, variance_floor)
+//   ready    (ready 1): buffered = 0, step_origin 0 (set_params) or init_samples (the
+//            warm-up), step_origin + steps <= samples_seen; statistics' weights in
+//            [weight_floor, 1], iterate weights in (0, 1], average weights too once averaged
+//   averaged = the steps past hold_samples + average_from - 1 (0 without averaging)
+//   values   weights in [0, 1]; means |m| <= 2 SMX_MAX_ABS_FEATURE (kMaxAbsLocation);
+//            variances in [variance_floor, SMX_MAX_VARIANCE]; warm-up rows valid features;
+//            |mean_residual| <= 2^-23 |mean| (the rounding error of its mean)
+//   past the hold (steps > hold_samples): the iterate is the refresh of the statistics,
+//            bit for bit: means and variances equal, weights = normalize_weights(statistics)
 #include "core/snapshot.h"
 
 #include <cmath>
@@ -78,31 +95,104 @@ void transfer_arrays(Archive& ar, const smx_config& c, uint32_t buffered, const 
   };
   auto param_set = [&](float* weight, float* mean, float* variance) {
     for (uint32_t k = 0; k < c.components; ++k) ar.value(Kind::weight, at(weight, k));
-    matrix(Kind::feature, mean);
+    matrix(Kind::location, mean);
     matrix(Kind::variance, variance);
   };
   param_set(a.stats.weight, a.stats.mean, a.stats.variance);
   param_set(a.iterate.weight, a.iterate.mean, a.iterate.variance);
   if (averaging_enabled(c)) param_set(a.average.weight, a.average.mean, a.average.variance);
-  matrix(Kind::feature, a.stats.mean_residual);
+  matrix(Kind::finite, a.stats.mean_residual);  // bounded by its mean: see arrays_are_valid
   for (size_t i = 0; i < size_t{buffered} * c.features; ++i) ar.value(Kind::feature, at(a.warmup, i));
 }
 
-// Past the hold the iterate is the refresh of the statistics after every step, so its means
-// and variances are the statistics' bit for bit (the model keeps them once: see
-// iterate_shares_stats). A snapshot that says otherwise did not come from this library.
-bool iterate_matches_stats(const unsigned char* arrays, const smx_model& m) {
+// The arrays of a snapshot read in place, float by float, in the order of transfer_arrays.
+class SnapshotArrays {
+ public:
+  SnapshotArrays(const unsigned char* arrays, const smx_config& c)
+      : base_(arrays), k_(c.components), kd_(size_t{c.components} * c.features),
+        sets_(averaging_enabled(c) ? 3 : 2) {}
+  enum Set { kStats = 0, kIterate = 1, kAverage = 2 };
+  size_t sets() const { return sets_; }
+  size_t components() const { return k_; }
+  size_t elements() const { return kd_; }
+  float weight(size_t set, size_t k) const { return at(set * (k_ + 2 * kd_) + k); }
+  float mean(size_t set, size_t i) const { return at(set * (k_ + 2 * kd_) + k_ + i); }
+  float variance(size_t set, size_t i) const { return at(set * (k_ + 2 * kd_) + k_ + kd_ + i); }
+  float residual(size_t i) const { return at(sets_ * (k_ + 2 * kd_) + i); }
+  // The bytes of set's means and variances (2 K D floats, contiguous).
+  const unsigned char* moments(size_t set) const { return base_ + 4 * (set * (k_ + 2 * kd_) + k_); }
+
+ private:
+  float at(size_t i) const {
+    float v;
+    Reader(base_ + 4 * i).f32(v);
+    return v;
+  }
+  const unsigned char* base_;
+  size_t k_, kd_, sets_;
+};
+
+// The relations between array values listed at the top of this file (each value is already
+// within its kind's range).
+bool arrays_are_valid(const unsigned char* arrays, const smx_model& m) {
+  const smx_config& c = m.config;
+  const SnapshotArrays a(arrays, c);
+  const size_t k_count = a.components(), n = a.elements();
+  for (size_t i = 0; i < n; ++i) {
+    if (!(std::fabs(a.residual(i)) <= 0x1.0p-23f * std::fabs(a.mean(SnapshotArrays::kStats, i))))
+      return false;
+  }
+  if (!m.ready) {  // as created (create_model)
+    const float unit_variance = c.variance_floor > 1.0f ? c.variance_floor : 1.0f;
+    for (size_t set = 0; set < a.sets(); ++set) {
+      const float weight = set == SnapshotArrays::kStats ? c.weight_floor : 0.0f;
+      for (size_t k = 0; k < k_count; ++k) {
+        if (a.weight(set, k) != weight) return false;
+      }
+      for (size_t i = 0; i < n; ++i) {
+        if (a.mean(set, i) != 0.0f || a.variance(set, i) != unit_variance) return false;
+      }
+    }
+    return true;
+  }
+  for (size_t k = 0; k < k_count; ++k) {
+    if (!(a.weight(SnapshotArrays::kStats, k) >= c.weight_floor)) return false;
+    if (!(a.weight(SnapshotArrays::kIterate, k) > 0.0f)) return false;
+    if (m.averaged > 0 && !(a.weight(SnapshotArrays::kAverage, k) > 0.0f)) return false;
+  }
   if (!iterate_shares_stats(&m)) return true;
-  const size_t k = m.config.components, kd = k * m.config.features;
-  const unsigned char* stats_moments = arrays + 4 * k;  // after the K weights
-  const unsigned char* iterate_moments = arrays + 4 * (k + 2 * kd + k);
-  return std::memcmp(stats_moments, iterate_moments, 4 * 2 * kd) == 0;
+  // Past the hold the iterate is the refresh of the statistics after every step, bit for bit
+  // (the model keeps its means and variances once: see iterate_shares_stats).
+  const float inv_total = kernels::inverse_weight_total(
+      static_cast<uint32_t>(k_count), [&a](uint32_t k) { return a.weight(SnapshotArrays::kStats, k); });
+  for (size_t k = 0; k < k_count; ++k) {
+    const float refreshed = a.weight(SnapshotArrays::kStats, k) * inv_total;
+    const float stored = a.weight(SnapshotArrays::kIterate, k);
+    if (std::memcmp(&refreshed, &stored, sizeof stored) != 0) return false;
+  }
+  return std::memcmp(a.moments(SnapshotArrays::kStats), a.moments(SnapshotArrays::kIterate),
+                     4 * 2 * n) == 0;
+}
+
+// The averaged iterates a model has after `steps` steps: one per step from step
+// hold_samples + average_from on (learn), none without averaging.
+uint64_t expected_averaged(const smx_config& c, uint64_t steps) {
+  if (!averaging_enabled(c)) return 0;
+  const uint64_t first = uint64_t{c.hold_samples} + c.average_from;
+  return steps >= first ? steps - first + 1 : 0;
 }
 
 bool state_is_valid(const smx_model& m, const smx_config& c, size_t total) {
   if (m.ready > 1 || m.buffered > c.init_samples) return false;
-  if (m.ready == 0 && m.buffered == c.init_samples && m.buffered > 0) return false;  // would have initialized
-  if (m.averaged > 0 && !averaging_enabled(c)) return false;
+  if (!m.ready) {
+    if (m.buffered == c.init_samples && m.buffered > 0) return false;  // would have initialized
+    if (m.samples_seen != m.buffered || m.steps != 0 || m.step_origin != 0) return false;
+  } else {
+    if (m.buffered != 0) return false;
+    if (m.step_origin != 0 && m.step_origin != c.init_samples) return false;
+    if (m.samples_seen < m.step_origin || m.steps > m.samples_seen - m.step_origin) return false;
+  }
+  if (m.averaged != expected_averaged(c, m.steps)) return false;
   return total == snapshot_bytes(c, m.buffered);
 }
 
@@ -132,7 +222,8 @@ bool snapshot_config(const unsigned char* in, size_t len, smx_config* c, size_t*
   return config_is_valid(*c);
 }
 
-bool snapshot_check(const unsigned char* in, size_t len, smx_config* c, size_t* total) {
+bool snapshot_check(const unsigned char* in, size_t len, smx_config* c, size_t* total,
+                    smx_model* header) {
   if (!snapshot_config(in, len, c, total)) return false;
   // A snapshot with a valid CRC can still come from something other than this library:
   // check every value.
@@ -144,7 +235,9 @@ bool snapshot_check(const unsigned char* in, size_t len, smx_config* c, size_t* 
   Checker checker(arrays, c->variance_floor);
   transfer_arrays(checker, *c, state.buffered, ModelArrays{});
   state.config = *c;
-  return checker.ok() && iterate_matches_stats(arrays, state);
+  if (!checker.ok() || !arrays_are_valid(arrays, state)) return false;
+  if (header) *header = state;
+  return true;
 }
 
 void snapshot_restore(const unsigned char* in, const smx_config& c, void* storage,
@@ -159,19 +252,17 @@ void snapshot_restore(const unsigned char* in, const smx_config& c, void* storag
   *model = m;
 }
 
-bool snapshot_load(const unsigned char* in, size_t len, void* storage, size_t storage_bytes,
-                   smx_model** model, bool* storage_error) {
+smx_status snapshot_load(const unsigned char* in, size_t len, void* storage, size_t storage_bytes,
+                         smx_model** model) {
   smx_config c;
   size_t total = 0;
-  *storage_error = false;
-  if (!snapshot_check(in, len, &c, &total)) return false;
-  if (!storage_fits(storage, storage_bytes, carve_storage(c, nullptr, nullptr))) {
-    *storage_error = true;
-    return false;
-  }
+  if (!snapshot_check(in, len, &c, &total, nullptr)) return SMX_ERR_SNAPSHOT;
+  const size_t needed = carve_storage(c, nullptr, nullptr);
+  if (!storage_fits(storage, storage_bytes, needed)) return SMX_ERR_STORAGE;
+  if (regions_overlap(in, total, storage, needed)) return SMX_ERR_ARGUMENT;
   // Everything is checked: from here on the target storage is written.
   snapshot_restore(in, c, storage, model);
-  return true;
+  return SMX_OK;
 }
 
 }  // namespace streamix::core

@@ -57,32 +57,32 @@ float lse_value(const LogSumExp& acc) {
 
 namespace {
 
-// log p(x) through t's block and log-sum-exp kernels. The log joint densities go to
-// l[0 .. P) when keep_all, else each block reuses l[0 .. kBlock) (no scratch needed).
-float log_density_by_blocks(const KernelTable& t, const EStepParams& p, const float* x,
-                            float* l, bool keep_all) {
+// The log-sum-exp of the log joint densities through t's block and log-sum-exp kernels.
+// The densities go to l[0 .. P) when keep_all, else each block reuses l[0 .. kBlock) (no
+// scratch needed).
+LogSumExp log_density_by_blocks(const KernelTable& t, const EStepParams& p, const float* x,
+                                float* l, bool keep_all) {
   LogSumExp lse;
   for (uint32_t first = 0; first < p.shape.stride; first += kBlock) {
     float* block = keep_all ? l + first : l;
     t.log_joint_block(p, x, first, block);
     t.lse_add(lse, block, kBlock);
   }
-  return lse_value(lse);
+  return lse;
 }
 
 }  // namespace
 
 float estep_composed(const KernelTable& t, const EStepParams& p, const float* x,
                      float* log_joint, float* resp) {
-  const float log_p = log_density_by_blocks(t, p, x, log_joint, true);
-  t.responsibilities(log_joint, p.shape.stride, log_p, resp);
-  return log_p;
+  const LogSumExp lse = log_density_by_blocks(t, p, x, log_joint, true);
+  t.responsibilities(log_joint, p.shape.stride, lse, resp);
+  return lse_value(lse);
 }
 
 void normalize_weights(const Stats& s, const ParamArrays& out) {
-  float total = 0.0f;
-  for (uint32_t k = 0; k < s.shape.components; ++k) total += s.weight[k];
-  const float inv_total = 1.0f / total;
+  const float inv_total =
+      inverse_weight_total(s.shape.components, [&s](uint32_t k) { return s.weight[k]; });
   for (uint32_t k = 0; k < s.shape.components; ++k) out.weight[k] = s.weight[k] * inv_total;
 }
 
@@ -108,7 +108,7 @@ void score_batch_per_sample(const KernelTable& t, const EStepParams& p, const fl
                             size_t n, float* out) {
   alignas(64) float block[kBlock];
   for (size_t i = 0; i < n; ++i) {
-    out[i] = log_density_by_blocks(t, p, x + i * p.shape.features, block, false);
+    out[i] = lse_value(log_density_by_blocks(t, p, x + i * p.shape.features, block, false));
   }
 }
 

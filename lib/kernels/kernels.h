@@ -91,7 +91,7 @@ struct KernelTable {
   const char* name;
   void (*log_joint_block)(const EStepParams& p, const float* x, uint32_t first, float* l);
   void (*lse_add)(LogSumExp& acc, const float* l, uint32_t n);
-  void (*responsibilities)(const float* l, uint32_t n, float log_p, float* r);
+  void (*responsibilities)(const float* l, uint32_t n, const LogSumExp& lse, float* r);
   void (*mstep_update)(const Stats& s, const float* x, const float* r, float gamma,
                        float variance_floor, float weight_floor);
   void (*derive_estep_terms)(const ParamArrays& p);
@@ -139,10 +139,13 @@ inline void log_joint_block(const EStepParams& p, const float* x, uint32_t first
 // Adds n log values (64-byte aligned, n a multiple of kBlock) to a streaming log-sum-exp.
 inline void lse_add(LogSumExp& acc, const float* l, uint32_t n) { active().lse_add(acc, l, n); }
 
-// r_k = exp(l_k - log_p), or 0 where l_k - log_p < kMinLogResponsibility (and when log_p
-// is -inf).
-inline void responsibilities(const float* l, uint32_t n, float log_p, float* r) {
-  active().responsibilities(l, n, log_p, r);
+// r_k = exp(l_k - lse.max) / lse.sum, where lse is the log-sum-exp of l; 0 where
+// l_k - lse.max < kMinLogResponsibility or r_k < 2^-64 (and everywhere when every l is
+// -inf). Normalizing by the sum, not by exp(log p), keeps sum r = 1 within (n + 2) float
+// epsilons for every sample: far from the model, log p is ~ -1e7 and one float step of it is
+// already a whole nat, so exp(l - log p) can sum to anything between 0.7 and 2.
+inline void responsibilities(const float* l, uint32_t n, const LogSumExp& lse, float* r) {
+  active().responsibilities(l, n, lse, r);
 }
 
 // One stepwise-EM update with step gamma and responsibilities r (P floats):
@@ -166,9 +169,18 @@ inline void mstep_refresh(const Stats& s, const float* x, const float* r, float 
   active().mstep_refresh(s, x, r, gamma, variance_floor, weight_floor, out);
 }
 
-// out.weight[k] = s.weight[k] / (sum of the K weight statistics), for k < K (the padding
-// weights stay 0): the weight part of every refresh, full or fused.
+// out.weight[k] = s.weight[k] * inverse_weight_total(...), for k < K (the padding weights
+// stay 0): the weight part of every refresh, full or fused.
 void normalize_weights(const Stats& s, const ParamArrays& out);
+
+// 1 / (sum of weight(0) .. weight(n - 1)), summed in order: the scale normalize_weights
+// applies, and the one the snapshot check recomputes (weight: any index -> float accessor).
+template <class Weight>
+inline float inverse_weight_total(uint32_t n, Weight weight) {
+  float total = 0.0f;
+  for (uint32_t k = 0; k < n; ++k) total += weight(k);
+  return 1.0f / total;
+}
 
 // out = theta_bar(s), in full: weights normalized over the K components, means and variances
 // copied (unless out shares the statistics' arrays), derived terms recomputed with t's kernels.

@@ -1,6 +1,9 @@
 #include "csv.h"
 
+#include "io.h"
+
 #include <cerrno>
+#include <cfloat>
 #include <cmath>
 #include <cstdlib>
 
@@ -12,6 +15,10 @@ bool split_fields(const std::string& line, char delimiter, std::vector<std::stri
   std::string field;
   size_t i = 0;
   while (true) {
+    if (fields.size() == kMaxFields) {
+      error = "more than " + std::to_string(kMaxFields) + " fields";
+      return false;
+    }
     field.clear();
     while (i < line.size() && line[i] == ' ') ++i;
     if (i < line.size() && line[i] == '"') {
@@ -63,45 +70,95 @@ char detect_delimiter(const std::string& line) {
   return candidates[best];
 }
 
-bool parse_number(const std::string& field, float& value) {
-  const char* begin = field.c_str();
-  while (*begin == ' ' || *begin == '\t') ++begin;
-  if (*begin == '\0') return false;
-  char* end = nullptr;
+bool parse_number(const std::string& field, float& value, const char** why) {
+  const char* not_a_number = "not a number";
+  if (why) *why = not_a_number;
+  // The grammar first, on every byte: strtof alone would stop at a NUL ("3<NUL>9" read as
+  // 3) and accept hex floats, "inf" and "nan".
+  size_t i = 0, n = field.size();
+  auto blank = [&](size_t j) { return field[j] == ' ' || field[j] == '\t'; };
+  auto digit = [&](size_t j) { return field[j] >= '0' && field[j] <= '9'; };
+  while (i < n && blank(i)) ++i;
+  while (n > i && blank(n - 1)) --n;
+  const size_t begin = i;
+  if (i < n && (field[i] == '+' || field[i] == '-')) ++i;
+  size_t digits = 0;
+  for (; i < n && digit(i); ++i) ++digits;
+  if (i < n && field[i] == '.') {
+    for (++i; i < n && digit(i); ++i) ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < n && (field[i] == 'e' || field[i] == 'E')) {
+    ++i;
+    if (i < n && (field[i] == '+' || field[i] == '-')) ++i;
+    size_t exponent_digits = 0;
+    for (; i < n && digit(i); ++i) ++exponent_digits;
+    if (exponent_digits == 0) return false;
+  }
+  if (i != n) return false;
+  const std::string text = field.substr(begin, n - begin);
   errno = 0;
-  const float v = std::strtof(begin, &end);
-  while (*end == ' ' || *end == '\t') ++end;
-  // strtof accepts "nan" and "inf" and saturates on overflow: neither is a reading.
-  if (*end != '\0' || errno == ERANGE || !std::isfinite(v)) return false;
-  value = v;
+  const float v = std::strtof(text.c_str(), nullptr);
+  if (std::isinf(v)) {  // strtof saturates on overflow
+    if (why) *why = "beyond the float range (|x| > 3.4e38)";
+    return false;
+  }
+  // Below the normal range (ERANGE on underflow): a reading of 1e-40 is 0 for every purpose,
+  // and subnormals would only slow the arithmetic down.
+  value = std::fabs(v) < FLT_MIN ? std::copysign(0.0f, v) : v;
+  if (why) *why = nullptr;
   return true;
 }
 
 CsvReader::CsvReader(std::istream& in, char delimiter, int header)
     : in_(in), delimiter_(delimiter), header_mode_(header) {}
 
-bool CsvReader::read_line(std::string& line) {
-  while (std::getline(in_, line)) {
+bool CsvReader::read_line(std::string& line, bool& too_long) {
+  std::streambuf& in = *in_.rdbuf();
+  using traits = std::char_traits<char>;
+  while (true) {
+    line.clear();
+    too_long = false;
+    int c = in.sbumpc();
+    if (c == traits::eof()) return false;
     ++line_;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+    for (; c != traits::eof(); c = in.sbumpc()) {
+      if (c == '\n') break;
+      if (c == '\r') {  // CRLF or a lone CR
+        if (in.sgetc() == '\n') in.sbumpc();
+        break;
+      }
+      if (line.size() < kMaxLineBytes) line.push_back(static_cast<char>(c));
+      else too_long = true;
+    }
     if (line_ == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);  // UTF-8 BOM
-    if (line.find_first_not_of(" \t") != std::string::npos) return true;
+    if (too_long || line.find_first_not_of(" \t") != std::string::npos) return true;
   }
-  return false;
+}
+
+bool CsvReader::split(const std::string& line, bool too_long) {
+  if (too_long) {
+    error_ = "line " + std::to_string(line_) + ": longer than " + std::to_string(kMaxLineBytes) +
+             " bytes";
+    return false;
+  }
+  if (!split_fields(line, delimiter_, fields_, error_)) {
+    error_ = "line " + std::to_string(line_) + ": " + error_;
+    return false;
+  }
+  return true;
 }
 
 bool CsvReader::start() {
   error_.clear();
-  if (!read_line(first_)) {
+  bool too_long = false;
+  if (!read_line(first_, too_long)) {
     at_end_ = true;
     error_ = "no data";
     return false;
   }
   if (delimiter_ == 0) delimiter_ = detect_delimiter(first_);
-  if (!split_fields(first_, delimiter_, fields_, error_)) {
-    error_ = "line " + std::to_string(line_) + ": " + error_;
-    return false;
-  }
+  if (!split(first_, too_long)) return false;
   has_header_ = header_mode_ == 1;
   if (header_mode_ < 0) {
     float v;
@@ -115,31 +172,37 @@ bool CsvReader::start() {
 }
 
 int CsvReader::column(const std::string& name) {
+  if (name.empty()) {
+    error_ = "empty column name";
+    return -1;
+  }
   for (size_t c = 0; c < names_.size(); ++c) {
     if (names_[c] == name) return static_cast<int>(c);
   }
-  char* end = nullptr;
-  const long index = std::strtol(name.c_str(), &end, 10);
-  if (!name.empty() && *end == '\0' && index >= 1 && static_cast<size_t>(index) <= names_.size())
-    return static_cast<int>(index - 1);
-  error_ = "no column '" + name + "'";
+  // A 1-based index: digits only (strtol alone would take " -1" and "3<NUL>x").
+  size_t index = 0;
+  bool digits = name.size() <= 9;
+  for (char ch : name) {
+    digits = digits && ch >= '0' && ch <= '9';
+    index = index * 10 + static_cast<size_t>(ch - '0');
+  }
+  if (digits && index >= 1 && index <= names_.size()) return static_cast<int>(index - 1);
+  error_ = "no column '" + printable(name) + "'";
   return -1;
 }
 
 bool CsvReader::next() {
   error_.clear();
   std::string line;
+  bool too_long = false;
   if (pending_) {
     pending_ = false;
     line = first_;
-  } else if (!read_line(line)) {
+  } else if (!read_line(line, too_long)) {
     at_end_ = true;
     return false;
   }
-  if (!split_fields(line, delimiter_, fields_, error_)) {
-    error_ = "line " + std::to_string(line_) + ": " + error_;
-    return false;
-  }
+  if (!split(line, too_long)) return false;
   if (fields_.size() != names_.size()) {
     error_ = "line " + std::to_string(line_) + ": " + std::to_string(fields_.size()) +
              " fields, expected " + std::to_string(names_.size());

@@ -1,6 +1,8 @@
 // A CSV reader for sensor logs: delimiter detected among ',', ';' and tab, an optional
 // header row, double-quoted fields (RFC 4180 quoting within one line), strict numbers.
-// Every problem is reported with its line number and a reason; nothing throws.
+// Lines end at LF, CRLF or a lone CR. Every problem is reported with its line number and a
+// reason; nothing throws. What one line may cost is bounded: at most kMaxLineBytes bytes
+// and kMaxFields fields (a longer line is read to its end, not kept, and reported).
 #ifndef STREAMIX_HOST_CSV_H
 #define STREAMIX_HOST_CSV_H
 
@@ -11,6 +13,9 @@
 
 namespace streamix::host {
 
+inline constexpr size_t kMaxLineBytes = size_t{1} << 20;  // 1 MiB
+inline constexpr size_t kMaxFields = 65536;
+
 // Splits one line into fields. false (with a reason) for an unterminated quote or text
 // after a closing quote.
 bool split_fields(const std::string& line, char delimiter, std::vector<std::string>& fields,
@@ -20,8 +25,12 @@ bool split_fields(const std::string& line, char delimiter, std::vector<std::stri
 // (',' when none does).
 char detect_delimiter(const std::string& line);
 
-// Parses a whole field as a finite float (surrounding blanks allowed). false otherwise.
-bool parse_number(const std::string& field, float& value);
+// Parses a whole field as a decimal float: optional blanks, sign, digits with an optional
+// point, an optional exponent, optional blanks, and nothing else (no NUL, no hex, no
+// inf/nan). Magnitudes below the smallest normal float (1.2e-38) read as 0 with their sign;
+// above the largest float they are an error. false, with *why (if given) saying what is
+// wrong: "not a number" or "beyond the float range (|x| > 3.4e38)".
+bool parse_number(const std::string& field, float& value, const char** why = nullptr);
 
 class CsvReader {
  public:
@@ -37,7 +46,8 @@ class CsvReader {
   char delimiter() const { return delimiter_; }
   bool has_header() const { return has_header_; }
 
-  // Finds a column by name, or by 1-based index ("3"). -1 with error() if there is none.
+  // Finds a column by name, or by 1-based index ("3"). -1 with error() if there is none
+  // (an empty name never matches).
   int column(const std::string& name_or_index);
 
   // Next data row: true with fields(), line() set; false at end of input or on a malformed
@@ -49,7 +59,10 @@ class CsvReader {
   bool at_end() const { return at_end_; }
 
  private:
-  bool read_line(std::string& line);
+  // The next non-blank line; false at the end of input. *too_long: it exceeded
+  // kMaxLineBytes (line then holds its first kMaxLineBytes bytes).
+  bool read_line(std::string& line, bool& too_long);
+  bool split(const std::string& line, bool too_long);
   std::istream& in_;
   char delimiter_;
   int header_mode_;

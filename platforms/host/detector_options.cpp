@@ -215,6 +215,20 @@ bool build_detector_config(const DetectorSettings& settings, uint32_t features,
   smx_detector_config_init(&cfg, components, features);
   DetectorSettings scratch;
   for (const auto& [name, value] : settings.options) find(name)->apply(value, cfg, scratch);
+  // The limits a user meets first, by name; the rest of the rules below.
+  if (components < 1 || components > SMX_MAX_COMPONENTS) {
+    error = "--components " + std::to_string(components) + ": must be 1 to " +
+            std::to_string(SMX_MAX_COMPONENTS);
+    return false;
+  }
+  const uint32_t views = SMX_VIEW_COUNT(cfg.views);
+  if (features > SMX_MAX_FEATURES / (views > 0 ? views : 1)) {
+    error = std::to_string(features) + " feature columns with " + std::to_string(views) +
+            " view(s): at most " + std::to_string(SMX_MAX_FEATURES / (views > 0 ? views : 1)) +
+            " (the model takes at most " + std::to_string(SMX_MAX_FEATURES) +
+            " features; choose some with --columns)";
+    return false;
+  }
   size_t bytes = 0;
   if (smx_detector_size(&cfg, &bytes) != SMX_OK) {
     error = "these model and detector settings are not a valid combination (see --help)";

@@ -107,25 +107,27 @@ void LseAdd(LogSumExp& acc, const float* HWY_RESTRICT l, uint32_t n) {
 // Full vectors of d from `begin` while they fit; returns where it stopped. Unaligned loads:
 // the caller's K floats need not be aligned. In place (l == r) is fine.
 template <class DF>
-HWY_INLINE size_t ResponsibilityChunks(DF d, const float* l, size_t begin, size_t n, float log_p,
-                                       float* r) {
+HWY_INLINE size_t ResponsibilityChunks(DF d, const float* l, size_t begin, size_t n,
+                                       const LogSumExp& lse, float* r) {
   const size_t lanes = hn::Lanes(d);
-  const auto shift = hn::Set(d, log_p);
+  const auto shift = hn::Set(d, lse.max), inv = hn::Set(d, 1.0f / lse.sum);  // sum in [1, n]
+  const auto smallest = hn::Set(d, 0x1.0p-64f);
   size_t i = begin;
   for (; i + lanes <= n; i += lanes) {
     const auto gap = hn::Sub(hn::LoadU(d, l + i), shift);
-    hn::StoreU(ExpCut(d, gap, kMinLogResponsibility), d, r + i);
+    const auto v = hn::Mul(ExpCut(d, gap, kMinLogResponsibility), inv);
+    hn::StoreU(hn::IfThenElseZero(hn::Ge(v, smallest), v), d, r + i);
   }
   return i;
 }
 
-void Responsibilities(const float* l, uint32_t n, float log_p, float* r) {
-  if (log_p == -kInf) {  // no component can take the sample
+void Responsibilities(const float* l, uint32_t n, const LogSumExp& lse, float* r) {
+  if (lse.max == -kInf) {  // no component can take the sample
     for (uint32_t i = 0; i < n; ++i) r[i] = 0.0f;
     return;
   }
-  const size_t done = ResponsibilityChunks(Block(), l, 0, n, log_p, r);
-  ResponsibilityChunks(One(), l, done, n, log_p, r);
+  const size_t done = ResponsibilityChunks(Block(), l, 0, n, lse, r);
+  ResponsibilityChunks(One(), l, done, n, lse, r);
 }
 
 // The weighted-Welford update of the lanes at `at` (see kernels.h): stores the statistics'
@@ -457,8 +459,8 @@ void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float
   HWY_DYNAMIC_DISPATCH(LogJointBlock)(p, x, first, l);
 }
 void lse_add(LogSumExp& acc, const float* l, uint32_t n) { HWY_DYNAMIC_DISPATCH(LseAdd)(acc, l, n); }
-void responsibilities(const float* l, uint32_t n, float log_p, float* r) {
-  HWY_DYNAMIC_DISPATCH(Responsibilities)(l, n, log_p, r);
+void responsibilities(const float* l, uint32_t n, const LogSumExp& lse, float* r) {
+  HWY_DYNAMIC_DISPATCH(Responsibilities)(l, n, lse, r);
 }
 void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
                   float variance_floor, float weight_floor) {

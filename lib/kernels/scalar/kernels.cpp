@@ -40,11 +40,16 @@ void lse_add(LogSumExp& acc, const float* l, uint32_t n) {
   acc.sum = sum;
 }
 
-void responsibilities(const float* l, uint32_t n, float log_p, float* r) {
+void responsibilities(const float* l, uint32_t n, const LogSumExp& lse, float* r) {
+  if (lse.max == -kInf) {  // no component can take the sample
+    for (uint32_t i = 0; i < n; ++i) r[i] = 0.0f;
+    return;
+  }
+  const float inv = 1.0f / lse.sum;  // the sum is in [1, n]
   for (uint32_t i = 0; i < n; ++i) {
-    const float gap = l[i] - log_p;
-    // `!(gap >= min)` also catches the NaN of (-inf) - (-inf) when log_p is -inf.
-    r[i] = !(gap >= kMinLogResponsibility) ? 0.0f : std::exp(gap);
+    const float gap = l[i] - lse.max;
+    const float v = gap >= kMinLogResponsibility ? std::exp(gap) * inv : 0.0f;
+    r[i] = v >= 0x1.0p-64f ? v : 0.0f;
   }
 }
 

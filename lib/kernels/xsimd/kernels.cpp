@@ -95,19 +95,22 @@ void LseAdd(LogSumExp& acc, const float* l, uint32_t n) {
   acc.max = new_max;
 }
 
-void responsibilities(const float* l, uint32_t n, float log_p, float* r) {
+void responsibilities(const float* l, uint32_t n, const LogSumExp& lse, float* r) {
   uint32_t i = 0;
-  if (log_p == -kInf) {  // no component can take the sample
+  if (lse.max == -kInf) {  // no component can take the sample
     for (; i < n; ++i) r[i] = 0.0f;
     return;
   }
-  const Batch shift(log_p);
+  const float inv = 1.0f / lse.sum;  // the sum is in [1, n]
+  const Batch shift(lse.max), v_inv(inv), smallest(0x1.0p-64f);
   for (; i + kLanes <= n; i += kLanes) {  // unaligned: the caller's K floats may be anywhere
-    exp_cut(Batch::load_unaligned(l + i) - shift, kMinLogResponsibility).store_unaligned(r + i);
+    const Batch v = exp_cut(Batch::load_unaligned(l + i) - shift, kMinLogResponsibility) * v_inv;
+    xsimd::select(v >= smallest, v, Batch(0.0f)).store_unaligned(r + i);
   }
   for (; i < n; ++i) {
-    const float gap = l[i] - log_p;
-    r[i] = !(gap >= kMinLogResponsibility) ? 0.0f : std::exp(gap);
+    const float gap = l[i] - lse.max;
+    const float v = gap >= kMinLogResponsibility ? std::exp(gap) * inv : 0.0f;
+    r[i] = v >= 0x1.0p-64f ? v : 0.0f;
   }
 }
 

@@ -1,0 +1,504 @@
+// `streamix`: the command-line tool. `streamix detect` streams CSV readings through an
+// anomaly detector and writes one result row per input row; see `streamix detect --help`.
+// Nothing here throws or aborts on any input: files are read through io.h, every option and
+// field is checked, and every failure is a message and an exit status.
+#include "cli.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "csv.h"
+#include "detector_options.h"
+#include "io.h"
+#include "metrics.h"
+#include "streamix/streamix.hpp"
+
+namespace streamix::host {
+namespace {
+
+struct Options {
+  std::string input = "-";
+  std::string output;  // empty: stdout
+  std::vector<std::string> columns;
+  std::string label, time, windows;
+  std::string save_model, load_model;
+  char delimiter = 0;
+  int header = -1;
+  bool skip_bad_rows = false;
+  bool quiet = false;
+  bool echo = false;
+  uint64_t learn_rows = 0;
+  DetectorSettings detector;
+};
+
+// The streams a run reads and writes (std::cin, std::cout and std::cerr from main; strings
+// in the fuzz target).
+struct Console {
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+};
+
+const char kUsage[] =
+    "usage: streamix detect [options] [FILE|-]\n"
+    "\n"
+    "Reads CSV readings from FILE (or stdin), scores each row under the model before learning\n"
+    "from it, and writes one CSV row per input row:\n"
+    "  row,time,score,threshold,probability,anomaly,top_feature[,label]\n"
+    "score = -log p(x) in nats; threshold, probability and the learning gate are described in\n"
+    "the README (\"Detecting anomalies\"). Empty score/threshold fields: warm-up rows.\n"
+    "A summary goes to stderr; with labels it ends with precision, recall, F1, FAR, MAR and\n"
+    "ROC-AUC over the rows after --learn-rows.\n"
+    "\n"
+    "Input:\n"
+    "  --columns LIST           feature columns by name or 1-based index, comma-separated\n"
+    "                           [every column except --time and --label]\n"
+    "  --time COL               a column copied to the output (text, e.g. a timestamp)\n"
+    "  --label COL              a 0/1 column of true anomalies (nonzero = anomaly)\n"
+    "  --windows FILE           labels from NAB-style windows (JSON pairs of timestamps,\n"
+    "                           compared as text with the --time column)\n"
+    "  --delimiter C            ',' ';' 'tab' [detected from the first line]\n"
+    "  --header / --no-header   [detected: a first line with a non-number is a header]\n"
+    "  --on-bad-row=fail|skip   a malformed row stops the run (exit 1), or is reported and\n"
+    "                           skipped: its output row keeps its number, other fields\n"
+    "                           empty [fail]\n"
+    "  --learn-rows N           the first N rows are learned from but never flagged or\n"
+    "                           counted in the metrics [0]\n"
+    "  Lines end at LF, CRLF or CR; a line may hold at most 1 MiB and 65536 fields. A field\n"
+    "  is a number only if all of it is (decimal: no hex, inf or nan); magnitudes below\n"
+    "  1.2e-38 read as 0.\n"
+    "Output:\n"
+    "  --output FILE            the result rows [stdout]\n"
+    "  --echo                   append the feature values to each result row (for plotting\n"
+    "                           with streamix_plot.py)\n"
+    "  --save-model FILE        save the detector (model and state) at the end\n"
+    "  --load-model FILE        start from a saved detector (its settings replace the options)\n"
+    "  --quiet                  no summary or progress on stderr\n"
+    "Model and detector:\n";
+
+int usage_error(Console& io, const std::string& message) {
+  io.err << "streamix: " << message << "\n(see streamix detect --help)\n";
+  return 2;
+}
+
+// A whole decimal number of at most 19 digits (no sign, no blanks).
+bool parse_count(const std::string& s, uint64_t& v) {
+  if (s.empty() || s.size() > 19) return false;
+  v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
+// The items of a comma-separated list; false (with error) for an empty item.
+bool split_list(const std::string& option, const std::string& list,
+                std::vector<std::string>& items, std::string& error) {
+  items.clear();
+  size_t start = 0;
+  while (true) {
+    const size_t comma = list.find(',', start);
+    const std::string item = list.substr(start, comma == std::string::npos ? comma : comma - start);
+    if (item.empty()) {
+      error = "--" + option + ": empty item in '" + printable(list) + "'";
+      return false;
+    }
+    items.push_back(item);
+    if (comma == std::string::npos) return true;
+    start = comma + 1;
+  }
+}
+
+// 0 on success, else the exit status (2: usage; 0 with help printed is signalled by -1).
+int parse(Console& io, int argc, char** argv, Options& o) {
+  bool input_given = false;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") return -1;
+    if (arg == "-" || arg.compare(0, 2, "--") != 0) {
+      if (input_given) return usage_error(io, "more than one input file");
+      o.input = arg;
+      input_given = true;
+      continue;
+    }
+    const std::string name = option_name(arg);
+    if (name == "header") { o.header = 1; continue; }
+    if (name == "no-header") { o.header = 0; continue; }
+    if (name == "quiet") { o.quiet = true; continue; }
+    if (name == "echo") { o.echo = true; continue; }
+    std::string value;
+    if (!option_value(argc, argv, i, value)) return usage_error(io, "--" + name + " needs a value");
+    std::string error;
+    if (name == "columns") {
+      if (!split_list(name, value, o.columns, error)) return usage_error(io, error);
+    } else if (name == "label") o.label = value;
+    else if (name == "time") o.time = value;
+    else if (name == "windows") o.windows = value;
+    else if (name == "output") o.output = value;
+    else if (name == "save-model") o.save_model = value;
+    else if (name == "load-model") o.load_model = value;
+    else if (name == "delimiter") {
+      if (value == "tab" || value == "\\t" || value == "\t") o.delimiter = '\t';
+      else if (value == "," || value == ";") o.delimiter = value[0];
+      else return usage_error(io, "--delimiter must be ',', ';' or tab");
+    } else if (name == "on-bad-row") {
+      if (value != "fail" && value != "skip") return usage_error(io, "--on-bad-row must be fail or skip");
+      o.skip_bad_rows = value == "skip";
+    } else if (name == "learn-rows") {
+      if (!parse_count(value, o.learn_rows))
+        return usage_error(io, "--learn-rows takes a whole number of rows, not '" + printable(value) + "'");
+    } else if (is_detector_option(name)) {
+      if (!record_detector_option(name, value, o.detector, error)) return usage_error(io, error);
+    } else {
+      return usage_error(io, "unknown option --" + printable(name));
+    }
+  }
+  if (!o.label.empty() && !o.windows.empty()) return usage_error(io, "give --label or --windows, not both");
+  if (!o.windows.empty() && o.time.empty()) return usage_error(io, "--windows needs --time");
+  return 0;
+}
+
+// NAB's windows file: a JSON object of [start, end] timestamp pairs. The timestamps are the
+// only quoted strings that start with a digit, in order; they are cut to 19 characters
+// ("YYYY-MM-DD hh:mm:ss", NAB adds fractional seconds).
+bool read_windows(const std::string& path, std::vector<std::pair<std::string, std::string>>& out,
+                  std::string& error) {
+  constexpr size_t kMaxWindowsBytes = size_t{64} << 20;
+  std::vector<unsigned char> bytes;
+  if (!read_file(path, kMaxWindowsBytes, bytes, error)) return false;
+  const std::string s(bytes.begin(), bytes.end());
+  std::vector<std::string> stamps;
+  for (size_t open = s.find('"'); open != std::string::npos; open = s.find('"', open + 1)) {
+    const size_t close = s.find('"', open + 1);
+    if (close == std::string::npos) break;
+    const std::string token = s.substr(open + 1, close - open - 1);
+    if (!token.empty() && token[0] >= '0' && token[0] <= '9') stamps.push_back(token.substr(0, 19));
+    open = close;
+  }
+  for (size_t i = 0; i + 1 < stamps.size(); i += 2) out.emplace_back(stamps[i], stamps[i + 1]);
+  if (stamps.size() % 2 != 0) {
+    error = "'" + printable(path, kShownPath) + "': an odd number of timestamps (windows are pairs)";
+    return false;
+  }
+  return true;
+}
+
+std::string format_float(float v) {
+  if (std::isnan(v)) return "";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", static_cast<double>(v));
+  return buf;
+}
+
+std::string format_metric(double v, bool percent) {
+  if (std::isnan(v)) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, percent ? "%.1f %%" : "%.3f", percent ? 100.0 * v : v);
+  return buf;
+}
+
+// Why reading the input stopped early, if it did ("" at a clean end of input).
+std::string read_error(const std::istream& in) {
+  const auto* fd_input = dynamic_cast<const FdInput*>(in.rdbuf());
+  return fd_input ? fd_input->error() : std::string();
+}
+
+int run_detect(Console& io, const Options& o) {
+  std::unique_ptr<FdInput> file;
+  std::istream file_stream(nullptr);
+  std::istream* in = &io.in;
+  std::string error;
+  if (o.input != "-") {
+    const int fd = open_input(o.input, error);
+    if (fd < 0) {
+      io.err << "streamix: " << error << "\n";
+      return 1;
+    }
+    file = std::make_unique<FdInput>(fd, true);
+    file_stream.rdbuf(file.get());
+    in = &file_stream;
+  }
+  const std::string input_name = printable(o.input, kShownPath);
+  CsvReader csv(*in, o.delimiter, o.header);
+  if (!csv.start()) {
+    const std::string why = read_error(*in);
+    io.err << "streamix: " << input_name << ": " << (why.empty() ? csv.error() : why) << "\n";
+    return 1;
+  }
+  auto column_of = [&](const std::string& name, int& index) {
+    index = name.empty() ? -1 : csv.column(name);
+    if (!name.empty() && index < 0) io.err << "streamix: " << csv.error() << "\n";
+    return name.empty() || index >= 0;
+  };
+  int time_col, label_col;
+  if (!column_of(o.time, time_col) || !column_of(o.label, label_col)) return 1;
+  std::vector<int> features;
+  for (const std::string& item : o.columns) {
+    int c;
+    if (!column_of(item, c)) return 1;
+    for (int earlier : features) {
+      if (earlier == c)
+        return usage_error(io, "--columns: column '" + printable(csv.column_names()[c]) +
+                                   "' is given twice");
+    }
+    features.push_back(c);
+  }
+  if (o.columns.empty()) {
+    // Every column except time and label.
+    for (size_t c = 0; c < csv.column_names().size(); ++c) {
+      const int ci = static_cast<int>(c);
+      if (ci != time_col && ci != label_col) features.push_back(ci);
+    }
+  }
+  if (features.empty()) {
+    io.err << "streamix: no feature columns\n";
+    return 1;
+  }
+
+  std::vector<std::pair<std::string, std::string>> windows;
+  if (!o.windows.empty() && !read_windows(o.windows, windows, error)) {
+    io.err << "streamix: cannot read windows: " << error << "\n";
+    return 1;
+  }
+  if (!o.detector.kernels.empty() && select_kernels(o.detector.kernels.c_str()) != status::ok) {
+    io.err << "streamix: kernels '" << printable(o.detector.kernels, kShownPath) << "' are not available here\n";
+    return 1;
+  }
+
+  detector det;
+  if (!o.load_model.empty()) {
+    std::vector<unsigned char> bytes;
+    if (!read_snapshot_file(o.load_model, bytes, error)) {
+      io.err << "streamix: cannot load the detector: " << error << "\n";
+      return 1;
+    }
+    const status s = detector::load(bytes, det);
+    if (s != status::ok) {
+      io.err << "streamix: " << printable(o.load_model, kShownPath) << ": " << to_string(s) << "\n";
+      return 1;
+    }
+    if (det.features() != features.size()) {
+      io.err << "streamix: the saved detector has " << det.features() << " features, the input "
+             << features.size() << "\n";
+      return 1;
+    }
+  } else {
+    smx_detector_config cfg;
+    if (!build_detector_config(o.detector, static_cast<uint32_t>(features.size()), cfg, error)) {
+      io.err << "streamix: " << error << "\n";
+      return 1;
+    }
+    if (detector::create(detector_config(cfg), det) != status::ok) {
+      io.err << "streamix: out of memory\n";
+      return 1;
+    }
+    if (cfg.scaling == SMX_SCALING_FIXED &&
+        det.set_scaling(o.detector.offsets, o.detector.scales) != status::ok) {
+      io.err << "streamix: --offsets must lie within +-1.8e19 and --scales within "
+                "[5.4e-20, 1.8e19] (2^-64 .. 2^64)\n";
+      return 1;
+    }
+  }
+
+  std::ofstream out_file;
+  if (!o.output.empty()) {
+    out_file.open(o.output);
+    if (!out_file) {
+      io.err << "streamix: cannot write '" << printable(o.output, kShownPath) << "': " << std::strerror(errno)
+             << "\n";
+      return 1;
+    }
+  }
+  std::ostream& out = o.output.empty() ? io.out : out_file;
+  const bool labelled = label_col >= 0 || !windows.empty();
+  out << "row,time,score,threshold,probability,anomaly,top_feature" << (labelled ? ",label" : "");
+  if (o.echo) {
+    for (int c : features) out << ',' << csv.column_names()[c];
+  }
+  out << "\n";
+
+  // Progress only for a file read into a terminal.
+  const bool progress = !o.quiet && o.input != "-" && &io.err == &std::cerr && isatty(2);
+  std::vector<float> x(features.size());
+  std::vector<float> scores;
+  std::vector<bool> truth;
+  Confusion confusion;
+  // Event view: labelled windows (runs of label 1) with at least one alarm, and runs of
+  // alarms outside them.
+  uint64_t labelled_windows = 0, windows_hit = 0, false_events = 0;
+  bool in_window = false, window_hit = false, in_false_event = false;
+  // data_row numbers every data row of the input (the output's `row`, which --learn-rows
+  // counts); rows counts those scored.
+  uint64_t data_row = 0, rows = 0, bad_rows = 0, warmup_rows = 0, flagged = 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto last_report = start;
+  while (true) {
+    if (!csv.next()) {
+      if (csv.at_end()) break;
+    }
+    ++data_row;
+    std::string reason = csv.error();
+    const std::vector<std::string>& f = csv.fields();
+    bool label = false;
+    if (reason.empty()) {
+      for (size_t j = 0; j < features.size() && reason.empty(); ++j) {
+        const char* why = nullptr;
+        if (!parse_number(f[features[j]], x[j], &why))
+          reason = "line " + std::to_string(csv.line()) + ": column '" +
+                   printable(csv.column_names()[features[j]]) + "' is " + why + ": '" +
+                   printable(f[features[j]]) + "'";
+      }
+      float v = 0.0f;
+      if (reason.empty() && label_col >= 0) {
+        if (!parse_number(f[label_col], v))
+          reason = "line " + std::to_string(csv.line()) + ": label '" +
+                   printable(f[label_col]) + "' is not a number";
+        label = v != 0.0f;
+      }
+    }
+    smx_detection r{};
+    if (reason.empty()) {
+      const status s = det.detect(x, r);
+      if (s != status::ok)
+        reason = "line " + std::to_string(csv.line()) + ": reading rejected (" + to_string(s) + ")";
+    }
+    if (!reason.empty()) {
+      ++bad_rows;
+      if (!o.skip_bad_rows) {
+        io.err << "streamix: " << input_name << ": " << reason << "\n";
+        return 1;
+      }
+      if (!o.quiet && bad_rows <= 10) io.err << "streamix: skipped " << reason << "\n";
+      // The row keeps its place in the output, every other field empty.
+      out << data_row << ",,,,,," << (labelled ? "," : "");
+      for (size_t j = 0; o.echo && j < features.size(); ++j) out << ',';
+      out << '\n';
+      continue;
+    }
+    ++rows;
+    const std::string time = time_col >= 0 ? f[time_col] : std::string();
+    if (!windows.empty()) {
+      const std::string t = time.substr(0, 19);
+      for (const auto& w : windows) label = label || (t >= w.first && t <= w.second);
+    }
+    const bool counted = data_row > o.learn_rows;
+    const bool anomaly = counted && r.is_anomaly;
+    if (std::isnan(r.score)) ++warmup_rows;
+    flagged += anomaly;
+    if (labelled && counted) {
+      confusion.add(anomaly, label);
+      scores.push_back(r.score);
+      truth.push_back(label);
+      if (label && !in_window) ++labelled_windows, window_hit = false;
+      if (label && anomaly && !window_hit) ++windows_hit, window_hit = true;
+      in_window = label;
+      const bool false_alarm = anomaly && !label;
+      false_events += false_alarm && !in_false_event;
+      in_false_event = false_alarm;
+    }
+    out << data_row << ',' << time << ',' << format_float(r.score) << ','
+        << format_float(r.threshold) << ',' << format_float(r.probability) << ','
+        << (anomaly ? 1 : 0) << ','
+        << (r.top_feature >= 0 ? csv.column_names()[features[r.top_feature]] : std::string());
+    if (labelled) out << ',' << (label ? 1 : 0);
+    if (o.echo) {
+      for (float v : x) out << ',' << format_float(v);
+    }
+    out << '\n';
+    if (progress && (rows & 1023) == 0) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_report > std::chrono::milliseconds(500)) {
+        io.err << "\rstreamix: " << rows << " rows" << std::flush;
+        last_report = now;
+      }
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::string why = read_error(*in);
+  if (!why.empty()) {
+    io.err << "streamix: cannot read " << input_name << ": " << why << "\n";
+    return 1;
+  }
+  out.flush();
+  if (!out) {
+    io.err << "streamix: cannot write "
+           << (o.output.empty() ? std::string("the output") : "'" + printable(o.output, kShownPath) + "'")
+           << ": " << std::strerror(errno) << "\n";
+    return 1;
+  }
+
+  if (!o.save_model.empty()) {
+    size_t bytes = 0, written = 0;
+    std::vector<unsigned char> buf;
+    if (det.snapshot_size(bytes) == status::ok) buf.resize(bytes);
+    if (buf.empty() || det.save(buf, written) != status::ok) {
+      io.err << "streamix: cannot save the detector\n";
+      return 1;
+    }
+    if (!write_file(o.save_model, buf, error)) {
+      io.err << "streamix: cannot save the detector: " << error << "\n";
+      return 1;
+    }
+  }
+
+  if (!o.quiet) {
+    if (progress) io.err << "\r";
+    smx_detector_config cfg{};
+    (void)smx_detector_config_get(det.c_detector(), &cfg);
+    io.err << "streamix: " << rows << " rows (" << warmup_rows << " warm-up, " << bad_rows
+              << " skipped), " << flagged << " flagged; K = " << cfg.model.components
+              << ", views " << view_names(cfg.views) << ", kernels " << smx_backend() << ":"
+              << smx_backend_target() << "; " << static_cast<uint64_t>(rows / (seconds > 0 ? seconds : 1e-9))
+              << " rows/s\n";
+    if (labelled) {
+      io.err << "streamix: over " << confusion.tp + confusion.fp + confusion.tn + confusion.fn
+                << " labelled rows (" << confusion.tp + confusion.fn << " anomalous): precision "
+                << format_metric(confusion.precision(), false) << ", recall "
+                << format_metric(confusion.recall(), false) << ", F1 "
+                << format_metric(confusion.f1(), false) << ", FAR "
+                << format_metric(confusion.false_alarm_rate(), true) << ", MAR "
+                << format_metric(confusion.missed_alarm_rate(), true) << ", ROC-AUC "
+                << format_metric(roc_auc(scores, truth), false) << "\n";
+      io.err << "streamix: labelled windows with an alarm: " << windows_hit << " of " << labelled_windows
+                << "; alarm runs outside them: " << false_events << "\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream& err) {
+  Console io{in, out, err};
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    io.out << "usage: streamix detect [options] [FILE|-]   (streamix detect --help)\n";
+    return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "detect") != 0)
+    return usage_error(io, std::string("unknown command '") + printable(argv[1]) + "'");
+  Options o;
+  const int parsed = parse(io, argc, argv, o);
+  if (parsed == -1) {
+    io.out << kUsage;
+    print_detector_options(io.out);
+    return 0;
+  }
+  if (parsed != 0) return parsed;
+  return run_detect(io, o);
+}
+
+}  // namespace streamix::host

@@ -1,0 +1,62 @@
+// File I/O for the host tools that never throws and says what went wrong: POSIX calls, with
+// errno turned into a message. (std::ifstream's buffer throws std::ios_failure when read(2)
+// fails, e.g. on a directory, and loses errno everywhere else.)
+#ifndef STREAMIX_HOST_IO_H
+#define STREAMIX_HOST_IO_H
+
+#include <cstddef>
+#include <streambuf>
+#include <string>
+#include <vector>
+
+namespace streamix::host {
+
+// An input stream buffer over a file descriptor: underflow() reads with read(2) and gives
+// end of input on an error, which error() then describes. Owns the descriptor if asked to.
+class FdInput : public std::streambuf {
+ public:
+  explicit FdInput(int fd, bool owns = false) : fd_(fd), owns_(owns) {}
+  ~FdInput() override;
+  FdInput(const FdInput&) = delete;
+  FdInput& operator=(const FdInput&) = delete;
+  // Empty, or why reading stopped before the end (e.g. "Is a directory").
+  const std::string& error() const { return error_; }
+
+ protected:
+  int_type underflow() override;
+
+ private:
+  int fd_;
+  bool owns_;
+  std::string error_;
+  char buffer_[1 << 16];
+};
+
+// Opens path for reading: a regular file, a FIFO or a character device, not a directory.
+// The descriptor (>= 0), or -1 with error set ("'x' is a directory", "cannot open 'x': ...").
+int open_input(const std::string& path, std::string& error);
+
+// Reads all of path, at most max_bytes (more is an error, so that /dev/zero cannot exhaust
+// memory). false with error ("... is empty", "... is larger than N bytes", ...).
+bool read_file(const std::string& path, size_t max_bytes, std::vector<unsigned char>& bytes,
+               std::string& error);
+
+// Reads a snapshot file: its first 12 bytes declare its length (magic, version, length), and
+// no more than that is read. false with error for an unreadable, empty or short file.
+bool read_snapshot_file(const std::string& path, std::vector<unsigned char>& bytes,
+                        std::string& error);
+
+// Writes bytes to path (created or truncated) and closes it, checking every step; false with
+// error ("cannot write 'x': No space left on device").
+bool write_file(const std::string& path, const std::vector<unsigned char>& bytes,
+                std::string& error);
+
+// Text as it may be echoed in a message: control bytes as \xNN, at most `shown` bytes of it
+// and the full length said when cut ('1234567... (100000000 bytes)'). 40 suits a field;
+// paths and names get kShownPath.
+inline constexpr size_t kShownPath = 1024;
+std::string printable(const std::string& text, size_t shown = 40);
+
+}  // namespace streamix::host
+
+#endif  // STREAMIX_HOST_IO_H
