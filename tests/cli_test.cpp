@@ -57,8 +57,53 @@ TEST(Csv, StrictNumbers) {
   EXPECT_EQ(v, 1.25f);
   EXPECT_TRUE(parse_number(" -3e2 ", v));
   EXPECT_EQ(v, -300.0f);
-  for (const char* bad : {"", " ", "abc", "1.5x", "nan", "inf", "-inf", "1e40", "1,5", "0x"})
+  for (const char* bad : {"", " ", "abc", "1.5x", "nan", "inf", "-inf", "1e40", "1,5", "0x",
+                          "0x10", "0x1p3", ".", "e5", "1e", "1e+", "--1", "+-1", "1 2"})
     EXPECT_FALSE(parse_number(bad, v)) << bad;
+  // A field is a number only if all of it is: a NUL byte inside does not end it.
+  EXPECT_FALSE(parse_number(std::string("3\0" "9", 3), v));
+  EXPECT_FALSE(parse_number(std::string("5\0garbage", 9), v));
+  EXPECT_FALSE(parse_number(std::string("5\0", 2), v));
+  // Below the smallest normal float: 0, with the sign; above the largest: said so.
+  EXPECT_TRUE(parse_number("1e-40", v));
+  EXPECT_EQ(v, 0.0f);
+  EXPECT_TRUE(parse_number("-1e-45", v));
+  EXPECT_TRUE(v == 0.0f && std::signbit(v));
+  const char* why = nullptr;
+  EXPECT_FALSE(parse_number("1e39", v, &why));
+  EXPECT_STREQ(why, "beyond the float range (|x| > 3.4e38)");
+  EXPECT_FALSE(parse_number("0x10", v, &why));
+  EXPECT_STREQ(why, "not a number");
+  for (const char* good : {".5", "5.", "+1", "1E3", "1e-3", "\t7\t"}) EXPECT_TRUE(parse_number(good, v)) << good;
+}
+
+TEST(Csv, LineEndingsAndLimits) {
+  // LF, CRLF and a lone CR all end a line.
+  std::istringstream cr_only("a,b\r1,2\r3,4\r\n5,6\n7,8");
+  CsvReader r(cr_only);
+  ASSERT_TRUE(r.start());
+  EXPECT_EQ(r.column_names(), (std::vector<std::string>{"a", "b"}));
+  int rows = 0;
+  while (r.next()) ++rows;
+  EXPECT_TRUE(r.at_end());
+  EXPECT_EQ(rows, 4);
+  // A line over kMaxLineBytes is read to its end, reported with a short message, and the
+  // reader goes on with the next line.
+  std::string long_line(kMaxLineBytes + 10, '1');
+  std::istringstream big("a\n1\n" + long_line + "\n2\n");
+  CsvReader b(big);
+  ASSERT_TRUE(b.start());
+  ASSERT_TRUE(b.next());
+  EXPECT_FALSE(b.next());
+  EXPECT_EQ(b.error(), "line 3: longer than 1048576 bytes");
+  ASSERT_TRUE(b.next());
+  EXPECT_EQ(b.fields()[0], "2");
+  // More than kMaxFields fields.
+  std::istringstream wide("a\n" + std::string(kMaxFields + 5, ',') + "\n");
+  CsvReader w(wide);
+  ASSERT_TRUE(w.start());
+  EXPECT_FALSE(w.next());
+  EXPECT_EQ(w.error(), "line 2: more than 65536 fields");
 }
 
 TEST(Csv, HeaderDetectionAndColumns) {

@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -312,14 +311,16 @@ int run_detect(Console& io, const Options& o) {
     }
   }
 
-  std::ofstream out_file;
+  std::unique_ptr<FdOutput> out_buffer;
+  std::ostream out_file(nullptr);
   if (!o.output.empty()) {
-    out_file.open(o.output);
-    if (!out_file) {
-      io.err << "streamix: cannot write '" << printable(o.output, kShownPath) << "': " << std::strerror(errno)
-             << "\n";
+    const int fd = open_output(o.output, error);
+    if (fd < 0) {
+      io.err << "streamix: " << error << "\n";
       return 1;
     }
+    out_buffer = std::make_unique<FdOutput>(fd, true);
+    out_file.rdbuf(out_buffer.get());
   }
   std::ostream& out = o.output.empty() ? io.out : out_file;
   const bool labelled = label_col >= 0 || !windows.empty();
@@ -434,9 +435,10 @@ int run_detect(Console& io, const Options& o) {
   }
   out.flush();
   if (!out) {
+    const auto* fd_output = dynamic_cast<const FdOutput*>(out.rdbuf());
     io.err << "streamix: cannot write "
            << (o.output.empty() ? std::string("the output") : "'" + printable(o.output, kShownPath) + "'")
-           << ": " << std::strerror(errno) << "\n";
+           << ": " << (fd_output ? fd_output->error() : std::string("write error")) << "\n";
     return 1;
   }
 

@@ -1,5 +1,7 @@
 #include "detector_options.h"
 
+#include "csv.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -10,12 +12,8 @@ namespace streamix::host {
 
 namespace {
 
-bool parse_float(const std::string& s, float& v) {
-  char* end = nullptr;
-  errno = 0;
-  v = std::strtof(s.c_str(), &end);
-  return !s.empty() && *end == '\0' && errno != ERANGE && std::isfinite(v);
-}
+// One number grammar for the whole tool: the CSV fields' (csv.h).
+bool parse_float(const std::string& s, float& v) { return parse_number(s, v); }
 
 bool parse_u32(const std::string& s, uint32_t& v) {
   if (s.empty() || s[0] == '-' || s[0] == '+') return false;

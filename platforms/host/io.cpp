@@ -28,6 +28,38 @@ FdInput::int_type FdInput::underflow() {
   }
 }
 
+FdOutput::~FdOutput() {
+  drain();
+  if (owns_ && fd_ >= 0) ::close(fd_);
+}
+
+bool FdOutput::drain() {
+  const char* p = pbase();
+  while (p < pptr()) {
+    const ssize_t n = ::write(fd_, p, static_cast<size_t>(pptr() - p));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (error_.empty()) error_ = std::strerror(n < 0 ? errno : EIO);
+      setp(buffer_, buffer_ + sizeof buffer_);  // drop what cannot be written
+      return false;
+    }
+    p += n;
+  }
+  setp(buffer_, buffer_ + sizeof buffer_);
+  return true;
+}
+
+FdOutput::int_type FdOutput::overflow(int_type c) {
+  if (!drain()) return traits_type::eof();
+  if (!traits_type::eq_int_type(c, traits_type::eof())) {
+    *pptr() = traits_type::to_char_type(c);
+    pbump(1);
+  }
+  return traits_type::not_eof(c);
+}
+
+int FdOutput::sync() { return drain() ? 0 : -1; }
+
 namespace {
 
 std::string quoted(const std::string& path) { return "'" + printable(path, kShownPath) + "'"; }
@@ -46,6 +78,12 @@ int open_input(const std::string& path, std::string& error) {
     ::close(fd);
     return -1;
   }
+  return fd;
+}
+
+int open_output(const std::string& path, std::string& error) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) error = "cannot write " + quoted(path) + ": " + std::strerror(errno);
   return fd;
 }
 
@@ -118,11 +156,8 @@ bool read_snapshot_file(const std::string& path, std::vector<unsigned char>& byt
 
 bool write_file(const std::string& path, const std::vector<unsigned char>& bytes,
                 std::string& error) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    error = "cannot write " + quoted(path) + ": " + std::strerror(errno);
-    return false;
-  }
+  const int fd = open_output(path, error);
+  if (fd < 0) return false;
   size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);

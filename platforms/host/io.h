@@ -32,6 +32,33 @@ class FdInput : public std::streambuf {
   char buffer_[1 << 16];
 };
 
+// An output stream buffer over a file descriptor: writes with write(2); a failed write makes
+// the stream bad, and error() says why. Flushes on destruction; owns the descriptor if asked.
+class FdOutput : public std::streambuf {
+ public:
+  explicit FdOutput(int fd, bool owns = false) : fd_(fd), owns_(owns) {
+    setp(buffer_, buffer_ + sizeof buffer_);
+  }
+  ~FdOutput() override;
+  FdOutput(const FdOutput&) = delete;
+  FdOutput& operator=(const FdOutput&) = delete;
+  const std::string& error() const { return error_; }
+
+ protected:
+  int_type overflow(int_type c) override;
+  int sync() override;
+
+ private:
+  bool drain();
+  int fd_;
+  bool owns_;
+  std::string error_;
+  char buffer_[1 << 16];
+};
+
+// Opens (creates or truncates) path for writing. The descriptor, or -1 with error set.
+int open_output(const std::string& path, std::string& error);
+
 // Opens path for reading: a regular file, a FIFO or a character device, not a directory.
 // The descriptor (>= 0), or -1 with error set ("'x' is a directory", "cannot open 'x': ...").
 int open_input(const std::string& path, std::string& error);
