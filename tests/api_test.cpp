@@ -11,25 +11,14 @@
 #include <algorithm>
 #include <vector>
 
+#include "aligned_storage.h"
 #include "streamix/streamix.hpp"
 
 namespace {
 
 using streamix::status;
 
-// 64-byte-aligned storage owned by the test.
-struct Storage {
-  std::vector<unsigned char> bytes;
-  unsigned char* data;
-  size_t size;
-  explicit Storage(size_t n) : bytes(n + 128), size(n) {
-    data = bytes.data() + (64 - reinterpret_cast<uintptr_t>(bytes.data()) % 64) % 64;
-  }
-  std::vector<unsigned char> copy() const { return {data, data + size}; }
-  bool equals(const std::vector<unsigned char>& before) const {
-    return std::memcmp(data, before.data(), size) == 0;
-  }
-};
+using Storage = AlignedStorage;
 
 // A ready model with K = 3, D = 4 that has learned from a few samples.
 struct Trained {
@@ -69,13 +58,13 @@ TEST(Api, BadFeatureValuesAreRejectedAndChangeNothing) {
     for (int d = 0; d < 4; ++d) {
       float x[4] = {1, 2, 3, 4};
       x[d] = value;
-      const auto before = t.storage.copy();
+      const auto before = t.storage.image();
       float out = 12345.0f;
       std::vector<float> resp(3, 7.0f);
       EXPECT_EQ(smx_observe(t.m, x, &out), SMX_ERR_INPUT) << value << " at " << d;
       EXPECT_EQ(smx_score(t.m, x, &out), SMX_ERR_INPUT);
       EXPECT_EQ(smx_responsibilities(t.m, x, resp.data()), SMX_ERR_INPUT);
-      EXPECT_TRUE(t.storage.equals(before)) << value << " at " << d;
+      EXPECT_TRUE((t.storage.image() == before)) << value << " at " << d;
       EXPECT_EQ(out, 12345.0f);
       EXPECT_EQ(resp[0], 7.0f);
     }
@@ -88,7 +77,7 @@ TEST(Api, BadFeatureValuesAreRejectedAndChangeNothing) {
 
 TEST(Api, NullPointersAreArgumentErrors) {
   Trained t;
-  const auto before = t.storage.copy();
+  const auto before = t.storage.image();
   const float x[4] = {0, 0, 0, 0};
   float out = 0.0f, w[3], mv[12];
   size_t n = 0;
@@ -112,7 +101,7 @@ TEST(Api, NullPointersAreArgumentErrors) {
   EXPECT_EQ(smx_snapshot_load(nullptr, 10, t.storage.data, t.storage.size, &m), SMX_ERR_ARGUMENT);
   EXPECT_EQ(smx_samples_seen(nullptr), 0u);
   EXPECT_EQ(smx_is_ready(nullptr), 0);
-  EXPECT_TRUE(t.storage.equals(before));
+  EXPECT_TRUE((t.storage.image() == before));
   // Storage that never held a model is not a model.
   Storage blank(t.storage.size);
   EXPECT_EQ(smx_observe(reinterpret_cast<smx_model*>(blank.data), x, &out), SMX_ERR_ARGUMENT);
@@ -186,11 +175,11 @@ TEST(Api, StorageSizeFollowsTheDocumentedFormula) {
 
 TEST(Api, InvalidParametersAreRejectedAndChangeNothing) {
   Trained t;
-  const auto before = t.storage.copy();
+  const auto before = t.storage.image();
   std::vector<float> w(3, 1.0f), mean(12, 0.0f), var(12, 1.0f);
   auto expect_rejected = [&](const char* what) {
     EXPECT_EQ(smx_model_set_params(t.m, w.data(), mean.data(), var.data()), SMX_ERR_ARGUMENT) << what;
-    EXPECT_TRUE(t.storage.equals(before)) << what;
+    EXPECT_TRUE((t.storage.image() == before)) << what;
     w.assign(3, 1.0f), mean.assign(12, 0.0f), var.assign(12, 1.0f);
   };
   w[1] = -0.1f, expect_rejected("negative weight");
@@ -232,11 +221,11 @@ TEST(Api, ObserveWithoutParametersOrWarmUpIsNotReady) {
   Storage s(n);
   smx_model* m = nullptr;
   ASSERT_EQ(smx_model_create(&c, s.data, s.size, &m), SMX_OK);
-  const auto before = s.copy();
+  const auto before = s.image();
   const float x[1] = {1.0f};
   float log_p = 7.0f;
   for (int i = 0; i < 3; ++i) EXPECT_EQ(smx_observe(m, x, &log_p), SMX_ERR_NOT_READY);
-  EXPECT_TRUE(s.equals(before));
+  EXPECT_TRUE((s.image() == before));
   EXPECT_EQ(log_p, 7.0f);
   EXPECT_EQ(smx_samples_seen(m), 0u);
 }

@@ -15,21 +15,13 @@
 #include <random>
 #include <vector>
 
+#include "aligned_storage.h"
 #include "snapshot_forge.h"
 #include "streamix/streamix.h"
 
 namespace {
 
-// 64-byte-aligned storage.
-struct Storage {
-  std::vector<unsigned char> bytes;
-  unsigned char* data;
-  size_t size;
-  explicit Storage(size_t n, unsigned char fill = 0) : bytes(n + 64, fill), size(n) {
-    data = bytes.data() + (64 - reinterpret_cast<uintptr_t>(bytes.data()) % 64) % 64;
-  }
-  std::vector<unsigned char> image() const { return {data, data + size}; }
-};
+using Storage = AlignedStorage;
 
 std::vector<unsigned char> save(const smx_model* m) {
   size_t n = 0, written = 0;
@@ -275,18 +267,33 @@ struct ReadyDetector {
   }
 };
 
-// True if the detector loader rejects the forged bytes and leaves painted storage as it was.
-bool detector_rejects(std::vector<unsigned char> forged, const smx_detector_config& cfg) {
+// True if `load` (a snapshot loader bound to its arguments) rejects the forged bytes, once
+// repaired, with SMX_ERR_SNAPSHOT, leaving `bytes` of painted target storage as they were.
+template <class Load>
+bool rejects(std::vector<unsigned char> forged, size_t bytes, Load load) {
   forge::repair(forged);
-  size_t bytes = 0;
-  EXPECT_EQ(smx_detector_size(&cfg, &bytes), SMX_OK);
   Storage target(bytes, 0xA5);
   const std::vector<unsigned char> before = target.image();
-  smx_detector* det = nullptr;
-  const smx_status s = smx_detector_snapshot_load(forged.data(), forged.size(), target.data,
-                                                  target.size, &det);
-  EXPECT_EQ(target.image(), before);
+  const smx_status s = load(forged, target);
   return s == SMX_ERR_SNAPSHOT && target.image() == before;
+}
+
+bool detector_rejects(const std::vector<unsigned char>& forged, const smx_detector_config& cfg) {
+  size_t bytes = 0;
+  EXPECT_EQ(smx_detector_size(&cfg, &bytes), SMX_OK);
+  return rejects(forged, bytes, [](const std::vector<unsigned char>& s, Storage& target) {
+    smx_detector* det = nullptr;
+    return smx_detector_snapshot_load(s.data(), s.size(), target.data, target.size, &det);
+  });
+}
+
+bool model_rejects(const std::vector<unsigned char>& forged, const smx_config& c) {
+  size_t bytes = 0;
+  EXPECT_EQ(smx_model_size(&c, &bytes), SMX_OK);
+  return rejects(forged, bytes, [](const std::vector<unsigned char>& s, Storage& target) {
+    smx_model* m = nullptr;
+    return smx_snapshot_load(s.data(), s.size(), target.data, target.size, &m);
+  });
 }
 
 TEST(ReachableStates, ForgedDetectorTailStatesAreRejected) {
@@ -350,17 +357,6 @@ std::vector<unsigned char> warming_model(smx_config* c) {
     EXPECT_EQ(smx_observe(m, x, nullptr), SMX_OK);
   }
   return save(m);
-}
-
-bool model_rejects(std::vector<unsigned char> forged, const smx_config& c) {
-  forge::repair(forged);
-  size_t bytes = 0;
-  EXPECT_EQ(smx_model_size(&c, &bytes), SMX_OK);
-  Storage target(bytes, 0xA5);
-  const std::vector<unsigned char> before = target.image();
-  smx_model* m = nullptr;
-  const smx_status s = smx_snapshot_load(forged.data(), forged.size(), target.data, target.size, &m);
-  return s == SMX_ERR_SNAPSHOT && target.image() == before;
 }
 
 TEST(ReachableStates, ForgedModelStatesAreRejected) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "aligned_storage.h"
 #include "reference.h"
 #include "streamix/streamix.hpp"
 
@@ -16,14 +17,7 @@ namespace {
 
 using streamix::status;
 
-struct Aligned {
-  std::vector<unsigned char> bytes;
-  unsigned char* data;
-  size_t size;
-  explicit Aligned(size_t n, unsigned char fill = 0) : bytes(n + 64, fill), size(n) {
-    data = bytes.data() + (64 - reinterpret_cast<uintptr_t>(bytes.data()) % 64) % 64;
-  }
-};
+using Aligned = AlignedStorage;
 
 reference::Mixture source() {
   return reference::Mixture{3, 4, {0.2, 0.3, 0.5},

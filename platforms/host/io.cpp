@@ -89,17 +89,33 @@ int open_output(const std::string& path, std::string& error) {
 
 namespace {
 
-// Appends up to `limit` bytes from fd to bytes (stops at the end of the file). false with
-// errno set on a read error.
-bool read_up_to(int fd, size_t limit, std::vector<unsigned char>& bytes) {
+// Reads path into bytes until the end of the file or until bytes holds limit(bytes) bytes
+// (asked again after every read, so that a preamble can set the length). false with error
+// for a path that cannot be opened or read, or an empty file.
+template <class Limit>
+bool read_into(const std::string& path, std::vector<unsigned char>& bytes, std::string& error,
+               Limit limit) {
+  bytes.clear();
+  const int fd = open_input(path, error);
+  if (fd < 0) return false;
   unsigned char chunk[1 << 16];
-  while (bytes.size() < limit) {
-    const size_t want = limit - bytes.size() < sizeof chunk ? limit - bytes.size() : sizeof chunk;
-    const ssize_t n = ::read(fd, chunk, want);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    if (n == 0) break;
-    bytes.insert(bytes.end(), chunk, chunk + n);
+  int read_errno = 0;
+  for (size_t wanted = limit(bytes); bytes.size() < wanted; wanted = limit(bytes)) {
+    const size_t n = wanted - bytes.size() < sizeof chunk ? wanted - bytes.size() : sizeof chunk;
+    const ssize_t got = ::read(fd, chunk, n);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) read_errno = errno;
+    if (got <= 0) break;
+    bytes.insert(bytes.end(), chunk, chunk + got);
+  }
+  ::close(fd);
+  if (read_errno != 0) {
+    error = "cannot read " + quoted(path) + ": " + std::strerror(read_errno);
+    return false;
+  }
+  if (bytes.empty()) {
+    error = quoted(path) + " is empty";
+    return false;
   }
   return true;
 }
@@ -108,20 +124,8 @@ bool read_up_to(int fd, size_t limit, std::vector<unsigned char>& bytes) {
 
 bool read_file(const std::string& path, size_t max_bytes, std::vector<unsigned char>& bytes,
                std::string& error) {
-  bytes.clear();
-  const int fd = open_input(path, error);
-  if (fd < 0) return false;
-  const bool ok = read_up_to(fd, max_bytes + 1, bytes);
-  const int read_errno = errno;
-  ::close(fd);
-  if (!ok) {
-    error = "cannot read " + quoted(path) + ": " + std::strerror(read_errno);
+  if (!read_into(path, bytes, error, [max_bytes](const auto&) { return max_bytes + 1; }))
     return false;
-  }
-  if (bytes.empty()) {
-    error = quoted(path) + " is empty";
-    return false;
-  }
   if (bytes.size() > max_bytes) {
     error = quoted(path) + " is larger than " + std::to_string(max_bytes) + " bytes";
     return false;
@@ -131,27 +135,11 @@ bool read_file(const std::string& path, size_t max_bytes, std::vector<unsigned c
 
 bool read_snapshot_file(const std::string& path, std::vector<unsigned char>& bytes,
                         std::string& error) {
-  bytes.clear();
-  const int fd = open_input(path, error);
-  if (fd < 0) return false;
-  constexpr size_t kPreamble = 12;
-  bool ok = read_up_to(fd, kPreamble, bytes);
-  if (ok && bytes.size() == kPreamble) {
-    const size_t length = bytes[8] | size_t{bytes[9]} << 8 | size_t{bytes[10]} << 16 |
-                          size_t{bytes[11]} << 24;
-    ok = read_up_to(fd, length, bytes);
-  }
-  const int read_errno = errno;
-  ::close(fd);
-  if (!ok) {
-    error = "cannot read " + quoted(path) + ": " + std::strerror(read_errno);
-    return false;
-  }
-  if (bytes.empty()) {
-    error = quoted(path) + " is empty";
-    return false;
-  }
-  return true;
+  constexpr size_t kPreamble = 12;  // magic, version, length (u32 little-endian at 8)
+  return read_into(path, bytes, error, [](const std::vector<unsigned char>& b) {
+    if (b.size() < kPreamble) return kPreamble;
+    return size_t{b[8]} | size_t{b[9]} << 8 | size_t{b[10]} << 16 | size_t{b[11]} << 24;
+  });
 }
 
 bool write_file(const std::string& path, const std::vector<unsigned char>& bytes,

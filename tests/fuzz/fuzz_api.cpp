@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "fuzz_require.h"
 #include "streamix/streamix.h"
 
 namespace {
@@ -18,10 +19,6 @@ alignas(64) unsigned char g_storage[kStorageBytes];
 alignas(64) unsigned char g_before[kStorageBytes];
 alignas(64) unsigned char g_loaded[kStorageBytes];
 unsigned char g_snapshot[kStorageBytes + 1024];
-
-void require(bool condition) {
-  if (!condition) __builtin_trap();
-}
 
 class Input {
  public:

@@ -13,16 +13,9 @@
 #include <vector>
 
 #include "cli.h"
+#include "fuzz_require.h"
 
 namespace {
-
-#define require(condition)                                                    \
-  do {                                                                        \
-    if (!(condition)) {                                                       \
-      std::fprintf(stderr, "fuzz_cli.cpp:%d: %s\n", __LINE__, #condition);    \
-      __builtin_trap();                                                       \
-    }                                                                         \
-  } while (0)
 
 bool takes_path_to_read(const std::string& name) { return name == "load-model" || name == "windows"; }
 bool is_flag(const std::string& name) {

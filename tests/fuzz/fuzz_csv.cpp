@@ -10,20 +10,8 @@
 #include <vector>
 
 #include "csv.h"
+#include "fuzz_require.h"
 #include "streamix/streamix.hpp"
-
-namespace {
-
-// A failed check names its line before the trap libFuzzer reports.
-#define require(condition)                                                    \
-  do {                                                                        \
-    if (!(condition)) {                                                       \
-      std::fprintf(stderr, "fuzz_csv.cpp:%d: %s\n", __LINE__, #condition);    \
-      __builtin_trap();                                                       \
-    }                                                                         \
-  } while (0)
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace streamix::host;

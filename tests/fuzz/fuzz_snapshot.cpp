@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "fuzz_require.h"
 #include "streamix/streamix.h"
 
 namespace {
@@ -14,10 +15,6 @@ namespace {
 constexpr size_t kStorageBytes = 1 << 20;
 alignas(64) unsigned char g_storage[kStorageBytes];
 constexpr size_t kSentinelBytes = 4096;  // create_model writes the header and arrays first
-
-void require(bool condition) {
-  if (!condition) __builtin_trap();
-}
 
 void paint_storage() { std::memset(g_storage, 0xA5, kSentinelBytes); }
 

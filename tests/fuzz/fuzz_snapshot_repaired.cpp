@@ -12,17 +12,10 @@
 #include <vector>
 
 #include "snapshot_forge.h"
+#include "fuzz_require.h"
 #include "streamix/streamix.h"
 
 namespace {
-
-#define require(condition)                                                            \
-  do {                                                                                \
-    if (!(condition)) {                                                               \
-      std::fprintf(stderr, "fuzz_snapshot_repaired.cpp:%d: %s\n", __LINE__, #condition); \
-      __builtin_trap();                                                               \
-    }                                                                                 \
-  } while (0)
 
 constexpr size_t kStorageBytes = 1 << 20;
 alignas(64) unsigned char g_storage[kStorageBytes];
