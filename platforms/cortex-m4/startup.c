@@ -47,6 +47,14 @@ static int semihost(int op, const void* arg) {
 
 void board_write(const char* text) { semihost(0x04 /* SYS_WRITE0 */, text); }
 
+int board_command_line(char* buffer, int size) {
+  struct {
+    char* buffer;
+    int length;
+  } block = {buffer, size};
+  return semihost(0x15 /* SYS_GET_CMDLINE */, &block) == 0 ? block.length : -1;
+}
+
 void board_exit(int status) {
   /* SYS_EXIT: ADP_Stopped_ApplicationExit ends QEMU with status 0, a run-time error with 1. */
   semihost(0x18, (const void*)(uintptr_t)(status == 0 ? 0x20026 : 0x20023));

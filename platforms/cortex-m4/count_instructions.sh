@@ -1,0 +1,33 @@
+#!/bin/sh
+# Executed instructions per call on the Cortex-M4, counted under qemu-system-arm: with
+# -singlestep and -d exec,nochain QEMU logs one "Trace" line per executed instruction. Each
+# figure is (a run with CALLS calls - a run with none) / CALLS, for the library (smx_observe,
+# smx_score) and the textbook loop (bench/textbook.c) built with the same flags. Instructions
+# are not cycles (see platforms/cortex-m4/README.md).
+#   count_instructions.sh COUNT_ELF [CALLS]     (the `count_instructions` target runs it)
+set -eu
+elf=$1
+calls=${2:-100}
+
+trace_lines() {
+  qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
+    -semihosting-config enable=on,target=native -kernel "$elf" -append "$1" \
+    -singlestep -d exec,nochain 2>&1 >/dev/null | grep -c '^Trace'
+}
+
+per_call() {  # OP K D
+  base=$(trace_lines "$1 $2 $3 0")
+  with=$(trace_lines "$1 $2 $3 $calls")
+  echo $(( (with - base + calls / 2) / calls ))
+}
+
+echo "| K x D | observe | textbook observe | ratio | score | textbook score | ratio |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+for shape in "2 4" "3 3" "8 8" "16 16"; do
+  set -- $shape
+  o=$(per_call observe "$1" "$2")
+  to=$(per_call textbook_observe "$1" "$2")
+  s=$(per_call score "$1" "$2")
+  ts=$(per_call textbook_score "$1" "$2")
+  echo "| $1 x $2 | $o | $to | $(awk "BEGIN{printf \"%.2f\", $o / $to}") | $s | $ts | $(awk "BEGIN{printf \"%.2f\", $s / $ts}") |"
+done
