@@ -87,6 +87,10 @@ class Reader {
   const unsigned char* in_;
 };
 
+// True if v satisfies kind (variance_floor: the lower bound of Kind::variance). Out of line
+// (snapshot.cpp): both formats' checkers share one copy.
+bool value_is_valid(Kind kind, float v, float variance_floor);
+
 // Decodes like Reader and checks every value against its kind; a non-null destination
 // receives the value (so that relations between values can be checked afterwards).
 class Checker : public Reader {
@@ -98,17 +102,7 @@ class Checker : public Reader {
     ok_ = ok_ && is_valid(kind, v);
     if (destination) *destination = v;
   }
-  bool is_valid(Kind kind, float v) const {
-    switch (kind) {
-      case Kind::weight: return v >= 0.0f && v <= 1.0f;
-      case Kind::feature: return feature_is_valid(v);
-      case Kind::location: return std::fabs(v) <= kMaxAbsLocation;
-      case Kind::variance: return v >= floor_ && v <= kernels::kMaxVariance;
-      case Kind::square_sum: return v >= 0.0f && v <= kernels::kMaxVariance;
-      case Kind::finite: return std::isfinite(v);
-    }
-    return false;
-  }
+  bool is_valid(Kind kind, float v) const { return value_is_valid(kind, v, floor_); }
   bool ok() const { return ok_; }
 
  private:

@@ -198,6 +198,18 @@ bool state_is_valid(const smx_model& m, const smx_config& c, size_t total) {
 
 }  // namespace
 
+bool value_is_valid(Kind kind, float v, float variance_floor) {
+  switch (kind) {
+    case Kind::weight: return v >= 0.0f && v <= 1.0f;
+    case Kind::feature: return feature_is_valid(v);
+    case Kind::location: return std::fabs(v) <= kMaxAbsLocation;
+    case Kind::variance: return v >= variance_floor && v <= kernels::kMaxVariance;
+    case Kind::square_sum: return v >= 0.0f && v <= kernels::kMaxVariance;
+    case Kind::finite: return std::isfinite(v);
+  }
+  return false;
+}
+
 size_t snapshot_size(const smx_model* m) { return snapshot_bytes(m->config, m->buffered); }
 
 size_t snapshot_save(const smx_model* m, unsigned char* out) {

@@ -5,7 +5,9 @@
 //
 // Layout: feature-major. A "D-by-P array" holds element (d, k) at [d * stride + k], with
 // stride P = K rounded up to kBlock. Padding components k >= K carry weight 0 (log-weight
-// -inf), mean 0, variance 1, so they never receive responsibility and never produce NaN.
+// -inf, set at creation), mean 0, variance 1, so they never receive responsibility and never
+// produce NaN. No operation changes a padding component's primary values; a backend may skip
+// the padding altogether (the scalar one does) or compute it along (the SIMD ones).
 #ifndef STREAMIX_KERNELS_KERNELS_H
 #define STREAMIX_KERNELS_KERNELS_H
 

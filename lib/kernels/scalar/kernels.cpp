@@ -1,10 +1,13 @@
-// Portable C++17 reference backend: plain loops over the feature-major layout. It is the
-// only backend on Cortex-M, so it keeps stack use bounded (one block of kBlock floats) and
-// uses float arithmetic only.
+// Portable C++17 reference backend: plain loops over the K components of the feature-major
+// layout. It is the only backend on Cortex-M, so it skips the layout's padding (left as
+// created: see kernels.h), keeps stack use bounded (one block of kBlock floats) and uses
+// float arithmetic only, with one exponential per component in the E-step and one logarithm
+// per component (per 8 features) for the normalizers.
 #include "kernels/kernels.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace streamix::kernels {
 namespace scalar {
@@ -12,22 +15,29 @@ namespace {
 
 constexpr float kLog2Pi = 1.8378770664093453f;
 
-void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
+// l_k = log w_k + log_norm_k - sum_d half_precision_dk (x_d - mean_dk)^2.
+inline float log_joint(const EStepParams& p, const float* x, uint32_t k) {
   const uint32_t stride = p.shape.stride;
-  for (uint32_t j = 0; j < kBlock; ++j) l[j] = 0.0f;
-  for (uint32_t d = 0; d < p.shape.features; ++d) {
-    const float xd = x[d];
-    const float* mean = p.mean + size_t{d} * stride + first;
-    const float* half_precision = p.half_precision + size_t{d} * stride + first;
-    for (uint32_t j = 0; j < kBlock; ++j) {
-      const float delta = xd - mean[j];
-      l[j] += half_precision[j] * delta * delta;
-    }
+  const float* mean = p.mean + k;
+  const float* half_precision = p.half_precision + k;
+  float q = 0.0f;
+  for (uint32_t d = 0; d < p.shape.features; ++d, mean += stride, half_precision += stride) {
+    const float delta = x[d] - *mean;
+    q += *half_precision * delta * delta;
   }
+  return (p.log_weight[k] + p.log_norm[k]) - q;
+}
+
+void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
+  const uint32_t k_count = p.shape.components;
   for (uint32_t j = 0; j < kBlock; ++j) {
-    l[j] = (p.log_weight[first + j] + p.log_norm[first + j]) - l[j];
+    l[j] = first + j < k_count ? log_joint(p, x, first + j) : -kInf;  // padding: -inf
   }
 }
+
+// exp(gap) for gap <= 0, or 0 below 2^-64 (kMinLogResponsibility): such terms are below float
+// resolution beside the largest (1), and they would be denormal soon after.
+inline float exp_cut(float gap) { return gap >= kMinLogResponsibility ? std::exp(gap) : 0.0f; }
 
 void lse_add(LogSumExp& acc, const float* l, uint32_t n) {
   float block_max = -kInf;
@@ -35,7 +45,7 @@ void lse_add(LogSumExp& acc, const float* l, uint32_t n) {
   const float new_max = std::max(acc.max, block_max);
   if (new_max == -kInf) return;  // everything so far is -inf: keep sum = 0, avoid inf - inf
   float sum = lse_rescaled_sum(acc, new_max);
-  for (uint32_t i = 0; i < n; ++i) sum += std::exp(l[i] - new_max);
+  for (uint32_t i = 0; i < n; ++i) sum += exp_cut(l[i] - new_max);
   acc.max = new_max;
   acc.sum = sum;
 }
@@ -47,8 +57,7 @@ void responsibilities(const float* l, uint32_t n, const LogSumExp& lse, float* r
   }
   const float inv = 1.0f / lse.sum;  // the sum is in [1, n]
   for (uint32_t i = 0; i < n; ++i) {
-    const float gap = l[i] - lse.max;
-    const float v = gap >= kMinLogResponsibility ? std::exp(gap) * inv : 0.0f;
+    const float v = exp_cut(l[i] - lse.max) * inv;
     r[i] = v >= 0x1.0p-64f ? v : 0.0f;
   }
 }
@@ -57,68 +66,109 @@ void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
                   float variance_floor, float weight_floor) {
   const uint32_t stride = s.shape.stride;
   const float keep = 1.0f - gamma;
-  for (uint32_t first = 0; first < stride; first += kBlock) {
-    float eta[kBlock];
-    bool any = false;
-    for (uint32_t j = 0; j < kBlock; ++j) {
-      const uint32_t k = first + j;
-      const float gr = gamma * r[k];
-      const float s0 = std::max(keep * s.weight[k] + gr, weight_floor);
-      s.weight[k] = s0;
-      eta[j] = gr / s0;
-      any = any || eta[j] != 0.0f;
-    }
-    if (!any) continue;  // far components: their means and variances are unchanged
-    for (uint32_t d = 0; d < s.shape.features; ++d) {
-      const float xd = x[d];
-      float* mean = s.mean + size_t{d} * stride + first;
-      float* residual = s.mean_residual + size_t{d} * stride + first;
-      float* variance = s.variance + size_t{d} * stride + first;
-      for (uint32_t j = 0; j < kBlock; ++j) {
-        const float delta = (xd - mean[j]) - residual[j];
-        // TwoSum of mean and (residual + step): mean' is the rounded sum, residual' its error.
-        const float addend = residual[j] + eta[j] * delta;
-        const float sum = mean[j] + addend;
-        const float addend_part = sum - mean[j];
-        residual[j] = (mean[j] - (sum - addend_part)) + (addend - addend_part);
-        mean[j] = sum;
-        // (eta delta) delta may overflow to +inf, never NaN: min() turns it into the ceiling.
-        const float increment = std::min(eta[j] * delta * delta, kMaxVariance);
-        const float updated = (1.0f - eta[j]) * (variance[j] + increment);
-        variance[j] = std::min(std::max(updated, variance_floor), kMaxVariance);
-      }
+  for (uint32_t k = 0; k < s.shape.components; ++k) {
+    const float gr = gamma * r[k];
+    const float s0 = std::max(keep * s.weight[k] + gr, weight_floor);
+    s.weight[k] = s0;
+    const float eta = gr / s0;
+    if (eta == 0.0f) continue;  // a far component: its mean and variance are unchanged
+    float* mean = s.mean + k;
+    float* residual = s.mean_residual + k;
+    float* variance = s.variance + k;
+    for (uint32_t d = 0; d < s.shape.features; ++d, mean += stride, residual += stride, variance += stride) {
+      const float delta = (x[d] - *mean) - *residual;
+      // TwoSum of mean and (residual + step): mean' is the rounded sum, residual' its error.
+      const float addend = *residual + eta * delta;
+      const float sum = *mean + addend;
+      const float addend_part = sum - *mean;
+      *residual = (*mean - (sum - addend_part)) + (addend - addend_part);
+      *mean = sum;
+      // (eta delta) delta may overflow to +inf, never NaN: min() turns it into the ceiling.
+      const float increment = std::min(eta * delta * delta, kMaxVariance);
+      const float updated = (1.0f - eta) * (*variance + increment);
+      *variance = std::min(std::max(updated, variance_floor), kMaxVariance);
     }
   }
 }
 
+// sum_d log(var_d) with one log per 8 features: var = 2^e m with m in [1, 2); the exponents
+// add exactly as integers, 8 mantissas multiply below 256, and their product takes one log
+// (the Highway backend's DeriveEstepTerms does the same lane-wise). Every variance is a
+// normal float (>= the floor >= FLT_MIN), so its bit fields are well formed.
 void derive_estep_terms(const ParamArrays& p) {
-  const uint32_t stride = p.shape.stride;
-  for (uint32_t k = 0; k < stride; ++k) {
+  constexpr uint32_t kLogGroup = 8;
+  const uint32_t stride = p.shape.stride, features = p.shape.features;
+  const float log_2pi_total = kLog2Pi * static_cast<float>(features);
+  for (uint32_t k = 0; k < p.shape.components; ++k) {
     p.log_weight[k] = p.weight[k] > 0.0f ? std::log(p.weight[k]) : -kInf;
-    p.log_norm[k] = 0.0f;
-  }
-  for (uint32_t d = 0; d < p.shape.features; ++d) {
-    const float* variance = p.variance + size_t{d} * stride;
-    float* half_precision = p.half_precision + size_t{d} * stride;
-    for (uint32_t k = 0; k < stride; ++k) {
-      half_precision[k] = 0.5f / variance[k];
-      p.log_norm[k] += std::log(variance[k]);
+    int32_t exponents = 0;
+    float product = 1.0f, log_mantissas = 0.0f;
+    const float* variance = p.variance + k;
+    float* half_precision = p.half_precision + k;
+    for (uint32_t d = 0; d < features; ++d, variance += stride, half_precision += stride) {
+      *half_precision = 0.5f / *variance;
+      int32_t bits;
+      std::memcpy(&bits, variance, sizeof bits);
+      exponents += bits >> 23;
+      const int32_t mantissa_bits = (bits & 0x007FFFFF) | 0x3F800000;
+      float mantissa;
+      std::memcpy(&mantissa, &mantissa_bits, sizeof mantissa);
+      product *= mantissa;
+      if ((d + 1) % kLogGroup == 0 || d + 1 == features) {
+        log_mantissas += std::log(product);
+        product = 1.0f;
+      }
     }
+    // ln 2 split so that n ln2_hi is exact.
+    const float n = static_cast<float>(exponents - 127 * static_cast<int32_t>(features));
+    const float log_variance_sum = log_mantissas + (n * 0.693145751953125f + n * 1.428606765330187e-06f);
+    p.log_norm[k] = -0.5f * (log_2pi_total + log_variance_sum);
   }
-  const float log_2pi_total = kLog2Pi * static_cast<float>(p.shape.features);
-  for (uint32_t k = 0; k < stride; ++k) p.log_norm[k] = -0.5f * (log_2pi_total + p.log_norm[k]);
 }
 
 void running_mean(float* avg, const float* value, size_t n, float inv_count) {
   for (size_t i = 0; i < n; ++i) avg[i] += (value[i] - avg[i]) * inv_count;
 }
 
-void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
-  score_batch_per_sample(kScalarTable, p, x, n, out);
+// The learner's E-step: the K log joint densities and their maximum, one exponential per
+// component for both the sum and r, r = e / sum (as the SIMD backends' fused E-step).
+float estep(const EStepParams& p, const float* x, float* log_joint_out, float* resp) {
+  const uint32_t k_count = p.shape.components;
+  float max = -kInf;
+  for (uint32_t k = 0; k < k_count; ++k) {
+    log_joint_out[k] = log_joint(p, x, k);
+    max = std::max(max, log_joint_out[k]);
+  }
+  if (max == -kInf) {  // no component can take the sample
+    for (uint32_t k = 0; k < k_count; ++k) resp[k] = 0.0f;
+    return -kInf;
+  }
+  float total = 0.0f;
+  for (uint32_t k = 0; k < k_count; ++k) {
+    resp[k] = exp_cut(log_joint_out[k] - max);
+    total += resp[k];
+  }
+  const float inv = 1.0f / total;
+  for (uint32_t k = 0; k < k_count; ++k) {
+    const float r = resp[k] * inv;  // >= 2^-64 / K: never denormal
+    resp[k] = r >= 0x1.0p-64f ? r : 0.0f;
+  }
+  return max + std::log(total);
 }
 
-float estep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
-  return estep_composed(kScalarTable, p, x, log_joint, resp);
+// log p(x) a block of components at a time (no scratch beyond one block), combined by the
+// streaming log-sum-exp rule.
+void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
+  float block[kBlock];
+  for (size_t i = 0; i < n; ++i) {
+    const float* xi = x + i * p.shape.features;
+    LogSumExp lse;
+    for (uint32_t first = 0; first < p.shape.components; first += kBlock) {
+      scalar::log_joint_block(p, xi, first, block);
+      scalar::lse_add(lse, block, kBlock);
+    }
+    out[i] = lse_value(lse);
+  }
 }
 
 void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
