@@ -197,9 +197,9 @@ smx_status smx_select_kernels(const char* name) {
   return kernels::select(name) ? SMX_OK : SMX_ERR_ARGUMENT;
 }
 
-const char* smx_backend(void) { return kernels::active().name; }
+const char* smx_backend(void) { return kernels::backend_name(); }
 
-const char* smx_backend_target(void) { return kernels::active().target(); }
+const char* smx_backend_target(void) { return kernels::backend_target(); }
 
 const char* smx_status_string(smx_status s) {
   switch (s) {

@@ -200,7 +200,7 @@ kernels::EStepParams reported_estep_params(const smx_model* m) {
 }
 
 void refresh_iterate(const ModelArrays& a) {
-  kernels::refresh_from_stats(kernels::active(), a.stats, a.iterate);
+  kernels::refresh_from_stats(a.stats, a.iterate);
 }
 
 void start_from_stats(smx_model* m, uint64_t origin) {

@@ -1,9 +1,22 @@
-// The active kernel table and its selection.
-#include <atomic>
-#include <cmath>
+// The active kernel table and its selection (nothing else: what is composed from the
+// kernels is in refresh.cpp).
 #include <cstring>
 
 #include "kernels/kernels.h"
+
+#if STREAMIX_STATIC_SCALAR
+
+namespace streamix::kernels {
+
+bool select(const char* name) { return std::strcmp(name, "scalar") == 0; }
+const char* backend_name() { return "scalar"; }
+const char* backend_target() { return "portable"; }
+
+}  // namespace streamix::kernels
+
+#else
+
+#include <atomic>
 
 namespace streamix::kernels {
 
@@ -32,6 +45,9 @@ const KernelTable* const kCompiledIn[] = {
 
 const KernelTable& active() { return *g_active.load(std::memory_order_relaxed); }
 
+const char* backend_name() { return active().name; }
+const char* backend_target() { return active().target(); }
+
 bool select(const char* name) {
   const char* colon = std::strchr(name, ':');
   const size_t backend_length = colon ? static_cast<size_t>(colon - name) : std::strlen(name);
@@ -50,66 +66,6 @@ bool select(const char* name) {
   return false;
 }
 
-float lse_value(const LogSumExp& acc) {
-  if (acc.max == -kInf) return -kInf;
-  return acc.max + std::log(acc.sum);
-}
-
-namespace {
-
-// The log-sum-exp of the log joint densities through t's block and log-sum-exp kernels.
-// The densities go to l[0 .. P) when keep_all, else each block reuses l[0 .. kBlock) (no
-// scratch needed).
-LogSumExp log_density_by_blocks(const KernelTable& t, const EStepParams& p, const float* x,
-                                float* l, bool keep_all) {
-  LogSumExp lse;
-  for (uint32_t first = 0; first < p.shape.stride; first += kBlock) {
-    float* block = keep_all ? l + first : l;
-    t.log_joint_block(p, x, first, block);
-    t.lse_add(lse, block, kBlock);
-  }
-  return lse;
-}
-
-}  // namespace
-
-float estep_composed(const KernelTable& t, const EStepParams& p, const float* x,
-                     float* log_joint, float* resp) {
-  const LogSumExp lse = log_density_by_blocks(t, p, x, log_joint, true);
-  t.responsibilities(log_joint, p.shape.stride, lse, resp);
-  return lse_value(lse);
-}
-
-void normalize_weights(const Stats& s, const ParamArrays& out) {
-  const float inv_total =
-      inverse_weight_total(s.shape.components, [&s](uint32_t k) { return s.weight[k]; });
-  for (uint32_t k = 0; k < s.shape.components; ++k) out.weight[k] = s.weight[k] * inv_total;
-}
-
-void refresh_from_stats(const KernelTable& t, const Stats& s, const ParamArrays& out) {
-  const Shape shape = s.shape;
-  normalize_weights(s, out);
-  if (out.mean != s.mean) {  // a held iterate: its own arrays (see kernels.h)
-    const size_t matrix_bytes = sizeof(float) * shape.stride * shape.features;
-    std::memcpy(out.mean, s.mean, matrix_bytes);
-    std::memcpy(out.variance, s.variance, matrix_bytes);
-  }
-  t.derive_estep_terms(out);
-}
-
-void mstep_refresh_composed(const KernelTable& t, const Stats& s, const float* x, const float* r,
-                            float gamma, float variance_floor, float weight_floor,
-                            const ParamArrays& out) {
-  t.mstep_update(s, x, r, gamma, variance_floor, weight_floor);
-  refresh_from_stats(t, s, out);
-}
-
-void score_batch_per_sample(const KernelTable& t, const EStepParams& p, const float* x,
-                            size_t n, float* out) {
-  alignas(64) float block[kBlock];
-  for (size_t i = 0; i < n; ++i) {
-    out[i] = lse_value(log_density_by_blocks(t, p, x + i * p.shape.features, block, false));
-  }
-}
-
 }  // namespace streamix::kernels
+
+#endif

@@ -124,22 +124,51 @@ struct KernelTable {
   const KernelTable& (*resolved)();
 };
 
+#if STREAMIX_STATIC_SCALAR
+// One backend compiled in (bare metal, or a build without SIMD libraries): its operations
+// are called directly, with no table and no atomic load, and a firmware link keeps only the
+// ones it uses.
+namespace scalar {
+void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l);
+void lse_add(LogSumExp& acc, const float* l, uint32_t n);
+void responsibilities(const float* l, uint32_t n, const LogSumExp& lse, float* r);
+void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
+                  float variance_floor, float weight_floor);
+void derive_estep_terms(const ParamArrays& p);
+void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
+                   float variance_floor, float weight_floor, const ParamArrays& out);
+void running_mean(float* avg, const float* value, size_t n, float inv_count);
+float estep(const EStepParams& p, const float* x, float* log_joint, float* resp);
+void score_batch(const EStepParams& p, const float* x, size_t n, float* out);
+}  // namespace scalar
+#define STREAMIX_KERNEL(op) scalar::op
+#else
 // The backend in use (process-wide; the default is chosen at build time), resolved.
 const KernelTable& active();
+#define STREAMIX_KERNEL(op) active().op
+// The backends' tables (each defined only where that backend is compiled in).
+extern const KernelTable kScalarTable;
+extern const KernelTable kHighwayTable;
+extern const KernelTable kXsimdTable;
+#endif
+
 // Selects a backend by name: "scalar", "xsimd", "highway", or "highway:<TARGET>" (e.g.
 // "highway:AVX2") to restrict Highway's dispatch to one target. False if that backend or
 // target is not compiled in or not supported by this CPU; the active one then stays.
 bool select(const char* name);
+// The active backend's name ("scalar", "highway", "xsimd") and instruction set.
+const char* backend_name();
+const char* backend_target();
 
 // l[j] = log joint density l_{first+j} = log w + log_norm - sum_d half_precision (x_d - mean)^2
 // for the kBlock components starting at `first` (a multiple of kBlock). l is 64-byte
 // aligned, like every array of the model (SIMD backends use aligned loads and stores).
 inline void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
-  active().log_joint_block(p, x, first, l);
+  STREAMIX_KERNEL(log_joint_block)(p, x, first, l);
 }
 
 // Adds n log values (64-byte aligned, n a multiple of kBlock) to a streaming log-sum-exp.
-inline void lse_add(LogSumExp& acc, const float* l, uint32_t n) { active().lse_add(acc, l, n); }
+inline void lse_add(LogSumExp& acc, const float* l, uint32_t n) { STREAMIX_KERNEL(lse_add)(acc, l, n); }
 
 // r_k = exp(l_k - lse.max) / lse.sum, where lse is the log-sum-exp of l; 0 where
 // l_k - lse.max < kMinLogResponsibility or r_k < 2^-64 (and everywhere when every l is
@@ -147,7 +176,7 @@ inline void lse_add(LogSumExp& acc, const float* l, uint32_t n) { active().lse_a
 // epsilons for every sample: far from the model, log p is ~ -1e7 and one float step of it is
 // already a whole nat, so exp(l - log p) can sum to anything between 0.7 and 2.
 inline void responsibilities(const float* l, uint32_t n, const LogSumExp& lse, float* r) {
-  active().responsibilities(l, n, lse, r);
+  STREAMIX_KERNEL(responsibilities)(l, n, lse, r);
 }
 
 // One stepwise-EM update with step gamma and responsibilities r (P floats):
@@ -160,16 +189,33 @@ inline void responsibilities(const float* l, uint32_t n, const LogSumExp& lse, f
 // responsibilities are all 0 keep their means and variances untouched.
 inline void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
                          float variance_floor, float weight_floor) {
-  active().mstep_update(s, x, r, gamma, variance_floor, weight_floor);
+  STREAMIX_KERNEL(mstep_update)(s, x, r, gamma, variance_floor, weight_floor);
 }
 
-// Recomputes the derived terms of every component (padding included) from the primary ones.
-inline void derive_estep_terms(const ParamArrays& p) { active().derive_estep_terms(p); }
+// Recomputes the derived terms of every component from the primary ones.
+inline void derive_estep_terms(const ParamArrays& p) { STREAMIX_KERNEL(derive_estep_terms)(p); }
 
 inline void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
                           float variance_floor, float weight_floor, const ParamArrays& out) {
-  active().mstep_refresh(s, x, r, gamma, variance_floor, weight_floor, out);
+  STREAMIX_KERNEL(mstep_refresh)(s, x, r, gamma, variance_floor, weight_floor, out);
 }
+
+// avg += (value - avg) * inv_count, elementwise: the running (Polyak-Ruppert) average.
+inline void running_mean(float* avg, const float* value, size_t n, float inv_count) {
+  STREAMIX_KERNEL(running_mean)(avg, value, n, inv_count);
+}
+
+inline void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
+  STREAMIX_KERNEL(score_batch)(p, x, n, out);
+}
+
+inline float estep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
+  return STREAMIX_KERNEL(estep)(p, x, log_joint, resp);
+}
+
+#undef STREAMIX_KERNEL
+
+// Composed from the operations above (refresh.cpp):
 
 // out.weight[k] = s.weight[k] * inverse_weight_total(...), for k < K (the padding weights
 // stay 0): the weight part of every refresh, full or fused.
@@ -185,41 +231,8 @@ inline float inverse_weight_total(uint32_t n, Weight weight) {
 }
 
 // out = theta_bar(s), in full: weights normalized over the K components, means and variances
-// copied (unless out shares the statistics' arrays), derived terms recomputed with t's kernels.
-void refresh_from_stats(const KernelTable& t, const Stats& s, const ParamArrays& out);
-
-// mstep_update then refresh_from_stats: for backends without a fused M-step.
-void mstep_refresh_composed(const KernelTable& t, const Stats& s, const float* x, const float* r,
-                            float gamma, float variance_floor, float weight_floor,
-                            const ParamArrays& out);
-
-// avg += (value - avg) * inv_count, elementwise: the running (Polyak-Ruppert) average.
-inline void running_mean(float* avg, const float* value, size_t n, float inv_count) {
-  active().running_mean(avg, value, n, inv_count);
-}
-
-inline void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
-  active().score_batch(p, x, n, out);
-}
-
-inline float estep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
-  return active().estep(p, x, log_joint, resp);
-}
-
-// The E-step composed from a table's block, log-sum-exp and responsibility operations (two
-// exponentials per component): for backends without a fused one.
-float estep_composed(const KernelTable& t, const EStepParams& p, const float* x,
-                     float* log_joint, float* resp);
-
-// log p(x) for each sample, one sample at a time through the table's own E-step: the batch
-// path of backends that have nothing better, and the large-K path of those that do.
-void score_batch_per_sample(const KernelTable& t, const EStepParams& p, const float* x,
-                            size_t n, float* out);
-
-// The backends' tables (each defined only where that backend is compiled in).
-extern const KernelTable kScalarTable;
-extern const KernelTable kHighwayTable;
-extern const KernelTable kXsimdTable;
+// copied (unless out shares the statistics' arrays), derived terms recomputed.
+void refresh_from_stats(const Stats& s, const ParamArrays& out);
 
 }  // namespace streamix::kernels
 

@@ -28,6 +28,13 @@ inline float log_joint(const EStepParams& p, const float* x, uint32_t k) {
   return (p.log_weight[k] + p.log_norm[k]) - q;
 }
 
+// exp(gap) for gap <= 0, or 0 below 2^-64 (kMinLogResponsibility): such terms are below float
+// resolution beside the largest (1), and they would be denormal soon after.
+inline float exp_cut(float gap) { return gap >= kMinLogResponsibility ? std::exp(gap) : 0.0f; }
+
+}  // namespace
+
+// The operations (declared in kernels.h when they are bound statically).
 void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
   const uint32_t k_count = p.shape.components;
   for (uint32_t j = 0; j < kBlock; ++j) {
@@ -35,9 +42,6 @@ void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float
   }
 }
 
-// exp(gap) for gap <= 0, or 0 below 2^-64 (kMinLogResponsibility): such terms are below float
-// resolution beside the largest (1), and they would be denormal soon after.
-inline float exp_cut(float gap) { return gap >= kMinLogResponsibility ? std::exp(gap) : 0.0f; }
 
 void lse_add(LogSumExp& acc, const float* l, uint32_t n) {
   float block_max = -kInf;
@@ -164,22 +168,28 @@ void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
     const float* xi = x + i * p.shape.features;
     LogSumExp lse;
     for (uint32_t first = 0; first < p.shape.components; first += kBlock) {
-      scalar::log_joint_block(p, xi, first, block);
+      scalar::log_joint_block(p, xi, first, block);  // (qualified: ADL finds the forwarders)
       scalar::lse_add(lse, block, kBlock);
     }
     out[i] = lse_value(lse);
   }
 }
 
+// The update, then the refresh of an iterate that shares the statistics' means and
+// variances (kernels.h): its weights and derived terms.
 void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
                    float variance_floor, float weight_floor, const ParamArrays& out) {
-  mstep_refresh_composed(kScalarTable, s, x, r, gamma, variance_floor, weight_floor, out);
+  scalar::mstep_update(s, x, r, gamma, variance_floor, weight_floor);
+  normalize_weights(s, out);
+  scalar::derive_estep_terms(out);
 }
 
-const char* target() { return "portable"; }
-
-}  // namespace
 }  // namespace scalar
+
+#if !STREAMIX_STATIC_SCALAR
+namespace {
+const char* scalar_target() { return "portable"; }
+}  // namespace
 
 const KernelTable kScalarTable = {"scalar",
                                   scalar::log_joint_block,
@@ -193,7 +203,8 @@ const KernelTable kScalarTable = {"scalar",
                                   scalar::score_batch,
                                   nullptr,
                                   nullptr,
-                                  scalar::target,
+                                  scalar_target,
                                   nullptr};
+#endif
 
 }  // namespace streamix::kernels
