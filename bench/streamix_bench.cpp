@@ -5,7 +5,7 @@
 //   score/<backend>/K:<K>/D:<D>        smx_score
 //   score_batch/<backend>/K:<K>/D:<D>  smx_score_batch over 4,096 samples, per sample
 //   observe/<backend>/far/K:16/D:16    14 of 16 components 100 sigma from the data
-//   em_iteration/armadillo/K:16/D:16   fgmm_diag, one EM iteration over 4,096 samples, per sample
+//   em_iteration/armadillo/K:<K>/D:<D> fgmm_diag, one EM iteration over 4,096 samples, per sample
 //   peak/fma/<target>                  independent FMAs in registers: the peak rate
 //   peak/fma_add/<target>              FMAs and adds together: what separate add pipes add
 //   <op>/highway:AVX2/...              Highway held to AVX2, beside xsimd on the same ISA
@@ -182,6 +182,10 @@ void register_all() {
                                    Op::score, k, d, false);
       benchmark::RegisterBenchmark(("score_batch/textbook/" + shape).c_str(), score_batch_textbook,
                                    k, d);
+#if STREAMIX_BENCH_ARMADILLO
+      benchmark::RegisterBenchmark(("em_iteration/armadillo/" + shape).c_str(),
+                                   em_iteration_armadillo, k, d);
+#endif
     }
   }
   for (const char* b : kBackends) {
@@ -200,10 +204,6 @@ void register_all() {
     benchmark::RegisterBenchmark(("score_batch/highway:AVX2/" + shape_name(k, 16)).c_str(),
                                  score_batch, "highway:AVX2", k, 16u);
   }
-#if STREAMIX_BENCH_ARMADILLO
-  benchmark::RegisterBenchmark("em_iteration/armadillo/K:16/D:16", em_iteration_armadillo, 16u,
-                               16u);
-#endif
 #if STREAMIX_BENCH_PEAK
   streamix_bench::register_peak();
 #endif

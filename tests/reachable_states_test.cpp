@@ -23,20 +23,21 @@ namespace {
 
 using Storage = AlignedStorage;
 
-std::vector<unsigned char> save(const smx_model* m) {
+// The snapshot of x through the C API's size and save calls for its kind.
+template <class T>
+std::vector<unsigned char> snapshot_of(const T* x, smx_status (*size)(const T*, size_t*),
+                                       smx_status (*save)(const T*, void*, size_t, size_t*)) {
   size_t n = 0, written = 0;
-  EXPECT_EQ(smx_snapshot_size(m, &n), SMX_OK);
+  EXPECT_EQ(size(x, &n), SMX_OK);
   std::vector<unsigned char> s(n);
-  EXPECT_EQ(smx_snapshot_save(m, s.data(), n, &written), SMX_OK);
+  EXPECT_EQ(save(x, s.data(), n, &written), SMX_OK);
   return s;
 }
-
+std::vector<unsigned char> save(const smx_model* m) {
+  return snapshot_of(m, smx_snapshot_size, smx_snapshot_save);
+}
 std::vector<unsigned char> save(const smx_detector* d) {
-  size_t n = 0, written = 0;
-  EXPECT_EQ(smx_detector_snapshot_size(d, &n), SMX_OK);
-  std::vector<unsigned char> s(n);
-  EXPECT_EQ(smx_detector_snapshot_save(d, s.data(), n, &written), SMX_OK);
-  return s;
+  return snapshot_of(d, smx_detector_snapshot_size, smx_detector_snapshot_save);
 }
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }

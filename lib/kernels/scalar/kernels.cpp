@@ -15,19 +15,6 @@ namespace {
 
 constexpr float kLog2Pi = 1.8378770664093453f;
 
-// l_k = log w_k + log_norm_k - sum_d half_precision_dk (x_d - mean_dk)^2.
-inline float log_joint(const EStepParams& p, const float* x, uint32_t k) {
-  const uint32_t stride = p.shape.stride;
-  const float* mean = p.mean + k;
-  const float* half_precision = p.half_precision + k;
-  float q = 0.0f;
-  for (uint32_t d = 0; d < p.shape.features; ++d, mean += stride, half_precision += stride) {
-    const float delta = x[d] - *mean;
-    q += *half_precision * delta * delta;
-  }
-  return (p.log_weight[k] + p.log_norm[k]) - q;
-}
-
 // exp(gap) for gap <= 0, or 0 below 2^-64 (kMinLogResponsibility): such terms are below float
 // resolution beside the largest (1), and they would be denormal soon after.
 inline float exp_cut(float gap) { return gap >= kMinLogResponsibility ? std::exp(gap) : 0.0f; }
@@ -35,13 +22,33 @@ inline float exp_cut(float gap) { return gap >= kMinLogResponsibility ? std::exp
 }  // namespace
 
 // The operations (declared in kernels.h when they are bound statically).
-void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
-  const uint32_t k_count = p.shape.components;
-  for (uint32_t j = 0; j < kBlock; ++j) {
-    l[j] = first + j < k_count ? log_joint(p, x, first + j) : -kInf;  // padding: -inf
+namespace {
+
+// l_j = log w + log_norm - sum_d half_precision (x_d - mean)^2 for the n components from
+// `first` (feature-major, so that a compiler vectorizes it on hosts).
+void log_joint_range(const EStepParams& p, const float* x, uint32_t first, uint32_t n, float* l) {
+  const uint32_t stride = p.shape.stride;
+  for (uint32_t j = 0; j < n; ++j) l[j] = 0.0f;
+  for (uint32_t d = 0; d < p.shape.features; ++d) {
+    const float xd = x[d];
+    const float* mean = p.mean + size_t{d} * stride + first;
+    const float* half_precision = p.half_precision + size_t{d} * stride + first;
+    for (uint32_t j = 0; j < n; ++j) {
+      const float delta = xd - mean[j];
+      l[j] += half_precision[j] * delta * delta;
+    }
   }
+  for (uint32_t j = 0; j < n; ++j) l[j] = (p.log_weight[first + j] + p.log_norm[first + j]) - l[j];
 }
 
+}  // namespace
+
+// The block's existing components, and -inf for its padding.
+void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
+  const uint32_t n = p.shape.components - first < kBlock ? p.shape.components - first : kBlock;
+  log_joint_range(p, x, first, n, l);
+  for (uint32_t j = n; j < kBlock; ++j) l[j] = -kInf;
+}
 
 void lse_add(LogSumExp& acc, const float* l, uint32_t n) {
   float block_max = -kInf;
@@ -138,11 +145,9 @@ void running_mean(float* avg, const float* value, size_t n, float inv_count) {
 // component for both the sum and r, r = e / sum (as the SIMD backends' fused E-step).
 float estep(const EStepParams& p, const float* x, float* log_joint_out, float* resp) {
   const uint32_t k_count = p.shape.components;
+  log_joint_range(p, x, 0, k_count, log_joint_out);
   float max = -kInf;
-  for (uint32_t k = 0; k < k_count; ++k) {
-    log_joint_out[k] = log_joint(p, x, k);
-    max = std::max(max, log_joint_out[k]);
-  }
+  for (uint32_t k = 0; k < k_count; ++k) max = std::max(max, log_joint_out[k]);
   if (max == -kInf) {  // no component can take the sample
     for (uint32_t k = 0; k < k_count; ++k) resp[k] = 0.0f;
     return -kInf;
