@@ -152,7 +152,7 @@ TEST(Api, StorageTooSmallOrMisaligned) {
 }
 
 TEST(Api, StorageSizeFollowsTheDocumentedFormula) {
-  for (uint32_t k : {1u, 2u, 15u, 16u, 17u, 100u, 1024u}) {
+  for (uint32_t k : {1u, 2u, 4u, 5u, 8u, 9u, 15u, 16u, 17u, 100u, 1024u}) {
     for (uint32_t d : {1u, 3u, 64u, 4096u}) {
       for (uint32_t n : {0u, 1024u}) {
         for (uint32_t avg : {0u, 5u}) {
@@ -162,7 +162,8 @@ TEST(Api, StorageSizeFollowsTheDocumentedFormula) {
           c.average_from = avg;
           size_t bytes = 0;
           ASSERT_EQ(smx_model_size(&c, &bytes), SMX_OK);
-          const size_t p = (k + 15) / 16 * 16, a = avg ? 1 : 0, N = c.init_samples;
+          const size_t p = k <= 4 ? 4 : k <= 8 ? 8 : (k + 15) / 16 * 16;
+          const size_t a = avg ? 1 : 0, N = c.init_samples;
           const size_t formula =
               256 + 4 * p * (6 + 3 * a) + 4 * p * d * (6 + 3 * a) + (4 * N * (d + 1) + 63) / 64 * 64;
           EXPECT_EQ(bytes, formula) << k << " " << d << " " << n << " " << avg;

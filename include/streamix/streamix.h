@@ -66,13 +66,15 @@ typedef struct smx_model smx_model;
 /*
  * Storage size in bytes, as an integer constant expression (usable for static arrays):
  *   SMX_MODEL_BYTES(K, D, N, A) = 256 + 4 P (6 + 3A) + 4 P D (6 + 3A) + ceil64(4 N (D + 1))
- * with P = K rounded up to a multiple of 16, N = init_samples, A = 1 if average_from > 0:
+ * with P the padded components (4 for K <= 4, 8 for K <= 8, else K rounded up to a multiple
+ * of 16), N = init_samples, A = 1 if average_from > 0:
  * a 256-byte header; 6 P-vectors and 6 D-by-P arrays (statistics, E-step parameters,
  * scratch), 3 + 3 more with averaging; the warm-up buffer of N samples plus one float per
  * sample for k-means++ seeding.
  * smx_model_size computes the same value after validating the config.
  */
-#define SMX_PADDED_COMPONENTS(K) ((((size_t)(K)) + 15u) / 16u * 16u)
+#define SMX_PADDED_COMPONENTS(K) \
+  ((size_t)(K) <= 4u ? (size_t)4u : (size_t)(K) <= 8u ? (size_t)8u : (((size_t)(K)) + 15u) / 16u * 16u)
 #define SMX_MODEL_BYTES(K, D, N, A)                                                  \
   ((size_t)256u + (size_t)4u * SMX_PADDED_COMPONENTS(K) * (6u + 3u * ((A) ? 1u : 0u)) + \
    (size_t)4u * SMX_PADDED_COMPONENTS(K) * (size_t)(D) * (6u + 3u * ((A) ? 1u : 0u)) +   \

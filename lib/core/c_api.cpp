@@ -127,10 +127,11 @@ smx_status smx_responsibilities(const smx_model* m, const float* x, float* resp)
   // Log joint densities block by block into the caller's K floats, then normalize in place.
   kernels::LogSumExp lse;
   alignas(64) float block[kernels::kBlock];
-  for (uint32_t first = 0; first < p.shape.stride; first += kernels::kBlock) {
+  const uint32_t width = p.shape.block();
+  for (uint32_t first = 0; first < p.shape.stride; first += width) {
     kernels::log_joint_block(e, x, first, block);
-    kernels::lse_add(lse, block, kernels::kBlock);
-    for (uint32_t j = 0; j < kernels::kBlock && first + j < p.shape.components; ++j)
+    kernels::lse_add(lse, block, width);
+    for (uint32_t j = 0; j < width && first + j < p.shape.components; ++j)
       resp[first + j] = block[j];
   }
   kernels::responsibilities(resp, p.shape.components, lse, resp);

@@ -16,7 +16,8 @@ size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out)
   const size_t vector_bytes = sizeof(float) * shape.stride;
   const size_t matrix_bytes = vector_bytes * shape.features;
   size_t offset = kHeaderBytes;
-  // Every array size is a multiple of 64 bytes, so every array starts 64-byte aligned.
+  // Every array size is a multiple of 4 P bytes (64 from 16 components on), so every array
+  // starts aligned to a whole vector of the widest a kernel uses for the block.
   auto take = [&](size_t bytes) {
     float* p = base ? reinterpret_cast<float*>(base + offset) : nullptr;
     offset += bytes;

@@ -73,7 +73,8 @@ static_assert(count_arrays() == kArrayCount, "one offset per array");
 
 bool averaging_enabled(const smx_config& c);
 inline kernels::Shape shape_of(const smx_config& c) {
-  const uint32_t stride = (c.components + kernels::kBlock - 1) / kernels::kBlock * kernels::kBlock;
+  const uint32_t block = kernels::block_of(c.components);
+  const uint32_t stride = (c.components + block - 1) / block * block;
   return kernels::Shape{c.components, c.features, stride};
 }
 

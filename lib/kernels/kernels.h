@@ -4,7 +4,9 @@
 // active (the build's default, or the one selected at run time).
 //
 // Layout: feature-major. A "D-by-P array" holds element (d, k) at [d * stride + k], with
-// stride P = K rounded up to kBlock. Padding components k >= K carry weight 0 (log-weight
+// stride P = K rounded up to the model's block: 4 components for K <= 4, 8 for K <= 8, else
+// kBlock = 16 (a function of K alone, so every backend reads every model). Arrays start
+// aligned to min(4 P, 64) bytes, a whole vector of any width a kernel uses for the block. Padding components k >= K carry weight 0 (log-weight
 // -inf, set at creation), mean 0, variance 1, so they never receive responsibility and never
 // produce NaN. No operation changes a padding component's primary values; a backend may skip
 // the padding altogether (the scalar one does) or compute it along (the SIMD ones).
@@ -18,8 +20,14 @@
 
 namespace streamix::kernels {
 
-// Components per block: 16 floats = 64 bytes = one AVX-512 vector, two AVX2, four NEON.
+// Components per block, for K > 8: 16 floats = 64 bytes = one AVX-512 vector, two AVX2,
+// four NEON. Smaller models use blocks of 4 or 8 (block_of).
 inline constexpr uint32_t kBlock = 16;
+
+// The block of a model with K components: 4, 8 or 16.
+inline constexpr uint32_t block_of(uint32_t components) {
+  return components <= 4 ? 4 : components <= 8 ? 8 : kBlock;
+}
 
 // Responsibilities below 2^-64 are set to 0 and not renormalized: the KL gap this opens
 // between the ELBO and log p(x) is at most -log(1 - K 2^-64) < 6e-17 nats for K <= 1024,
@@ -36,7 +44,10 @@ inline constexpr float kMaxVariance = 0x1.0p125f;
 struct Shape {
   uint32_t components;  // K
   uint32_t features;    // D
-  uint32_t stride;      // P, a multiple of kBlock
+  uint32_t stride;      // P, a multiple of block()
+  // block_of(K), computed rather than stored: every parameter struct holds a Shape, and a
+  // fourth field cost the Cortex-M4 sensor loop 48 bytes of stack.
+  uint32_t block() const { return block_of(components); }
 };
 
 // What the E-step reads: log w_k, log_norm_k = -1/2 sum_d log(2 pi var_dk), the means and
@@ -161,13 +172,13 @@ const char* backend_name();
 const char* backend_target();
 
 // l[j] = log joint density l_{first+j} = log w + log_norm - sum_d half_precision (x_d - mean)^2
-// for the kBlock components starting at `first` (a multiple of kBlock). l is 64-byte
-// aligned, like every array of the model (SIMD backends use aligned loads and stores).
+// for the block of components starting at `first` (a multiple of the block). l is aligned
+// like the model's arrays (SIMD backends use aligned loads and stores).
 inline void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
   STREAMIX_KERNEL(log_joint_block)(p, x, first, l);
 }
 
-// Adds n log values (64-byte aligned, n a multiple of kBlock) to a streaming log-sum-exp.
+// Adds n log values (aligned, n a multiple of 4) to a streaming log-sum-exp.
 inline void lse_add(LogSumExp& acc, const float* l, uint32_t n) { STREAMIX_KERNEL(lse_add)(acc, l, n); }
 
 // r_k = exp(l_k - lse.max) / lse.sum, where lse is the log-sum-exp of l; 0 where

@@ -1,11 +1,13 @@
 // The SIMD kernels, written once. No include guard: like simdjson's generic/ code, this file
 // is included inside each SIMD backend's namespace (once per Highway target, once for
-// xsimd), after the backend has defined `Simd`, its vector primitives:
+// xsimd), after the backend has defined `template <uint32_t B> struct Simd`: its vector
+// primitives for vectors of at most B lanes, B being a model's block (4, 8 or 16
+// components, see kernels.h):
 //
 //   V, VI, M                  float vector, int32 vector of as many lanes, mask
-//   lanes()                   lanes per vector (a divisor of kBlock)
+//   lanes()                   lanes per vector (a divisor of B)
 //   zero(), set(f), set_int(i)
-//   load(p), store(v, p)      64-byte-aligned whole vectors; loadu / storeu unaligned
+//   load(p), store(v, p)      aligned whole vectors; loadu / storeu unaligned
 //   add sub mul div min max, mul_add(a, b, c) = a b + c (fused where the target has FMA)
 //   ge gt eq -> M, select(m, a, b), zero_unless(m, a), all_true(m)
 //   exp(v), log(v)            the backend's vector math (Highway: hwy/contrib/math)
@@ -13,111 +15,112 @@
 //   bits(v) -> VI, from_bits(vi) -> V, int_add int_sub int_and int_or, shift_right_23(vi),
 //   to_float(vi)
 //
-// The layout and the contracts are kernels.h's; every function here has the signature of
-// its KernelTable entry, so each backend's table points at these directly.
+// The algorithms (namespace generic) are templates over S = Simd<B>; the functions at the end
+// are the kernel table's entries, each picking S from the model's block.
+
+namespace generic {
 
 constexpr float kLog2Pi = 1.8378770664093453f;
 // exp(-87) = 1.6e-38 is the smallest exp result kept: anything below would be denormal
 // (FLT_MIN = 1.18e-38) and is flushed to 0 by construction, not by the FPU mode.
 constexpr float kExpFloor = -87.0f;
 
-using V = Simd::V;
-using VI = Simd::VI;
-
 // exp(x) for x <= 0 that never produces a denormal: lanes below max(cut, kExpFloor) give
 // exactly 0. The input is clamped before exp, so no lane computes garbage.
-inline V ExpCut(V x, float cut) {
-  const V floor = Simd::set(cut > kExpFloor ? cut : kExpFloor);
-  return Simd::zero_unless(Simd::ge(x, floor), Simd::exp(Simd::max(x, floor)));
+template <class S>
+inline typename S::V ExpCut(typename S::V x, float cut) {
+  const typename S::V floor = S::set(cut > kExpFloor ? cut : kExpFloor);
+  return S::zero_unless(S::ge(x, floor), S::exp(S::max(x, floor)));
 }
 
 // log w, or -inf where the weight is 0 (padding).
-inline V LogWeight(V w) {
-  return Simd::select(Simd::gt(w, Simd::zero()), Simd::log(w), Simd::set(-kInf));
+template <class S>
+inline typename S::V LogWeight(typename S::V w) {
+  return S::select(S::gt(w, S::zero()), S::log(w), S::set(-kInf));
 }
 
-// Log joint densities of block `first` for S samples at once (xs[s], into out[s]): each
-// feature's means and precisions are loaded once for all S, and two accumulators per sample
-// (even and odd features) halve each FMA dependency chain. S = 1 is the per-sample E-step;
-// batch scoring uses S = 4 and so gets the same bits.
-template <int S>
+// Log joint densities of block `first` for N samples at once (xs[s], into out[s]): each
+// feature's means and precisions are loaded once for all N, and two accumulators per sample
+// (even and odd features) halve each FMA dependency chain. N = 1 is the per-sample E-step;
+// batch scoring uses N = 4 and so gets the same bits.
+template <class S, int N>
 inline void LogJointSamples(const EStepParams& p, const float* const* xs, uint32_t first,
                             float* const* out) {
-  const size_t lanes = Simd::lanes();
+  using V = typename S::V;
+  const size_t lanes = S::lanes();
   const size_t stride = p.shape.stride;
   const uint32_t features = p.shape.features;
-  for (size_t j = 0; j < kBlock; j += lanes) {
+  for (size_t j = 0; j < S::kWidth; j += lanes) {
     // Row pointers advance by the stride (no f * stride products in the loop).
     const float* mean = p.mean + first + j;
     const float* half_precision = p.half_precision + first + j;
-    V even[S], odd[S];
-    for (int s = 0; s < S; ++s) even[s] = odd[s] = Simd::zero();
+    V even[N], odd[N];
+    for (int s = 0; s < N; ++s) even[s] = odd[s] = S::zero();
     uint32_t f = 0;
     for (; f + 2 <= features; f += 2, mean += 2 * stride, half_precision += 2 * stride) {
-      const V m0 = Simd::load(mean), h0 = Simd::load(half_precision);
-      const V m1 = Simd::load(mean + stride), h1 = Simd::load(half_precision + stride);
-      for (int s = 0; s < S; ++s) {
-        const V d0 = Simd::sub(Simd::set(xs[s][f]), m0);
-        const V d1 = Simd::sub(Simd::set(xs[s][f + 1]), m1);
-        even[s] = Simd::mul_add(Simd::mul(h0, d0), d0, even[s]);
-        odd[s] = Simd::mul_add(Simd::mul(h1, d1), d1, odd[s]);
+      const V m0 = S::load(mean), h0 = S::load(half_precision);
+      const V m1 = S::load(mean + stride), h1 = S::load(half_precision + stride);
+      for (int s = 0; s < N; ++s) {
+        const V d0 = S::sub(S::set(xs[s][f]), m0);
+        const V d1 = S::sub(S::set(xs[s][f + 1]), m1);
+        even[s] = S::mul_add(S::mul(h0, d0), d0, even[s]);
+        odd[s] = S::mul_add(S::mul(h1, d1), d1, odd[s]);
       }
     }
     if (f < features) {
-      const V m0 = Simd::load(mean), h0 = Simd::load(half_precision);
-      for (int s = 0; s < S; ++s) {
-        const V d0 = Simd::sub(Simd::set(xs[s][f]), m0);
-        even[s] = Simd::mul_add(Simd::mul(h0, d0), d0, even[s]);
+      const V m0 = S::load(mean), h0 = S::load(half_precision);
+      for (int s = 0; s < N; ++s) {
+        const V d0 = S::sub(S::set(xs[s][f]), m0);
+        even[s] = S::mul_add(S::mul(h0, d0), d0, even[s]);
       }
     }
-    const V constant = Simd::add(Simd::load(p.log_weight + first + j), Simd::load(p.log_norm + first + j));
-    for (int s = 0; s < S; ++s) Simd::store(Simd::sub(constant, Simd::add(even[s], odd[s])), out[s] + j);
+    const V constant = S::add(S::load(p.log_weight + first + j), S::load(p.log_norm + first + j));
+    for (int s = 0; s < N; ++s) S::store(S::sub(constant, S::add(even[s], odd[s])), out[s] + j);
   }
 }
 
-inline void LogJointBlock(const EStepParams& p, const float* x, uint32_t first, float* l) {
-  const float* xs[1] = {x};
-  float* out[1] = {l};
-  LogJointSamples<1>(p, xs, first, out);
-}
-
-// n is a multiple of kBlock (every caller adds whole blocks).
+// n is a multiple of the block (every caller adds whole blocks).
+template <class S>
 inline void LseAdd(LogSumExp& acc, const float* l, uint32_t n) {
-  const size_t lanes = Simd::lanes();
-  V top = Simd::set(-kInf);
-  for (size_t i = 0; i < n; i += lanes) top = Simd::max(top, Simd::load(l + i));
-  const float block_max = Simd::max_of_lanes(top);
+  using V = typename S::V;
+  const size_t lanes = S::lanes();
+  V top = S::set(-kInf);
+  for (size_t i = 0; i < n; i += lanes) top = S::max(top, S::load(l + i));
+  const float block_max = S::max_of_lanes(top);
   const float new_max = block_max > acc.max ? block_max : acc.max;
   if (new_max == -kInf) return;  // everything so far is -inf: keep sum = 0, avoid inf - inf
-  const V shift = Simd::set(new_max);
-  V sum = Simd::zero();
-  for (size_t i = 0; i < n; i += lanes) sum = Simd::add(sum, ExpCut(Simd::sub(Simd::load(l + i), shift), kExpFloor));
-  acc.sum = lse_rescaled_sum(acc, new_max) + Simd::sum_of_lanes(sum);
+  const V shift = S::set(new_max);
+  V sum = S::zero();
+  for (size_t i = 0; i < n; i += lanes) sum = S::add(sum, ExpCut<S>(S::sub(S::load(l + i), shift), kExpFloor));
+  acc.sum = lse_rescaled_sum(acc, new_max) + S::sum_of_lanes(sum);
   acc.max = new_max;
 }
 
 // exp(l - shift) * inv, 0 below 2^-64: one vector of responsibilities.
-inline V ResponsibilityOf(V l, V shift, V inv) {
-  const V v = Simd::mul(ExpCut(Simd::sub(l, shift), kMinLogResponsibility), inv);
-  return Simd::zero_unless(Simd::ge(v, Simd::set(0x1.0p-64f)), v);
+template <class S>
+inline typename S::V ResponsibilityOf(typename S::V l, typename S::V shift, typename S::V inv) {
+  const typename S::V v = S::mul(ExpCut<S>(S::sub(l, shift), kMinLogResponsibility), inv);
+  return S::zero_unless(S::ge(v, S::set(0x1.0p-64f)), v);
 }
 
 // r = exp(l - max) / sum over the caller's n floats (any alignment, in place allowed): whole
 // vectors through unaligned loads, the tail through a padded block, so that every r_k has
 // the same arithmetic.
+template <class S>
 inline void Responsibilities(const float* l, uint32_t n, const LogSumExp& lse, float* r) {
+  using V = typename S::V;
   if (lse.max == -kInf) {  // no component can take the sample
     for (uint32_t i = 0; i < n; ++i) r[i] = 0.0f;
     return;
   }
-  const size_t lanes = Simd::lanes();
-  const V shift = Simd::set(lse.max), inv = Simd::set(1.0f / lse.sum);  // sum in [1, n]
+  const size_t lanes = S::lanes();
+  const V shift = S::set(lse.max), inv = S::set(1.0f / lse.sum);  // sum in [1, n]
   size_t i = 0;
-  for (; i + lanes <= n; i += lanes) Simd::storeu(ResponsibilityOf(Simd::loadu(l + i), shift, inv), r + i);
+  for (; i + lanes <= n; i += lanes) S::storeu(ResponsibilityOf<S>(S::loadu(l + i), shift, inv), r + i);
   if (i < n) {
     alignas(64) float tail[kBlock];
     for (size_t j = 0; j < lanes; ++j) tail[j] = i + j < n ? l[i + j] : -kInf;
-    Simd::store(ResponsibilityOf(Simd::load(tail), shift, inv), tail);
+    S::store(ResponsibilityOf<S>(S::load(tail), shift, inv), tail);
     for (size_t j = 0; i + j < n; ++j) r[i + j] = tail[j];
   }
 }
@@ -125,57 +128,64 @@ inline void Responsibilities(const float* l, uint32_t n, const LogSumExp& lse, f
 // The weighted-Welford update of the lanes at `at` (see kernels.h): stores the statistics'
 // new mean (a TwoSum of mean and residual + step, exact), residual and variance; returns the
 // variance.
-inline V UpdateElement(V e, V xf, const Stats& s, size_t at, V variance_floor, V ceiling) {
-  const V mean = Simd::load(s.mean + at);
-  const V residual = Simd::load(s.mean_residual + at);
-  const V delta = Simd::sub(Simd::sub(xf, mean), residual);
-  const V addend = Simd::mul_add(e, delta, residual);
-  const V sum = Simd::add(mean, addend);
-  const V addend_part = Simd::sub(sum, mean);
-  Simd::store(Simd::add(Simd::sub(mean, Simd::sub(sum, addend_part)), Simd::sub(addend, addend_part)),
-              s.mean_residual + at);
-  Simd::store(sum, s.mean + at);
+template <class S>
+inline typename S::V UpdateElement(typename S::V e, typename S::V xf, const Stats& s, size_t at,
+                                   typename S::V variance_floor, typename S::V ceiling) {
+  using V = typename S::V;
+  const V mean = S::load(s.mean + at);
+  const V residual = S::load(s.mean_residual + at);
+  const V delta = S::sub(S::sub(xf, mean), residual);
+  const V addend = S::mul_add(e, delta, residual);
+  const V sum = S::add(mean, addend);
+  const V addend_part = S::sub(sum, mean);
+  S::store(S::add(S::sub(mean, S::sub(sum, addend_part)), S::sub(addend, addend_part)),
+           s.mean_residual + at);
+  S::store(sum, s.mean + at);
   // (e delta) delta may overflow to +inf, never NaN: min turns it into the ceiling.
-  const V increment = Simd::min(Simd::mul(Simd::mul(e, delta), delta), ceiling);
-  const V updated = Simd::mul(Simd::sub(Simd::set(1.0f), e), Simd::add(Simd::load(s.variance + at), increment));
-  const V variance = Simd::min(Simd::max(updated, variance_floor), ceiling);
-  Simd::store(variance, s.variance + at);
+  const V increment = S::min(S::mul(S::mul(e, delta), delta), ceiling);
+  const V updated = S::mul(S::sub(S::set(1.0f), e), S::add(S::load(s.variance + at), increment));
+  const V variance = S::min(S::max(updated, variance_floor), ceiling);
+  S::store(variance, s.variance + at);
   return variance;
 }
 
-// The weight statistics at k: s0' = max((1 - gamma) s0 + gamma r, floor), stored; returns
-// gamma r (the step's numerator).
-inline V UpdateWeight(const Stats& s, const float* r, size_t k, V gamma, V keep, V weight_floor,
-                      V* s0_out) {
-  const V gr = Simd::mul(gamma, Simd::load(r + k));
-  const V s0 = Simd::max(Simd::mul_add(keep, Simd::load(s.weight + k), gr), weight_floor);
-  Simd::store(s0, s.weight + k);
+// The weight statistics at k: s0' = max((1 - gamma) s0 + gamma r, floor), stored in
+// s.weight and *s0_out; returns gamma r (the step's numerator).
+template <class S>
+inline typename S::V UpdateWeight(const Stats& s, const float* r, size_t k, typename S::V gamma,
+                                  typename S::V keep, typename S::V weight_floor,
+                                  typename S::V* s0_out) {
+  const typename S::V gr = S::mul(gamma, S::load(r + k));
+  const typename S::V s0 = S::max(S::mul_add(keep, S::load(s.weight + k), gr), weight_floor);
+  S::store(s0, s.weight + k);
   *s0_out = s0;
   return gr;
 }
 
+template <class S>
 inline void MstepUpdate(const Stats& s, const float* x, const float* r, float gamma,
                         float variance_floor, float weight_floor) {
-  const size_t lanes = Simd::lanes();
+  using V = typename S::V;
+  const size_t lanes = S::lanes();
   const size_t stride = s.shape.stride;
-  const V v_gamma = Simd::set(gamma), v_keep = Simd::set(1.0f - gamma);
-  const V v_weight_floor = Simd::set(weight_floor);
-  const V v_variance_floor = Simd::set(variance_floor), v_ceiling = Simd::set(kMaxVariance);
-  for (size_t first = 0; first < stride; first += kBlock) {
+  const V v_gamma = S::set(gamma), v_keep = S::set(1.0f - gamma);
+  const V v_weight_floor = S::set(weight_floor);
+  const V v_variance_floor = S::set(variance_floor), v_ceiling = S::set(kMaxVariance);
+  for (size_t first = 0; first < stride; first += S::kWidth) {
     alignas(64) float eta[kBlock];
     bool any = false;
-    for (size_t j = 0; j < kBlock; j += lanes) {
+    for (size_t j = 0; j < S::kWidth; j += lanes) {
       V s0;
-      const V gr = UpdateWeight(s, r, first + j, v_gamma, v_keep, v_weight_floor, &s0);
-      const V e = Simd::div(gr, s0);
-      Simd::store(e, eta + j);
-      any = any || !Simd::all_true(Simd::eq(e, Simd::zero()));
+      const V gr = UpdateWeight<S>(s, r, first + j, v_gamma, v_keep, v_weight_floor, &s0);
+      const V e = S::div(gr, s0);
+      S::store(e, eta + j);
+      any = any || !S::all_true(S::eq(e, S::zero()));
     }
     if (!any) continue;  // far components: their means and variances are unchanged
     for (uint32_t f = 0; f < s.shape.features; ++f) {
-      const V xf = Simd::set(x[f]);
-      for (size_t j = 0; j < kBlock; j += lanes) {
-        UpdateElement(Simd::load(eta + j), xf, s, f * stride + first + j, v_variance_floor, v_ceiling);
+      const V xf = S::set(x[f]);
+      for (size_t j = 0; j < S::kWidth; j += lanes) {
+        UpdateElement<S>(S::load(eta + j), xf, s, f * stride + first + j, v_variance_floor, v_ceiling);
       }
     }
   }
@@ -186,25 +196,28 @@ inline void MstepUpdate(const Stats& s, const float* x, const float* r, float ga
 // multiply (8 of them stay below 256, no overflow) and the product takes one log. Every
 // variance is a normal float (>= the floor >= FLT_MIN), so the bit fields are well formed.
 // log_norm = -1/2 (D log 2 pi + sum log var), with ln 2 split so that n ln2_hi is exact.
+template <class S>
 class LogNormSum {
  public:
+  using V = typename S::V;
+  using VI = typename S::VI;
   explicit LogNormSum(uint32_t features)
-      : features_(features), exponents_(Simd::set_int(0)), product_(Simd::set(1.0f)),
-        log_mantissas_(Simd::zero()) {}
+      : features_(features), exponents_(S::set_int(0)), product_(S::set(1.0f)),
+        log_mantissas_(S::zero()) {}
   void add(V variance, uint32_t f) {
-    const VI b = Simd::bits(variance);
-    exponents_ = Simd::int_add(exponents_, Simd::shift_right_23(b));
-    product_ = Simd::mul(product_, Simd::from_bits(Simd::int_or(Simd::int_and(b, 0x007FFFFF), 0x3F800000)));
+    const VI b = S::bits(variance);
+    exponents_ = S::int_add(exponents_, S::shift_right_23(b));
+    product_ = S::mul(product_, S::from_bits(S::int_or(S::int_and(b, 0x007FFFFF), 0x3F800000)));
     if ((f + 1) % kLogGroup == 0 || f + 1 == features_) {
-      log_mantissas_ = Simd::add(log_mantissas_, Simd::log(product_));
-      product_ = Simd::set(1.0f);
+      log_mantissas_ = S::add(log_mantissas_, S::log(product_));
+      product_ = S::set(1.0f);
     }
   }
   V log_norm() const {
-    const V n = Simd::to_float(Simd::int_sub(exponents_, Simd::set_int(static_cast<int32_t>(127 * features_))));
-    const V log_variance_sum = Simd::add(
-        log_mantissas_, Simd::mul_add(n, Simd::set(0.693145751953125f), Simd::mul(n, Simd::set(1.428606765330187e-06f))));
-    return Simd::mul(Simd::set(-0.5f), Simd::add(Simd::set(kLog2Pi * static_cast<float>(features_)), log_variance_sum));
+    const V n = S::to_float(S::int_sub(exponents_, S::set_int(static_cast<int32_t>(127 * features_))));
+    const V log_variance_sum = S::add(
+        log_mantissas_, S::mul_add(n, S::set(0.693145751953125f), S::mul(n, S::set(1.428606765330187e-06f))));
+    return S::mul(S::set(-0.5f), S::add(S::set(kLog2Pi * static_cast<float>(features_)), log_variance_sum));
   }
 
  private:
@@ -214,20 +227,22 @@ class LogNormSum {
   V product_, log_mantissas_;
 };
 
+template <class S>
 inline void DeriveEstepTerms(const ParamArrays& p) {
-  const size_t lanes = Simd::lanes();
+  using V = typename S::V;
+  const size_t lanes = S::lanes();
   const size_t stride = p.shape.stride;
   const uint32_t features = p.shape.features;
-  const V half = Simd::set(0.5f);
+  const V half = S::set(0.5f);
   for (size_t k = 0; k < stride; k += lanes) {
-    Simd::store(LogWeight(Simd::load(p.weight + k)), p.log_weight + k);
-    LogNormSum sum(features);
+    S::store(LogWeight<S>(S::load(p.weight + k)), p.log_weight + k);
+    LogNormSum<S> sum(features);
     for (uint32_t f = 0; f < features; ++f) {
-      const V variance = Simd::load(p.variance + f * stride + k);
-      Simd::store(Simd::div(half, variance), p.half_precision + f * stride + k);
+      const V variance = S::load(p.variance + f * stride + k);
+      S::store(S::div(half, variance), p.half_precision + f * stride + k);
       sum.add(variance, f);
     }
-    Simd::store(sum.log_norm(), p.log_norm + k);
+    S::store(sum.log_norm(), p.log_norm + k);
   }
 }
 
@@ -237,51 +252,56 @@ inline void DeriveEstepTerms(const ParamArrays& p) {
 // iterate's means and variances) and writes the half precisions and normalizers while they
 // are in registers. Per element the arithmetic is MstepUpdate's and DeriveEstepTerms', so
 // the results are identical.
+template <class S>
 inline void MstepRefresh(const Stats& s, const float* x, const float* r, float gamma,
                          float variance_floor, float weight_floor, const ParamArrays& out) {
-  const size_t lanes = Simd::lanes();
+  using V = typename S::V;
+  const size_t lanes = S::lanes();
   if (s.shape.stride == kBlock && lanes == kBlock) {
-    // One block that is one vector (AVX-512): the two short passes are as fast or slightly
-    // faster there (bench/README.md). out shares the statistics' means and variances, so the
-    // refresh is the weights and the derived terms, by this target's own functions.
-    MstepUpdate(s, x, r, gamma, variance_floor, weight_floor);
+    // One block of 16 that is one vector (AVX-512): the two short passes are as fast or
+    // slightly faster there (bench/README.md). out shares the statistics' means and
+    // variances, so the refresh is the weights and the derived terms, by this target's own
+    // functions.
+    MstepUpdate<S>(s, x, r, gamma, variance_floor, weight_floor);
     normalize_weights(s, out);
-    DeriveEstepTerms(out);
+    DeriveEstepTerms<S>(out);
     return;
   }
   const size_t stride = s.shape.stride;
   const uint32_t features = s.shape.features;
-  const V v_gamma = Simd::set(gamma), v_keep = Simd::set(1.0f - gamma);
-  const V v_weight_floor = Simd::set(weight_floor);
-  const V v_variance_floor = Simd::set(variance_floor), v_ceiling = Simd::set(kMaxVariance);
-  const V half = Simd::set(0.5f);
+  const V v_gamma = S::set(gamma), v_keep = S::set(1.0f - gamma);
+  const V v_weight_floor = S::set(weight_floor);
+  const V v_variance_floor = S::set(variance_floor), v_ceiling = S::set(kMaxVariance);
+  const V half = S::set(0.5f);
   for (size_t k = 0; k < stride; k += lanes) {  // pass 1: weights
     V s0;
-    UpdateWeight(s, r, k, v_gamma, v_keep, v_weight_floor, &s0);
+    UpdateWeight<S>(s, r, k, v_gamma, v_keep, v_weight_floor, &s0);
   }
   normalize_weights(s, out);
-  for (size_t k = 0; k < stride; k += lanes) Simd::store(LogWeight(Simd::load(out.weight + k)), out.log_weight + k);
+  for (size_t k = 0; k < stride; k += lanes) S::store(LogWeight<S>(S::load(out.weight + k)), out.log_weight + k);
   for (size_t k = 0; k < stride; k += lanes) {  // pass 2: means, variances, derived terms
-    const V e = Simd::div(Simd::mul(v_gamma, Simd::load(r + k)), Simd::load(s.weight + k));
-    if (Simd::all_true(Simd::eq(e, Simd::zero()))) continue;  // unchanged: the iterate holds it
-    LogNormSum sum(features);
+    const V e = S::div(S::mul(v_gamma, S::load(r + k)), S::load(s.weight + k));
+    if (S::all_true(S::eq(e, S::zero()))) continue;  // unchanged: the iterate holds it
+    LogNormSum<S> sum(features);
     for (uint32_t f = 0; f < features; ++f) {
       const size_t at = f * stride + k;
-      const V variance = UpdateElement(e, Simd::set(x[f]), s, at, v_variance_floor, v_ceiling);
-      Simd::store(Simd::div(half, variance), out.half_precision + at);
+      const V variance = UpdateElement<S>(e, S::set(x[f]), s, at, v_variance_floor, v_ceiling);
+      S::store(S::div(half, variance), out.half_precision + at);
       sum.add(variance, f);
     }
-    Simd::store(sum.log_norm(), out.log_norm + k);
+    S::store(sum.log_norm(), out.log_norm + k);
   }
 }
 
+template <class S>
 inline void RunningMean(float* avg, const float* value, size_t n, float inv_count) {
-  const size_t lanes = Simd::lanes();
-  const V inv = Simd::set(inv_count);
+  using V = typename S::V;
+  const size_t lanes = S::lanes();
+  const V inv = S::set(inv_count);
   size_t i = 0;
   for (; i + lanes <= n; i += lanes) {
-    const V a = Simd::loadu(avg + i);
-    Simd::storeu(Simd::mul_add(Simd::sub(Simd::loadu(value + i), a), inv, a), avg + i);
+    const V a = S::loadu(avg + i);
+    S::storeu(S::mul_add(S::sub(S::loadu(value + i), a), inv, a), avg + i);
   }
   for (; i < n; ++i) avg[i] += (value[i] - avg[i]) * inv_count;  // (callers pass whole blocks)
 }
@@ -289,52 +309,97 @@ inline void RunningMean(float* avg, const float* value, size_t n, float inv_coun
 // The learner's E-step, fused: the log joint densities and their maximum, then one exp per
 // component, e = exp(l - max), cut at 2^-64 (those terms sum to < P 2^-64 < 2^-54, which a
 // sum >= 1 absorbs exactly in float), and r = e / sum e, zero below 2^-64 as everywhere.
+template <class S>
 inline float EStep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
-  const size_t lanes = Simd::lanes();
+  using V = typename S::V;
+  const size_t lanes = S::lanes();
   const size_t stride = p.shape.stride;
-  V top = Simd::set(-kInf);
-  for (uint32_t first = 0; first < stride; first += kBlock) {
-    LogJointBlock(p, x, first, log_joint + first);
-    for (size_t j = 0; j < kBlock; j += lanes) top = Simd::max(top, Simd::load(log_joint + first + j));
+  V top = S::set(-kInf);
+  for (uint32_t first = 0; first < stride; first += S::kWidth) {
+    const float* xs[1] = {x};
+    float* out[1] = {log_joint + first};
+    LogJointSamples<S, 1>(p, xs, first, out);
+    for (size_t j = 0; j < S::kWidth; j += lanes) top = S::max(top, S::load(log_joint + first + j));
   }
-  const float max = Simd::max_of_lanes(top);
+  const float max = S::max_of_lanes(top);
   if (max == -kInf) {  // no component can take the sample
     for (size_t k = 0; k < stride; ++k) resp[k] = 0.0f;
     return -kInf;
   }
-  const V shift = Simd::set(max);
-  V sum = Simd::zero();
+  const V shift = S::set(max);
+  V sum = S::zero();
   for (size_t k = 0; k < stride; k += lanes) {
-    const V e = ExpCut(Simd::sub(Simd::load(log_joint + k), shift), kMinLogResponsibility);
-    Simd::store(e, resp + k);
-    sum = Simd::add(sum, e);
+    const V e = ExpCut<S>(S::sub(S::load(log_joint + k), shift), kMinLogResponsibility);
+    S::store(e, resp + k);
+    sum = S::add(sum, e);
   }
-  const float total = Simd::sum_of_lanes(sum);
-  const V inv = Simd::set(1.0f / total), smallest = Simd::set(0x1.0p-64f);
+  const float total = S::sum_of_lanes(sum);
+  const V inv = S::set(1.0f / total), smallest = S::set(0x1.0p-64f);
   for (size_t k = 0; k < stride; k += lanes) {
-    const V r = Simd::mul(Simd::load(resp + k), inv);  // >= 2^-64 / P: never denormal
-    Simd::store(Simd::zero_unless(Simd::ge(r, smallest), r), resp + k);
+    const V r = S::mul(S::load(resp + k), inv);  // >= 2^-64 / P: never denormal
+    S::store(S::zero_unless(S::ge(r, smallest), r), resp + k);
   }
   return max + std::log(total);
 }
 
-#include "kernels/generic/log_density-inl.h"
+// log p(x) for N samples: the log joint densities of kScoreChunk components at a time go to
+// stack scratch, then each chunk takes one two-pass log-sum-exp (LseAdd), chunks combined by
+// the streaming rule. N = 1 is smx_score; N = 4 the batch path for many components, with the
+// same bits. For K <= 64 there is one chunk: one maximum, one exponential per component, one
+// logarithm.
+constexpr uint32_t kScoreChunk = 4 * kBlock;
 
-// Batch scoring. With few components the per-sample E-step wastes most of a 16-component
-// block on padding, so lanes run across samples instead: a tile of `lanes` samples is
-// transposed feature by feature, each component's log density accumulates in one vector,
-// and the log-sum-exp over components runs lane-wise (one exp per component and sample).
+template <class S, int N>
+inline void LogDensitySamples(const EStepParams& p, const float* const* xs, float* log_p) {
+  const uint32_t stride = p.shape.stride;
+  alignas(64) float l[N][kScoreChunk];
+  float* out[N];
+  LogSumExp lse[N];
+  for (uint32_t first = 0; first < stride; first += kScoreChunk) {
+    const uint32_t n = stride - first < kScoreChunk ? stride - first : kScoreChunk;
+    for (uint32_t b = 0; b < n; b += S::kWidth) {
+      for (int s = 0; s < N; ++s) out[s] = l[s] + b;
+      LogJointSamples<S, N>(p, xs, first + b, out);
+    }
+    for (int s = 0; s < N; ++s) LseAdd<S>(lse[s], l[s], n);
+  }
+  for (int s = 0; s < N; ++s) log_p[s] = lse_value(lse[s]);
+}
+
+// Batch scoring in the per-sample layout: four samples at a time, then one at a time (every
+// result equals the one-sample call's bit for bit).
+template <class S>
+inline void ScorePerSampleLayout(const EStepParams& p, const float* x, size_t begin, size_t n,
+                                 float* out) {
+  const uint32_t features = p.shape.features;
+  size_t i = begin;
+  for (; i + 4 <= n; i += 4) {
+    const float* xs[4] = {x + i * features, x + (i + 1) * features, x + (i + 2) * features,
+                          x + (i + 3) * features};
+    LogDensitySamples<S, 4>(p, xs, out + i);
+  }
+  for (; i < n; ++i) {
+    const float* xs[1] = {x + i * features};
+    LogDensitySamples<S, 1>(p, xs, out + i);
+  }
+}
+
+// Batch scoring with few components: lanes run across samples instead of components: a tile
+// of lanes() samples is transposed feature by feature, each component's log density
+// accumulates in one vector, and the log-sum-exp over components runs lane-wise (one exp per
+// component and sample). S here is the widest Simd (the layout's block plays no part).
 constexpr uint32_t kAcrossSamplesMaxComponents = kBlock / 2;
 constexpr uint32_t kFeatureChunk = 32;  // features transposed at a time (2 KiB of stack)
 
-// One tile of lanes() samples starting at x (rows of D floats) into out.
+template <class S>
 inline void ScoreTileAcrossSamples(const EStepParams& p, const float* x, float* out) {
-  const size_t lanes = Simd::lanes();
+  using V = typename S::V;
+  const size_t lanes = S::lanes();
   const uint32_t k_count = p.shape.components, features = p.shape.features;
   const size_t stride = p.shape.stride;
   alignas(64) float tile[kFeatureChunk * kBlock];
   V acc[kAcrossSamplesMaxComponents];
-  for (uint32_t k = 0; k < k_count; ++k) acc[k] = Simd::zero();
+  for (uint32_t k = 0; k < k_count; ++k) acc[k] = S::zero();
   for (uint32_t f0 = 0; f0 < features; f0 += kFeatureChunk) {
     const uint32_t chunk = features - f0 < kFeatureChunk ? features - f0 : kFeatureChunk;
     for (size_t s = 0; s < lanes; ++s) {
@@ -347,42 +412,91 @@ inline void ScoreTileAcrossSamples(const EStepParams& p, const float* x, float* 
     for (; k + 4 <= k_count; k += 4) {
       for (uint32_t f = 0; f < chunk; ++f) {
         const size_t at = (f0 + f) * stride + k;
-        const V t = Simd::load(tile + f * lanes);
+        const V t = S::load(tile + f * lanes);
         for (uint32_t c = 0; c < 4; ++c) {
-          const V delta = Simd::sub(t, Simd::set(p.mean[at + c]));
-          acc[k + c] = Simd::mul_add(Simd::mul(Simd::set(p.half_precision[at + c]), delta), delta, acc[k + c]);
+          const V delta = S::sub(t, S::set(p.mean[at + c]));
+          acc[k + c] = S::mul_add(S::mul(S::set(p.half_precision[at + c]), delta), delta, acc[k + c]);
         }
       }
     }
     for (; k < k_count; ++k) {
       for (uint32_t f = 0; f < chunk; ++f) {
         const size_t at = (f0 + f) * stride + k;
-        const V delta = Simd::sub(Simd::load(tile + f * lanes), Simd::set(p.mean[at]));
-        acc[k] = Simd::mul_add(Simd::mul(Simd::set(p.half_precision[at]), delta), delta, acc[k]);
+        const V delta = S::sub(S::load(tile + f * lanes), S::set(p.mean[at]));
+        acc[k] = S::mul_add(S::mul(S::set(p.half_precision[at]), delta), delta, acc[k]);
       }
     }
   }
   // Lane-wise max-shifted log-sum-exp over the components.
-  V top = Simd::set(-kInf);
+  V top = S::set(-kInf);
   for (uint32_t k = 0; k < k_count; ++k) {
-    acc[k] = Simd::sub(Simd::set(p.log_weight[k] + p.log_norm[k]), acc[k]);
-    top = Simd::max(top, acc[k]);
+    acc[k] = S::sub(S::set(p.log_weight[k] + p.log_norm[k]), acc[k]);
+    top = S::max(top, acc[k]);
   }
-  const auto finite = Simd::gt(top, Simd::set(-kInf));
-  const V shift = Simd::zero_unless(finite, top);
-  V sum = Simd::zero();
-  for (uint32_t k = 0; k < k_count; ++k) sum = Simd::add(sum, ExpCut(Simd::sub(acc[k], shift), kExpFloor));
+  const auto finite = S::gt(top, S::set(-kInf));
+  const V shift = S::zero_unless(finite, top);
+  V sum = S::zero();
+  for (uint32_t k = 0; k < k_count; ++k) sum = S::add(sum, ExpCut<S>(S::sub(acc[k], shift), kExpFloor));
   // Lanes whose every component is -inf give -inf (sum 0 there: the log is masked).
-  const V log_p = Simd::add(shift, Simd::log(Simd::select(finite, sum, Simd::set(1.0f))));
-  Simd::storeu(Simd::select(finite, log_p, Simd::set(-kInf)), out);
+  const V log_p = S::add(shift, S::log(S::select(finite, sum, S::set(1.0f))));
+  S::storeu(S::select(finite, log_p, S::set(-kInf)), out);
 }
 
+template <class Wide, class S>
 inline void ScoreBatch(const EStepParams& p, const float* x, size_t n, float* out) {
-  const size_t lanes = Simd::lanes();
+  const size_t lanes = Wide::lanes();
   size_t i = 0;
   if (p.shape.components <= kAcrossSamplesMaxComponents && lanes >= 4) {
-    for (; i + lanes <= n; i += lanes) ScoreTileAcrossSamples(p, x + i * p.shape.features, out + i);
+    for (; i + lanes <= n; i += lanes) ScoreTileAcrossSamples<Wide>(p, x + i * p.shape.features, out + i);
   }
   // More components (and the tail): lanes across components as in the per-sample E-step.
-  ScorePerSampleLayout(p, x, i, n, out);
+  ScorePerSampleLayout<S>(p, x, i, n, out);
 }
+
+}  // namespace generic
+
+// The kernel table's entries: each runs its algorithm with vectors of at most the model's
+// block (4, 8 or 16 lanes). lse_add and responsibilities see no shape: their n is whole
+// blocks, or any count through unaligned loads.
+#define STREAMIX_BY_BLOCK(block, algorithm, ...)                                   \
+  ((block) == 4   ? generic::algorithm<Simd<4>>(__VA_ARGS__)                       \
+   : (block) == 8 ? generic::algorithm<Simd<8>>(__VA_ARGS__)                       \
+                  : generic::algorithm<Simd<16>>(__VA_ARGS__))
+
+inline void LogJointBlock(const EStepParams& p, const float* x, uint32_t first, float* l) {
+  const float* xs[1] = {x};
+  float* out[1] = {l};
+  if (p.shape.block() == 4) return generic::LogJointSamples<Simd<4>, 1>(p, xs, first, out);
+  if (p.shape.block() == 8) return generic::LogJointSamples<Simd<8>, 1>(p, xs, first, out);
+  generic::LogJointSamples<Simd<16>, 1>(p, xs, first, out);
+}
+inline void LseAdd(LogSumExp& acc, const float* l, uint32_t n) {
+  STREAMIX_BY_BLOCK(n % 16 == 0 ? 16 : n % 8 == 0 ? 8 : 4, LseAdd, acc, l, n);
+}
+inline void Responsibilities(const float* l, uint32_t n, const LogSumExp& lse, float* r) {
+  generic::Responsibilities<Simd<16>>(l, n, lse, r);
+}
+inline void MstepUpdate(const Stats& s, const float* x, const float* r, float gamma,
+                        float variance_floor, float weight_floor) {
+  STREAMIX_BY_BLOCK(s.shape.block(), MstepUpdate, s, x, r, gamma, variance_floor, weight_floor);
+}
+inline void DeriveEstepTerms(const ParamArrays& p) {
+  STREAMIX_BY_BLOCK(p.shape.block(), DeriveEstepTerms, p);
+}
+inline void MstepRefresh(const Stats& s, const float* x, const float* r, float gamma,
+                         float variance_floor, float weight_floor, const ParamArrays& out) {
+  STREAMIX_BY_BLOCK(s.shape.block(), MstepRefresh, s, x, r, gamma, variance_floor, weight_floor, out);
+}
+inline void RunningMean(float* avg, const float* value, size_t n, float inv_count) {
+  generic::RunningMean<Simd<16>>(avg, value, n, inv_count);
+}
+inline float EStep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
+  return STREAMIX_BY_BLOCK(p.shape.block(), EStep, p, x, log_joint, resp);
+}
+inline void ScoreBatch(const EStepParams& p, const float* x, size_t n, float* out) {
+  if (p.shape.block() == 4) return generic::ScoreBatch<Simd<16>, Simd<4>>(p, x, n, out);
+  if (p.shape.block() == 8) return generic::ScoreBatch<Simd<16>, Simd<8>>(p, x, n, out);
+  generic::ScoreBatch<Simd<16>, Simd<16>>(p, x, n, out);
+}
+
+#undef STREAMIX_BY_BLOCK

@@ -24,10 +24,12 @@ namespace HWY_NAMESPACE {
 
 namespace hn = hwy::HWY_NAMESPACE;
 
-// The primitives generic/kernels-inl.h is written over, for this target. Vectors are
-// CappedTag<float, kBlock>: never more than one block, whatever the target's width.
+// The primitives generic/kernels-inl.h is written over, for this target: vectors of at most
+// B lanes (CappedTag), B being the model's block of 4, 8 or 16 components.
+template <uint32_t B>
 struct Simd {
-  using D = hn::CappedTag<float, kBlock>;
+  static constexpr uint32_t kWidth = B;
+  using D = hn::CappedTag<float, B>;
   using DI = hn::RebindToSigned<D>;
   using V = hn::Vec<D>;
   using VI = hn::Vec<DI>;

@@ -45,9 +45,10 @@ void log_joint_range(const EStepParams& p, const float* x, uint32_t first, uint3
 
 // The block's existing components, and -inf for its padding.
 void log_joint_block(const EStepParams& p, const float* x, uint32_t first, float* l) {
-  const uint32_t n = p.shape.components - first < kBlock ? p.shape.components - first : kBlock;
+  const uint32_t width = p.shape.block();
+  const uint32_t n = p.shape.components - first < width ? p.shape.components - first : width;
   log_joint_range(p, x, first, n, l);
-  for (uint32_t j = n; j < kBlock; ++j) l[j] = -kInf;
+  for (uint32_t j = n; j < width; ++j) l[j] = -kInf;
 }
 
 void lse_add(LogSumExp& acc, const float* l, uint32_t n) {
@@ -172,9 +173,9 @@ void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
   for (size_t i = 0; i < n; ++i) {
     const float* xi = x + i * p.shape.features;
     LogSumExp lse;
-    for (uint32_t first = 0; first < p.shape.components; first += kBlock) {
+    for (uint32_t first = 0; first < p.shape.components; first += p.shape.block()) {
       scalar::log_joint_block(p, xi, first, block);  // (qualified: ADL finds the forwarders)
-      scalar::lse_add(lse, block, kBlock);
+      scalar::lse_add(lse, block, p.shape.block());
     }
     out[i] = lse_value(lse);
   }

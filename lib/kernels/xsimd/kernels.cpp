@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/kernels.h"
 
@@ -14,11 +15,23 @@ namespace streamix::kernels {
 namespace xsimd_backend {
 namespace {
 
+// Vectors of at most B lanes: the compile-time architecture, or on x86-64 SSE4.2 for blocks
+// of 4 (an AVX2 vector holds 8). NEON's 4 lanes fit every block.
+#if defined(__x86_64__) || defined(__i386__)
+template <uint32_t B>
+using ArchFor = std::conditional_t<(B >= xsimd::batch<float>::size), xsimd::default_arch, xsimd::sse4_2>;
+#else
+template <uint32_t B>
+using ArchFor = xsimd::default_arch;
+#endif
+
+template <uint32_t B>
 struct Simd {
-  using V = xsimd::batch<float>;  // the compile-time default architecture
-  using VI = xsimd::batch<int32_t>;
-  using M = V::batch_bool_type;
-  static_assert(kBlock % V::size == 0, "a block is a whole number of vectors");
+  static constexpr uint32_t kWidth = B;
+  using V = xsimd::batch<float, ArchFor<B>>;
+  using VI = xsimd::batch<int32_t, ArchFor<B>>;
+  using M = typename V::batch_bool_type;
+  static_assert(B % V::size == 0, "a block is a whole number of vectors");
   // (Parentheses, not braces: xsimd's brace constructor takes one value per lane.)
   static size_t lanes() { return V::size; }
   static V zero() { return V(0.0f); }
@@ -71,7 +84,7 @@ bool supported() {
 #endif
 }
 
-const char* target() { return Simd::V::arch_type::name(); }
+const char* target() { return xsimd::default_arch::name(); }
 
 }  // namespace
 }  // namespace xsimd_backend
