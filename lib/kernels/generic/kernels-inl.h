@@ -459,9 +459,9 @@ inline void ScoreBatch(const EStepParams& p, const float* x, size_t n, float* ou
 // block (4, 8 or 16 lanes). lse_add and responsibilities see no shape: their n is whole
 // blocks, or any count through unaligned loads.
 #define STREAMIX_BY_BLOCK(block, algorithm, ...)                                   \
-  ((block) == 4   ? generic::algorithm<Simd<4>>(__VA_ARGS__)                       \
+  ((block) == 16  ? generic::algorithm<Simd<16>>(__VA_ARGS__)                      \
    : (block) == 8 ? generic::algorithm<Simd<8>>(__VA_ARGS__)                       \
-                  : generic::algorithm<Simd<16>>(__VA_ARGS__))
+                  : generic::algorithm<Simd<4>>(__VA_ARGS__))
 
 inline void LogJointBlock(const EStepParams& p, const float* x, uint32_t first, float* l) {
   const float* xs[1] = {x};
