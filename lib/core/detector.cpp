@@ -506,7 +506,9 @@ smx_status detector_snapshot_load(const unsigned char* in, size_t len, void* sto
   if (regions_overlap(in, total, storage, needed)) return SMX_ERR_ARGUMENT;
   // Everything is checked: from here on the target storage is written.
   smx_detector* det = create_detector(c, storage);
-  Reader r(in + kSnapshotPreambleBytes);
+  // Through the checking archive, which stores what it decodes: one instantiation of each
+  // transfer function fewer (the values were checked above).
+  Checker r(in + kSnapshotPreambleBytes, 0.0f);
   transfer_detector(r, det->config, *det);
   const DetectorArrays a = detector_arrays(det);
   const size_t head = detector_head_bytes(c.features);

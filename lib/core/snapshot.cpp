@@ -258,7 +258,10 @@ void snapshot_restore(const unsigned char* in, const smx_config& c, void* storag
   Reader r(in + kSnapshotPreambleBytes + kConfigBytes);
   transfer_state(r, *m);
   const ModelArrays a = arrays_of(m);
-  transfer_arrays(r, c, m->buffered, a);
+  // Through the checking archive, which stores what it decodes: one instantiation of
+  // transfer_arrays fewer (the values were checked by snapshot_check already).
+  Checker arrays(in + kSnapshotPreambleBytes + kConfigBytes + kStateBytes, c.variance_floor);
+  transfer_arrays(arrays, c, m->buffered, a);
   kernels::derive_estep_terms(a.iterate);
   if (averaging_enabled(c)) kernels::derive_estep_terms(a.average);
   *model = m;
