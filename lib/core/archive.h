@@ -87,6 +87,13 @@ class Reader {
   const unsigned char* in_;
 };
 
+// The little-endian float at p.
+inline float f32_at(const unsigned char* p) {
+  float v;
+  Reader(p).f32(v);
+  return v;
+}
+
 // True if v satisfies kind (variance_floor: the lower bound of Kind::variance). Out of line
 // (snapshot.cpp): both formats' checkers share one copy.
 bool value_is_valid(Kind kind, float v, float variance_floor);

@@ -62,8 +62,7 @@ smx_status smx_detector_set_scaling(smx_detector* det, const float* offsets, con
   if (det->config.scaling != SMX_SCALING_FIXED || det->samples_seen != 0) return SMX_ERR_ARGUMENT;
   const uint32_t d_count = det->config.features;
   for (uint32_t d = 0; d < d_count; ++d) {
-    if (!core::feature_is_valid(offsets[d]) ||
-        !(scales[d] >= SMX_MIN_SCALE && scales[d] <= SMX_MAX_SCALE))
+    if (!core::feature_is_valid(offsets[d]) || !core::scale_is_valid(scales[d]))
       return SMX_ERR_ARGUMENT;
   }
   const core::DetectorArrays a = core::detector_arrays(det);

@@ -423,7 +423,7 @@ bool feature_state_is_valid(const smx_detector_config& c, uint64_t samples_seen,
   if (c.scaling == SMX_SCALING_NONE) return offset == 0.0f && scale == 1.0f;
   if (c.scaling == SMX_SCALING_WARMUP && !model_ready)
     return samples_seen > 0 || (offset == 0.0f && scale == 0.0f);
-  return scale >= SMX_MIN_SCALE && scale <= SMX_MAX_SCALE;
+  return scale_is_valid(scale);
 }
 
 size_t detector_fixed_bytes() { return kSnapshotPreambleBytes + 9 * 4 + 4 + 4 * 8 + 5 * 4; }
@@ -483,9 +483,7 @@ bool detector_snapshot_check(const unsigned char* in, size_t len, smx_detector_c
   if (!array_checker.ok()) return false;
   const unsigned char* arrays = in + detector_fixed_bytes();
   auto array_value = [&](size_t array, uint32_t d) {
-    float v;
-    Reader(arrays + 4 * (array * c->features + d)).f32(v);
-    return v;
+    return f32_at(arrays + 4 * (array * c->features + d));
   };
   for (uint32_t d = 0; d < c->features; ++d) {
     if (!feature_state_is_valid(*c, det.samples_seen, ready, array_value(0, d), array_value(1, d),

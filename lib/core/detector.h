@@ -48,6 +48,10 @@ struct DetectorArrays {
   float* input;     // scratch: the views of the current reading
 };
 
+// True if s is a scale the detector may use: in [SMX_MIN_SCALE, SMX_MAX_SCALE] (fixed scales
+// are checked against it, warm-up scales clamped to it, loaded ones checked).
+inline bool scale_is_valid(float s) { return s >= SMX_MIN_SCALE && s <= SMX_MAX_SCALE; }
+
 uint32_t view_count(uint32_t views);
 bool detector_config_is_valid(const smx_detector_config& c);
 // Bytes of the detector header plus its arrays: the model starts there.

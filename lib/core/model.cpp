@@ -94,7 +94,7 @@ namespace {
 // Padding and not-yet-set components: weight 0, mean 0, variance 1 (see kernels.h), or the
 // variance floor if that is larger, so that every stored variance respects the floor.
 void fill_unset_variances(const smx_config& c, float* variance, size_t n) {
-  const float unit_variance = c.variance_floor > 1.0f ? c.variance_floor : 1.0f;
+  const float unit_variance = unset_variance(c);
   for (size_t i = 0; i < n; ++i) variance[i] = unit_variance;
 }
 

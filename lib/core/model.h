@@ -137,6 +137,10 @@ inline bool regions_overlap(const void* a, size_t a_bytes, const void* b, size_t
   return a0 < b0 + b_bytes && b0 < a0 + a_bytes;
 }
 
+// The variance of padding and not-yet-set components: 1, or the variance floor if that is
+// larger (every stored variance respects the floor).
+inline float unset_variance(const smx_config& c) { return c.variance_floor > 1.0f ? c.variance_floor : 1.0f; }
+
 // Writes the values of a fresh model into the iterate's own means and variances (mean 0,
 // variance 1 or the floor): where they are kept while the iterate shares the statistics'
 // arrays, so that the storage stays a function of the model's state.

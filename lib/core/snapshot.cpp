@@ -123,11 +123,7 @@ class SnapshotArrays {
   const unsigned char* moments(size_t set) const { return base_ + 4 * (set * (k_ + 2 * kd_) + k_); }
 
  private:
-  float at(size_t i) const {
-    float v;
-    Reader(base_ + 4 * i).f32(v);
-    return v;
-  }
+  float at(size_t i) const { return f32_at(base_ + 4 * i); }
   const unsigned char* base_;
   size_t k_, kd_, sets_;
 };
@@ -143,7 +139,7 @@ bool arrays_are_valid(const unsigned char* arrays, const smx_model& m) {
       return false;
   }
   if (!m.ready) {  // as created (create_model)
-    const float unit_variance = c.variance_floor > 1.0f ? c.variance_floor : 1.0f;
+    const float unit_variance = unset_variance(c);
     for (size_t set = 0; set < a.sets(); ++set) {
       const float weight = set == SnapshotArrays::kStats ? c.weight_floor : 0.0f;
       for (size_t k = 0; k < k_count; ++k) {

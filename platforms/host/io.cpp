@@ -98,19 +98,17 @@ bool read_into(const std::string& path, std::vector<unsigned char>& bytes, std::
   bytes.clear();
   const int fd = open_input(path, error);
   if (fd < 0) return false;
-  unsigned char chunk[1 << 16];
-  int read_errno = 0;
+  FdInput in(fd, true);  // the one read loop (underflow), errors kept
   for (size_t wanted = limit(bytes); bytes.size() < wanted; wanted = limit(bytes)) {
-    const size_t n = wanted - bytes.size() < sizeof chunk ? wanted - bytes.size() : sizeof chunk;
-    const ssize_t got = ::read(fd, chunk, n);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) read_errno = errno;
-    if (got <= 0) break;
-    bytes.insert(bytes.end(), chunk, chunk + got);
+    const size_t had = bytes.size();
+    bytes.resize(wanted);
+    const std::streamsize got = in.sgetn(reinterpret_cast<char*>(bytes.data() + had),
+                                         static_cast<std::streamsize>(wanted - had));
+    bytes.resize(had + static_cast<size_t>(got));
+    if (bytes.size() < wanted) break;  // the end of the file, or an error
   }
-  ::close(fd);
-  if (read_errno != 0) {
-    error = "cannot read " + quoted(path) + ": " + std::strerror(read_errno);
+  if (!in.error().empty()) {
+    error = "cannot read " + quoted(path) + ": " + in.error();
     return false;
   }
   if (bytes.empty()) {
@@ -146,18 +144,16 @@ bool write_file(const std::string& path, const std::vector<unsigned char>& bytes
                 std::string& error) {
   const int fd = open_output(path, error);
   if (fd < 0) return false;
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      error = "cannot write " + quoted(path) + ": " + std::strerror(n < 0 ? errno : EIO);
+  {
+    FdOutput out(fd);  // the one write loop (drain), errors kept; the descriptor is ours
+    out.sputn(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (out.pubsync() != 0) {
+      error = "cannot write " + quoted(path) + ": " + out.error();
       ::close(fd);
       return false;
     }
-    done += static_cast<size_t>(n);
   }
-  if (::close(fd) != 0) {
+  if (::close(fd) != 0) {  // (a full NFS disk may say so only here)
     error = "cannot write " + quoted(path) + ": " + std::strerror(errno);
     return false;
   }
