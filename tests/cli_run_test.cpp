@@ -98,6 +98,9 @@ TEST(CliRun, PathsThatAreNotFilesGetAMessageAndExit1) {
       {detect({"--output", "/dev/full", data}), "No space left on device"},
       {detect({"--output", dir, data}), "cannot write"},
       {detect({dir + "/no/such/file.csv"}), "No such file or directory"},
+      // Endless lines without an end of line: reported at the 1 MiB limit, not read forever.
+      {detect({"/dev/full"}), "line 1: longer than 1048576 bytes"},
+      {detect({"/dev/zero"}), "line 1: longer than 1048576 bytes"},
   };
   for (const Case& c : cases) {
     const Outcome r = run(c.args);

@@ -116,21 +116,33 @@ CsvReader::CsvReader(std::istream& in, char delimiter, int header)
 bool CsvReader::read_line(std::string& line, bool& too_long) {
   std::streambuf& in = *in_.rdbuf();
   using traits = std::char_traits<char>;
+  // Appends to line up to its end (LF, CRLF or a lone CR); false if it passed kMaxLineBytes
+  // first (then the rest of the line is still unread).
+  auto read_to_end_of_line = [&](int c, bool keep) {
+    for (; c != traits::eof(); c = in.sbumpc()) {
+      if (c == '\n') return true;
+      if (c == '\r') {  // CRLF or a lone CR
+        if (in.sgetc() == '\n') in.sbumpc();
+        return true;
+      }
+      if (keep && line.size() == kMaxLineBytes) return false;
+      if (keep) line.push_back(static_cast<char>(c));
+    }
+    return true;
+  };
+  if (rest_of_line_unread_) {  // the end of a line reported as too long
+    read_to_end_of_line(in.sbumpc(), false);
+    rest_of_line_unread_ = false;
+  }
   while (true) {
     line.clear();
-    too_long = false;
     int c = in.sbumpc();
     if (c == traits::eof()) return false;
     ++line_;
-    for (; c != traits::eof(); c = in.sbumpc()) {
-      if (c == '\n') break;
-      if (c == '\r') {  // CRLF or a lone CR
-        if (in.sgetc() == '\n') in.sbumpc();
-        break;
-      }
-      if (line.size() < kMaxLineBytes) line.push_back(static_cast<char>(c));
-      else too_long = true;
-    }
+    // A line past the limit is reported at once, not after reading it to its end: that end
+    // may never come (/dev/zero), and a run that stops at the error need not wait for it.
+    too_long = !read_to_end_of_line(c, true);
+    rest_of_line_unread_ = too_long;
     if (line_ == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);  // UTF-8 BOM
     if (too_long || line.find_first_not_of(" \t") != std::string::npos) return true;
   }

@@ -2,7 +2,8 @@
 // header row, double-quoted fields (RFC 4180 quoting within one line), strict numbers.
 // Lines end at LF, CRLF or a lone CR. Every problem is reported with its line number and a
 // reason; nothing throws. What one line may cost is bounded: at most kMaxLineBytes bytes
-// and kMaxFields fields (a longer line is read to its end, not kept, and reported).
+// and kMaxFields fields (a longer line is reported as soon as it passes the limit; the
+// next read skips the rest of it).
 #ifndef STREAMIX_HOST_CSV_H
 #define STREAMIX_HOST_CSV_H
 
@@ -68,6 +69,7 @@ class CsvReader {
   int header_mode_;
   bool has_header_ = false;
   bool pending_ = false;  // the first line is data, kept for the first next()
+  bool rest_of_line_unread_ = false;  // the last line was too long: skip its end first
   bool at_end_ = false;
   size_t line_ = 0;
   std::string first_;
