@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -34,9 +35,38 @@ Outcome run(std::vector<std::string> args, const std::string& input = "") {
   return {status, out.str(), err.str()};
 }
 
-// A file in the test's scratch directory, written with `text`.
+// A directory of this process's own: ctest runs this binary once per kernel configuration,
+// several at a time, and shared names in TempDir() let one run rewrite another's files.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string pattern = ::testing::TempDir() + "streamix_cli_XXXXXX";
+    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+  }
+  ~ScratchDir() {
+    for (const std::string& file : files_) std::remove(file.c_str());
+    if (!path_.empty()) ::rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+  // The path of `name` in this directory, removed with it.
+  std::string file(const std::string& name) {
+    files_.push_back(path_ + "/" + name);
+    return files_.back();
+  }
+
+ private:
+  std::string path_;
+  std::vector<std::string> files_;
+};
+
+ScratchDir& scratch() {
+  static ScratchDir dir;
+  return dir;
+}
+
+// A file in the scratch directory, written with `text`.
 std::string scratch_file(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + "streamix_cli_" + name;
+  const std::string path = scratch().file(name);
   std::ofstream(path, std::ios::binary) << text;
   return path;
 }
@@ -79,7 +109,8 @@ TEST(CliRun, EmptyOrDuplicateColumnItemsAreUsageErrors) {
 }
 
 TEST(CliRun, PathsThatAreNotFilesGetAMessageAndExit1) {
-  const std::string dir = ::testing::TempDir();
+  const std::string dir = scratch().path();
+  ASSERT_FALSE(dir.empty());
   const std::string data = scratch_file("data.csv", two_columns());
   const std::string empty = scratch_file("empty.smx", "");
   struct Case {
@@ -112,8 +143,8 @@ TEST(CliRun, PathsThatAreNotFilesGetAMessageAndExit1) {
 }
 
 TEST(CliRun, AFifoIsReadLikeAFile) {
-  const std::string fifo = ::testing::TempDir() + "streamix_cli_fifo";
-  std::remove(fifo.c_str());
+  ASSERT_FALSE(scratch().path().empty());
+  const std::string fifo = scratch().file("fifo");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   const std::string text = two_columns();
   std::thread writer([&] { std::ofstream(fifo, std::ios::binary) << text; });
