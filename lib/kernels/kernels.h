@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "kernels/float_math.h"
+
 namespace streamix::kernels {
 
 // Components per block, for K > 8: 16 floats = 64 bytes = one AVX-512 vector, two AVX2,
@@ -69,10 +71,10 @@ float lse_value(const LogSumExp& acc);  // -inf when every l was -inf, never NaN
 
 // acc.sum rescaled to a new maximum (>= acc.max): sum exp(l - new_max) over what acc holds.
 // Skips the exponential where it is exactly 1 or the sum is empty (the first block of a
-// sample, the only one when K <= 16): a libm call on the per-sample path otherwise.
+// sample, the only one when K <= 16).
 inline float lse_rescaled_sum(const LogSumExp& acc, float new_max) {
   if (acc.max == new_max || acc.max == -kInf) return acc.sum;
-  return acc.sum * std::exp(acc.max - new_max);
+  return acc.sum * exp_nonpositive(acc.max - new_max);
 }
 
 // Running sufficient statistics in weighted-Welford form (weight s0, mean, variance). The

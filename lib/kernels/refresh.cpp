@@ -1,15 +1,15 @@
 // What is composed from the kernel operations, whatever the backend: the log-sum-exp's
 // value, the weights' normalization and the full refresh of an iterate.
-#include <cmath>
 #include <cstring>
 
+#include "kernels/float_math.h"
 #include "kernels/kernels.h"
 
 namespace streamix::kernels {
 
 float lse_value(const LogSumExp& acc) {
   if (acc.max == -kInf) return -kInf;
-  return acc.max + std::log(acc.sum);
+  return acc.max + log_positive(acc.sum);
 }
 
 void normalize_weights(const Stats& s, const ParamArrays& out) {

@@ -3,10 +3,10 @@
 // created: see kernels.h), keeps stack use bounded (one block of kBlock floats) and uses
 // float arithmetic only, with one exponential per component in the E-step and one logarithm
 // per component (per 8 features) for the normalizers.
+#include "kernels/float_math.h"
 #include "kernels/kernels.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 
 namespace streamix::kernels {
@@ -17,7 +17,7 @@ constexpr float kLog2Pi = 1.8378770664093453f;
 
 // exp(gap) for gap <= 0, or 0 below 2^-64 (kMinLogResponsibility): such terms are below float
 // resolution beside the largest (1), and they would be denormal soon after.
-inline float exp_cut(float gap) { return gap >= kMinLogResponsibility ? std::exp(gap) : 0.0f; }
+inline float exp_cut(float gap) { return gap >= kMinLogResponsibility ? exp_nonpositive(gap) : 0.0f; }
 
 }  // namespace
 
@@ -112,7 +112,7 @@ void derive_estep_terms(const ParamArrays& p) {
   const uint32_t stride = p.shape.stride, features = p.shape.features;
   const float log_2pi_total = kLog2Pi * static_cast<float>(features);
   for (uint32_t k = 0; k < p.shape.components; ++k) {
-    p.log_weight[k] = p.weight[k] > 0.0f ? std::log(p.weight[k]) : -kInf;
+    p.log_weight[k] = p.weight[k] > 0.0f ? log_positive(p.weight[k]) : -kInf;
     int32_t exponents = 0;
     float product = 1.0f, log_mantissas = 0.0f;
     const float* variance = p.variance + k;
@@ -127,7 +127,7 @@ void derive_estep_terms(const ParamArrays& p) {
       std::memcpy(&mantissa, &mantissa_bits, sizeof mantissa);
       product *= mantissa;
       if ((d + 1) % kLogGroup == 0 || d + 1 == features) {
-        log_mantissas += std::log(product);
+        log_mantissas += log_positive(product);
         product = 1.0f;
       }
     }
@@ -163,7 +163,7 @@ float estep(const EStepParams& p, const float* x, float* log_joint_out, float* r
     const float r = resp[k] * inv;  // >= 2^-64 / K: never denormal
     resp[k] = r >= 0x1.0p-64f ? r : 0.0f;
   }
-  return max + std::log(total);
+  return max + log_positive(total);
 }
 
 // log p(x) a block of components at a time (no scratch beyond one block), combined by the
