@@ -8,19 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/score_tail.h"
 #include "streamix/streamix.h"
-
-// The score distribution, tracked with forgetting (see streamix.h): updated by every scored
-// reading with its learning-gate weight.
-struct smx_score_tail {
-  uint64_t updates;         // scores taken in (weight > 0)
-  uint64_t exceedances;     // of which above the 90 % quantile
-  float mean;               // exponentially weighted mean and variance of the score: the
-  float variance;           //   scale of the quantile updates
-  float median;             // streaming 50 % and 90 % quantiles
-  float upper;
-  float mean_excess;        // mean of (score - upper) over scores above upper
-};
 
 struct smx_detector {
   uint32_t magic;  // streamix::core::kDetectorMagic once created

@@ -1,0 +1,187 @@
+// The detector's snapshot format: what it holds, the invariants its loader checks, and
+// saving and loading.
+#include <cmath>
+#include <cstring>
+
+#include "core/archive.h"
+#include "core/detector.h"
+#include "core/model.h"
+#include "core/snapshot.h"
+
+namespace streamix::core {
+
+// Snapshot format, version 1 (little-endian, with the archives of archive.h):
+//   u32 magic "SDTS" | u32 version | u32 total bytes (CRC included)
+//   config: u32 features, u32 views, f32 smoothing, f32 residual_rate, u32 scaling,
+//           u32 calibration_samples, f32 tail_rate, f32 alarm_rate, f32 anomaly_weight
+//   state:  u32 has_previous, u64 samples_seen, u64 scored, u64 tail updates,
+//           u64 tail exceedances, f32 tail mean, variance, median, upper, mean_excess
+//   arrays: f32 offset[D], scale[D], level[D], slow[D]
+//   the model's snapshot (its own format, with its own CRC and invariants)
+//   u32 CRC-32 of every byte before it
+// The invariants (what the library reaches, so exactly what the loader accepts):
+//   config     valid (detector_config_is_valid), the model's features = D x views
+//   counters   has_previous = (samples_seen > 0); the model's samples_seen = samples_seen;
+//              the model is ready iff samples_seen >= its init_samples, and then
+//              scored = samples_seen - init_samples (0 before)
+//   tail       updates <= scored; updates 0: every tail value and exceedances 0;
+//              updates 1: variance, mean_excess, exceedances 0 and mean = median = upper;
+//              else exceedances < updates, exceedances 0 => mean_excess 0;
+//              |mean| <= kMaxTailMean, variance in [0, kMaxTailVariance],
+//              |median|, |upper| <= kMaxTailQuantile, upper >= median,
+//              mean_excess in [0, kMaxTailExcess]
+//   scaling    none: offsets 0, scales 1; fixed: |offset| <= SMX_MAX_ABS_FEATURE, scales in
+//              [SMX_MIN_SCALE, SMX_MAX_SCALE]; warm-up: while the model warms up, offsets are
+//              running means (|o| <= kMaxAbsLocation) and scales running sums of squared
+//              deviations in [0, SMX_MAX_VARIANCE] (0 before the first reading), then
+//              scales in [SMX_MIN_SCALE, SMX_MAX_SCALE]
+//   levels     level and slow |v| <= kMaxAbsLocation (moving averages of inputs); 0 before
+//              the first reading
+namespace {
+
+constexpr uint32_t kDetectorSnapshotMagic = 0x53544453u;  // bytes "SDTS"
+constexpr uint32_t kDetectorSnapshotVersion = 1;
+
+template <class Archive>
+void transfer_detector(Archive& ar, smx_detector_config& c, smx_detector& det) {
+  ar.u32(c.features);
+  ar.u32(c.views);
+  ar.f32(c.smoothing);
+  ar.f32(c.residual_rate);
+  ar.u32(c.scaling);
+  ar.u32(c.calibration_samples);
+  ar.f32(c.tail_rate);
+  ar.f32(c.alarm_rate);
+  ar.f32(c.anomaly_weight);
+  ar.u32(det.has_previous);
+  ar.u64(det.samples_seen);
+  ar.u64(det.scored);
+  ar.u64(det.tail.updates);
+  ar.u64(det.tail.exceedances);
+  ar.value(Kind::finite, &det.tail.mean);
+  ar.value(Kind::finite, &det.tail.variance);
+  ar.value(Kind::finite, &det.tail.median);
+  ar.value(Kind::finite, &det.tail.upper);
+  ar.value(Kind::finite, &det.tail.mean_excess);
+}
+
+// The four per-feature arrays, with the kinds of a detector whose model is ready or not
+// (null destinations when validating).
+template <class Archive>
+void transfer_detector_arrays(Archive& ar, const smx_detector_config& c, bool model_ready,
+                              const DetectorArrays* a) {
+  const bool running_sums = c.scaling == SMX_SCALING_WARMUP && !model_ready;
+  const Kind kinds[] = {running_sums ? Kind::location : Kind::feature,
+                        running_sums ? Kind::square_sum : Kind::finite, Kind::location,
+                        Kind::location};
+  float* const arrays[] = {a ? a->offset : nullptr, a ? a->scale : nullptr,
+                           a ? a->level : nullptr, a ? a->slow : nullptr};
+  for (size_t i = 0; i < kStateArrays; ++i) {
+    for (uint32_t d = 0; d < c.features; ++d)
+      ar.value(kinds[i], arrays[i] ? arrays[i] + d : nullptr);
+  }
+}
+
+// The scaling and level invariants of one feature (listed with the format); each value is
+// already within its kind's range (transfer_detector_arrays).
+bool feature_state_is_valid(const smx_detector_config& c, uint64_t samples_seen, bool model_ready,
+                            float offset, float scale, float level, float slow) {
+  if (samples_seen == 0 && (level != 0.0f || slow != 0.0f)) return false;
+  if (c.scaling == SMX_SCALING_NONE) return offset == 0.0f && scale == 1.0f;
+  if (c.scaling == SMX_SCALING_WARMUP && !model_ready)
+    return samples_seen > 0 || (offset == 0.0f && scale == 0.0f);
+  return scale_is_valid(scale);
+}
+
+size_t detector_fixed_bytes() { return kSnapshotPreambleBytes + 9 * 4 + 4 + 4 * 8 + 5 * 4; }
+
+// The detector's part of a snapshot, before the model's: fixed fields and the state arrays.
+size_t detector_head_bytes(uint32_t features) {
+  return detector_fixed_bytes() + 4 * kStateArrays * size_t{features};
+}
+
+}  // namespace
+
+size_t detector_snapshot_size(const smx_detector* det) {
+  return detector_head_bytes(det->config.features) +
+         snapshot_size(detector_model(det)) + 4;
+}
+
+size_t detector_snapshot_save(const smx_detector* det, unsigned char* out) {
+  const size_t total = detector_snapshot_size(det);
+  smx_detector header = *det;  // the archives take references; the detector stays const
+  const DetectorArrays a = detector_arrays(det);
+  Writer w(out);
+  write_preamble(w, kDetectorSnapshotMagic, kDetectorSnapshotVersion, total);
+  transfer_detector(w, header.config, header);
+  transfer_detector_arrays(w, det->config, detector_model(det)->ready != 0, &a);
+  const size_t head = detector_head_bytes(det->config.features);
+  const size_t model_bytes = snapshot_save(detector_model(det), out + head);
+  Writer(out + head + model_bytes).u32(crc32(out, total - 4));
+  return total;
+}
+
+bool detector_snapshot_check(const unsigned char* in, size_t len, smx_detector_config* c,
+                             size_t* total) {
+  size_t length = 0;
+  if (!check_preamble(in, len, kDetectorSnapshotMagic, kDetectorSnapshotVersion,
+                      detector_fixed_bytes() + 4, &length))
+    return false;
+  smx_detector det{};
+  Checker checker(in + kSnapshotPreambleBytes, 0.0f);
+  transfer_detector(checker, *c, det);
+  if (!checker.ok()) return false;
+  const size_t head = detector_head_bytes(c->features);
+  if (c->features > SMX_MAX_FEATURES || head + 4 > length) return false;
+  // The model first: its state decides the kinds of the scaling arrays.
+  size_t model_total = 0;
+  smx_model model{};
+  if (!snapshot_check(in + head, length - head - 4, &c->model, &model_total, &model))
+    return false;
+  if (head + model_total + 4 != length || !detector_config_is_valid(*c)) return false;
+  const bool ready = model.ready != 0;
+  if (det.has_previous != (det.samples_seen > 0 ? 1u : 0u)) return false;
+  if (model.samples_seen != det.samples_seen) return false;
+  if (ready != (det.samples_seen >= c->model.init_samples)) return false;
+  if (det.scored != (ready ? det.samples_seen - c->model.init_samples : 0)) return false;
+  if (!tail_is_valid(det.tail, det.scored)) return false;
+  Checker array_checker(in + detector_fixed_bytes(), 0.0f);
+  transfer_detector_arrays(array_checker, *c, ready, nullptr);
+  if (!array_checker.ok()) return false;
+  const unsigned char* arrays = in + detector_fixed_bytes();
+  auto array_value = [&](size_t array, uint32_t d) {
+    return f32_at(arrays + 4 * (array * c->features + d));
+  };
+  for (uint32_t d = 0; d < c->features; ++d) {
+    if (!feature_state_is_valid(*c, det.samples_seen, ready, array_value(0, d), array_value(1, d),
+                                array_value(2, d), array_value(3, d)))
+      return false;
+  }
+  *total = length;
+  return true;
+}
+
+smx_status detector_snapshot_load(const unsigned char* in, size_t len, void* storage,
+                                  size_t storage_bytes, smx_detector** out) {
+  smx_detector_config c;
+  size_t total = 0;
+  if (!detector_snapshot_check(in, len, &c, &total)) return SMX_ERR_SNAPSHOT;
+  const size_t needed = detector_storage_bytes(c);
+  if (!storage_fits(storage, storage_bytes, needed)) return SMX_ERR_STORAGE;
+  if (regions_overlap(in, total, storage, needed)) return SMX_ERR_ARGUMENT;
+  // Everything is checked: from here on the target storage is written.
+  smx_detector* det = create_detector(c, storage);
+  // Through the checking archive, which stores what it decodes: one instantiation of each
+  // transfer function fewer (the values were checked above).
+  Checker r(in + kSnapshotPreambleBytes, 0.0f);
+  transfer_detector(r, det->config, *det);
+  const DetectorArrays a = detector_arrays(det);
+  const size_t head = detector_head_bytes(c.features);
+  smx_model* model = nullptr;
+  snapshot_restore(in + head, c.model, detector_model(det), &model);
+  transfer_detector_arrays(r, c, model->ready != 0, &a);
+  *out = det;
+  return SMX_OK;
+}
+
+}  // namespace streamix::core
