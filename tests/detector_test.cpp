@@ -128,7 +128,9 @@ void train(Harness& h, int n, uint32_t seed) {
 }
 
 TEST(Detector, LearningGate) {
-  const float outlier[2] = {30.0f, 0.0f};
+  // 4.5 sigma: flagged, and within the influence limit (threshold + 100 tail scales: about
+  // 16.5 sigma here), so learned as it is, with the gate's weight.
+  const float outlier[2] = {4.5f, 0.0f};
   for (float weight : {0.0f, 0.5f, 1.0f}) {
     smx_detector_config c = plain_config(1, 2);
     c.anomaly_weight = weight;
@@ -146,8 +148,94 @@ TEST(Detector, LearningGate) {
       // K = 1: the mean moves by exactly weight * gamma_t * (x - mean), gamma_t = 1 / (t + t0)
       // with step exponent 1 (t = 950 steps after the 50-sample initialization, t0 = 2).
       const double gamma = 1.0 / (1000.0 + 1.0 + 2.0);
-      const double expected = weight * gamma * (30.0 - before.mean[0]);
+      const double expected = weight * gamma * (4.5 - before.mean[0]);
       EXPECT_NEAR(moved, expected, 1e-4 * std::fabs(expected)) << weight;
+    }
+  }
+}
+
+TEST(Detector, OneReadingHasBoundedInfluence) {
+  // Beyond the influence limit a reading is learned as the point at the limit on its way to
+  // the component: 30 sigma, 1e10 and the largest valid feature leave nearly the same state
+  // (their directions from the mean differ by up to 0.03 rad: 3e-4 on means that move by
+  // up to 1.6e-2), whatever the gate's weight (1 = every reading learned fully), and the
+  // model moves by what a reading at the limit's radius (about 16.5 sigma here) moves it: mean
+  // by weight * gamma * r, variance by a factor 1 + weight * gamma * r^2 at most
+  // (gamma = 1/1003, r < 18).
+  for (float weight : {0.01f, 1.0f}) {
+    smx_detector_config c = plain_config(1, 2);
+    c.anomaly_weight = weight;
+    std::vector<reference::Mixture> models;
+    std::vector<smx_detection> detections, next_detections;
+    for (float far : {30.0f, 1e10f, SMX_MAX_ABS_FEATURE}) {
+      Harness h(c);
+      train(h, 1000, 5);
+      const reference::Mixture before = h.params();
+      const float x[2] = {far, 0.0f};
+      detections.push_back(h.detect(x));
+      EXPECT_EQ(detections.back().is_anomaly, 1);
+      const reference::Mixture after = h.params();
+      const double gamma = weight / 1003.0;
+      EXPECT_LT(after.mean[0] - before.mean[0], gamma * 18.0) << far;
+      EXPECT_LT(after.variance[0] / before.variance[0], 1.0 + gamma * 18.0 * 18.0) << far;
+      EXPECT_GT(after.mean[0] - before.mean[0], gamma * 10.0) << far;  // it did learn
+      const float next[2] = {0.5f, 0.5f};
+      next_detections.push_back(h.detect(next));
+      models.push_back(h.params());
+    }
+    for (size_t i = 1; i < models.size(); ++i) {
+      for (size_t j = 0; j < models[0].mean.size(); ++j) {
+        EXPECT_NEAR(models[i].mean[j], models[0].mean[j], 3e-4) << i;
+        EXPECT_NEAR(models[i].variance[j], models[0].variance[j], 3e-4 * models[0].variance[j]) << i;
+      }
+      EXPECT_NEAR(next_detections[i].threshold, next_detections[0].threshold,
+                  3e-4 * next_detections[0].threshold);
+    }
+    // What is reported about the reading still says how far it is.
+    EXPECT_LT(detections[0].score, detections[1].score);
+    EXPECT_LT(detections[0].surprise, detections[1].surprise);
+  }
+}
+
+// The glitch scenario: two noisy columns, 12,000 rows, faults of +6 sigma on the first at
+// rows 3001-3100 and 8001-8100, default settings; one reading of the first column replaced
+// by a glitch. Returns the flags in each fault and the threshold at row `probe`.
+struct GlitchRun {
+  int fault_flags[2] = {0, 0};
+  float threshold_at_probe = 0.0f;
+};
+GlitchRun run_glitch_scenario(float glitch, int glitch_row, int probe) {
+  smx_detector_config c;
+  smx_detector_config_init(&c, 2, 2);
+  Harness h(c);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  GlitchRun run;
+  for (int row = 1; row <= 12000; ++row) {
+    float x[2] = {g(rng), g(rng)};
+    const int fault = row >= 3001 && row <= 3100 ? 0 : (row >= 8001 && row <= 8100 ? 1 : -1);
+    if (fault >= 0) x[0] += 6.0f;
+    if (row == glitch_row) x[0] = glitch;
+    const smx_detection d = h.detect(x);
+    if (fault >= 0) run.fault_flags[fault] += d.is_anomaly;
+    if (row == probe) run.threshold_at_probe = d.threshold;
+  }
+  return run;
+}
+
+TEST(Detector, AGlitchNeitherBlindsItNorMovesItsThreshold) {
+  // Each fault is flagged as often as without the glitch, to within 3 of its 100 rows, and
+  // 500 rows after the glitch the threshold is within 10 % of the glitch-free run's (before
+  // bounded influence, a 1e4 glitch left the threshold at 1,236 instead of 7.4 and the first
+  // fault unflagged; 1e10 blinded it to both faults).
+  for (int glitch_row : {1001, 2400, 6000}) {
+    const GlitchRun clean = run_glitch_scenario(0.0f, -1, glitch_row + 500);
+    for (float glitch : {1e2f, 1e4f, 1e10f, 1.8e19f}) {
+      const GlitchRun run = run_glitch_scenario(glitch, glitch_row, glitch_row + 500);
+      for (int f = 0; f < 2; ++f)
+        EXPECT_GE(run.fault_flags[f], clean.fault_flags[f] - 3) << glitch << " at " << glitch_row;
+      EXPECT_NEAR(run.threshold_at_probe, clean.threshold_at_probe, 0.1f * clean.threshold_at_probe)
+          << glitch << " at " << glitch_row;
     }
   }
 }

@@ -223,11 +223,21 @@ typedef struct smx_detection {
   float threshold;     /* the score whose tail probability is alarm_rate; NaN
                           during the warm-up */
   float probability;   /* in [0, 1]: how unusual the score is among recent scores (the
-                          fraction of them expected below it); 0 during the warm-up */
+                          fraction of them expected below it); 0 during the warm-up.
+                          Saturates: 1 - probability is below float resolution from a tail
+                          of 6e-8 on, so rank and threshold the far tail by these two: */
+  float surprise;      /* -log10 of the score's tail probability (1 - CDF), computed in the
+                          log domain: 2 at a tail of 1e-2, 20 at 1e-20, never saturating;
+                          0 during the warm-up */
+  float anomaly_score; /* in [0, 1): surprise / (surprise - log10(alarm_rate)), 0.5 at the
+                          threshold whatever alarm_rate is, distinct from 1 up to a surprise
+                          of ~1e7 (for consumers that threshold a [0, 1] score); 0 during
+                          the warm-up */
   int32_t top_feature; /* input feature (0..D-1) whose deviation from the most responsible
                           component contributes most to the score, summed over views;
                           -1 during the warm-up */
-  int32_t is_anomaly;  /* 1 if score > threshold after the calibration period, else 0 */
+  int32_t is_anomaly;  /* 1 if score > threshold (anomaly_score > 0.5) after the
+                          calibration period, else 0 */
 } smx_detection;
 
 typedef struct smx_detector smx_detector;

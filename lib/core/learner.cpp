@@ -1,5 +1,6 @@
 // The stepwise-EM learner: warm-up buffering, the step-size schedule and hold period, the
 // dead-component rule and Polyak-Ruppert averaging around the E-step and M-step kernels.
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -118,6 +119,45 @@ __attribute__((noinline)) float buffer_warmup_sample(smx_model* m, const float* 
 
 float estep_sample(const ModelArrays& a, const float* x) {
   return kernels::estep(estep_view(a.iterate), x, a.log_joint, a.resp);
+}
+
+float winsorize(const ModelArrays& a, float* x, float log_p, float max_score) {
+  if (!(-log_p > max_score) || log_p == -kernels::kInf) return log_p;
+  const kernels::ParamArrays& p = a.iterate;
+  const uint32_t stride = p.shape.stride, features = p.shape.features;
+  uint32_t k = 0;
+  for (uint32_t j = 1; j < p.shape.components; ++j) {
+    if (a.log_joint[j] > a.log_joint[k]) k = j;
+  }
+  // q_k(x) / 2 = sum_d h_d delta_d^2 (h = half precision) may overflow float: with
+  // m = max_d |delta_d| sqrt(h_d), it is m^2 S with S = sum_d (delta_d sqrt(h_d) / m)^2 in
+  // [1, D], and the factor that brings it to `target` is sqrt(target / S) / m.
+  const float target = p.log_weight[k] + p.log_norm[k] + max_score;
+  float m = 0.0f;
+  for (uint32_t d = 0; d < features; ++d) {
+    const size_t i = size_t{d} * stride + k;
+    m = std::fmax(m, std::fabs(x[d] - p.mean[i]) * std::sqrt(p.half_precision[i]));
+  }
+  float s = 0.0f;
+  for (uint32_t d = 0; d < features; ++d) {
+    const size_t i = size_t{d} * stride + k;
+    const float t = (x[d] - p.mean[i]) * std::sqrt(p.half_precision[i]) / m;
+    s += t * t;
+  }
+  const bool far = !(m <= FLT_MAX);  // (only with variances near FLT_MIN)
+  const float factor = target > 0.0f && m > 0.0f && !far ? std::sqrt(target / s) / m : 0.0f;
+  for (uint32_t d = 0; d < features; ++d) {
+    const float mean = p.mean[size_t{d} * stride + k];
+    x[d] = factor < 1.0f ? mean + factor * (x[d] - mean) : x[d];
+  }
+  return estep_sample(a, x);
+}
+
+float poorly_explained_score(const ModelArrays& a) {
+  const kernels::ParamArrays& p = a.iterate;
+  float best = -kernels::kInf;
+  for (uint32_t k = 0; k < p.shape.components; ++k) best = std::fmax(best, p.log_weight[k] + p.log_norm[k]);
+  return 0.5f * poorly_explained_distance(p.shape.features) - best;
 }
 
 void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, float weight) {

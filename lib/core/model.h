@@ -181,6 +181,19 @@ float observe(smx_model* m, const float* x);
 float estep_sample(const ModelArrays& a, const float* x);
 void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, float weight);
 
+// Bounded influence (a winsorized update), for callers that learn from readings they do not
+// trust (the detector). After estep_sample(a, x): if -log p(x) > max_score, moves x, in
+// place, along the segment to the mean of its most likely component k until that
+// component alone gives it the score max_score (q_k(x) / 2 = log w_k + log_norm_k +
+// max_score, q_k the squared Mahalanobis distance; to the mean if that is negative), then
+// runs estep_sample on the moved point and returns its log p (else returns log_p, nothing
+// changed). What one reading can then do to the model is what a reading at that radius does.
+float winsorize(const ModelArrays& a, float* x, float log_p, float max_score);
+// The score of a reading at the learner's "poorly explained" radius (the 1 - 1e-4 quantile
+// of chi-square with D degrees of freedom) from the component with the largest weighted
+// density at its mean: a bound for winsorize before any score distribution is known.
+float poorly_explained_score(const ModelArrays& a);
+
 // k-means++ seeding plus Lloyd iterations on the warm-up buffer; fills the statistics.
 void initialize_from_warmup(smx_model* m);
 

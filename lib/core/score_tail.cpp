@@ -55,6 +55,14 @@ float tail_probability(const smx_score_tail& t, float excess, float s) {
   return 1.0f - 0.5f * std::exp(-kLog5 * (t.median - s) / span);
 }
 
+float surprise(const smx_score_tail& t, float excess, float s) {
+  constexpr float kLog10e = 0.43429448f;
+  const float span = t.upper - t.median;
+  if (s >= t.upper) return 1.0f + kLog10e * ((s - t.upper) / excess);
+  if (s >= t.median) return 0.30103f + kLog10e * (kLog5 * (s - t.median) / span);
+  return -kLog10e * std::log1p(-0.5f * std::exp(-kLog5 * (t.median - s) / span));
+}
+
 // The score whose tail probability is `tail` (in (0, 0.5]).
 float score_at(const smx_score_tail& t, float excess, float tail) {
   if (tail <= 0.1f) return t.upper + excess * std::log(0.1f / tail);

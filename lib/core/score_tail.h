@@ -24,6 +24,9 @@ namespace streamix::core {
 float mean_excess(const smx_score_tail& t, float truncation);
 // Tail probability 1 - F(s) of the fitted score distribution.
 float tail_probability(const smx_score_tail& t, float excess, float s);
+// -log10 of that tail probability, computed in the log domain: no underflow however far
+// the score (2 at a tail of 1e-2, 20 at 1e-20, 1e17 for the largest tracked score).
+float surprise(const smx_score_tail& t, float excess, float s);
 // The score whose tail probability is `tail` (in (0, 0.5]).
 float score_at(const smx_score_tail& t, float excess, float tail);
 // Takes score s in with weight w in (0, 1] (score_tail.cpp).
