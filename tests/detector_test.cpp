@@ -240,6 +240,51 @@ TEST(Detector, AGlitchNeitherBlindsItNorMovesItsThreshold) {
   }
 }
 
+TEST(Detector, SurpriseRanksTheFarTailWhereProbabilityIsOne) {
+  // Probes 3 to 60 sigma out after training, each undone (the storage restored) so that all
+  // meet the same detector: probability is 1 from about 6 sigma on (its complement is below
+  // float resolution), while surprise and anomaly_score keep growing with the distance, and
+  // anomaly_score > 0.5 exactly when the score is past the threshold. At the threshold
+  // (found by bisection) surprise = -log10(alarm_rate) and anomaly_score = 0.5, to the
+  // bisection's resolution (1e-4 sigma: 1e-3 relative).
+  for (float alarm_rate : {1e-2f, 1e-6f}) {
+    smx_detector_config c = plain_config(1, 2);
+    c.alarm_rate = alarm_rate;
+    Harness h(c);
+    train(h, 2000, 3);
+    const std::vector<unsigned char> trained = h.image();
+    auto probe = [&](float sigma) {
+      const float x[2] = {sigma, 0.0f};
+      const smx_detection d = h.detect(x);
+      std::memcpy(h.storage, trained.data(), trained.size());
+      return d;
+    };
+    float last_surprise = 0.0f, last_anomaly = 0.0f;
+    int saturated = 0;
+    for (float sigma = 3.0f; sigma <= 60.0f; sigma += 0.5f) {
+      const smx_detection d = probe(sigma);
+      EXPECT_GT(d.surprise, last_surprise) << sigma;
+      EXPECT_GT(d.anomaly_score, last_anomaly) << sigma;
+      EXPECT_LT(d.anomaly_score, 1.0f) << sigma;
+      EXPECT_EQ(d.anomaly_score > 0.5f, d.score > d.threshold) << sigma;
+      EXPECT_EQ(d.is_anomaly, d.score > d.threshold ? 1 : 0) << sigma;
+      saturated += d.probability == 1.0f;
+      last_surprise = d.surprise, last_anomaly = d.anomaly_score;
+    }
+    EXPECT_GT(saturated, 90) << "probability should saturate: the test would prove nothing";
+    float lo = 0.0f, hi = 60.0f;
+    while (hi - lo > 1e-4f) {
+      const float mid = 0.5f * (lo + hi);
+      const smx_detection d = probe(mid);
+      (d.score > d.threshold ? hi : lo) = mid;
+    }
+    const smx_detection d = probe(hi);
+    const float expected = -std::log10(alarm_rate);
+    EXPECT_NEAR(d.surprise, expected, 1e-3f * expected);
+    EXPECT_NEAR(d.anomaly_score, 0.5f, 1e-3f);
+  }
+}
+
 TEST(Detector, AlarmRateMatchesOnAStationaryStream) {
   // Calibration: on data like the training data, the fraction of alarms approaches the
   // configured alarm rate. 200,000 readings at rate 1e-2: the binomial standard deviation

@@ -186,9 +186,12 @@ void check_detector_sequence(uint32_t seed) {
     ASSERT_TRUE(sa == SMX_OK || sa == SMX_ERR_INPUT);
     if (sa == SMX_OK) {
       ASSERT_TRUE(same_bits(da.score, db.score) && same_bits(da.threshold, db.threshold) &&
-                  same_bits(da.probability, db.probability) && da.is_anomaly == db.is_anomaly)
+                  same_bits(da.probability, db.probability) && same_bits(da.surprise, db.surprise) &&
+                  same_bits(da.anomaly_score, db.anomaly_score) && da.is_anomaly == db.is_anomaly)
           << "step " << step;
       ASSERT_TRUE(da.probability >= 0.0f && da.probability <= 1.0f) << "step " << step;
+      ASSERT_TRUE(da.surprise >= 0.0f) << "step " << step;  // not NaN either
+      ASSERT_TRUE(da.anomaly_score >= 0.0f && da.anomaly_score <= 1.0f) << "step " << step;
       ASSERT_FALSE(std::isinf(da.threshold)) << "step " << step;  // NaN before the first score
     }
     ASSERT_EQ(save(det), save(copy)) << "step " << step;

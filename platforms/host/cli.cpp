@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <utility>
@@ -54,9 +55,12 @@ const char kUsage[] =
     "\n"
     "Reads CSV readings from FILE (or stdin), scores each row under the model before learning\n"
     "from it, and writes one CSV row per input row:\n"
-    "  row,time,score,threshold,probability,anomaly,top_feature[,label]\n"
-    "score = -log p(x) in nats; threshold, probability and the learning gate are described in\n"
-    "the README (\"Detecting anomalies\"). Empty score/threshold fields: warm-up rows.\n"
+    "  row,time,score,threshold,probability,surprise,anomaly_score,anomaly,top_feature[,label]\n"
+    "score = -log p(x) in nats; surprise = -log10 of the score's tail probability (2 at the\n"
+    "default alarm rate, never saturating: rank and threshold by it); anomaly_score in [0, 1),\n"
+    "0.5 at the threshold, for consumers of a [0, 1] score; probability saturates at 1 in the\n"
+    "far tail. The README (\"Detecting anomalies\") describes the rest. Empty score/threshold\n"
+    "fields: warm-up rows.\n"
     "A summary goes to stderr; with labels it ends with precision, recall, F1, FAR, MAR and\n"
     "ROC-AUC over the rows after --learn-rows.\n"
     "\n"
@@ -194,10 +198,16 @@ bool read_windows(const std::string& path, std::vector<std::pair<std::string, st
   return true;
 }
 
+// The result row's fields (then label, then the echoed features).
+constexpr const char* kResultColumns[] = {"row",      "time",          "score",   "threshold",
+                                          "probability", "surprise", "anomaly_score", "anomaly",
+                                          "top_feature"};
+
 std::string format_float(float v) {
   if (std::isnan(v)) return "";
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", static_cast<double>(v));
+  // 9 significant digits: every float prints distinctly and reads back to itself.
+  std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
   return buf;
 }
 
@@ -324,7 +334,8 @@ int run_detect(Console& io, const Options& o) {
   }
   std::ostream& out = o.output.empty() ? io.out : out_file;
   const bool labelled = label_col >= 0 || !windows.empty();
-  out << "row,time,score,threshold,probability,anomaly,top_feature" << (labelled ? ",label" : "");
+  for (const char* name : kResultColumns) out << (name == kResultColumns[0] ? "" : ",") << name;
+  out << (labelled ? ",label" : "");
   if (o.echo) {
     for (int c : features) out << ',' << csv.column_names()[c];
   }
@@ -383,7 +394,7 @@ int run_detect(Console& io, const Options& o) {
       }
       if (!o.quiet && bad_rows <= 10) io.err << "streamix: skipped " << reason << "\n";
       // The row keeps its place in the output, every other field empty.
-      out << data_row << ",,,,,," << (labelled ? "," : "");
+      out << data_row << std::string(std::size(kResultColumns) - 1, ',') << (labelled ? "," : "");
       for (size_t j = 0; o.echo && j < features.size(); ++j) out << ',';
       out << '\n';
       continue;
@@ -411,6 +422,7 @@ int run_detect(Console& io, const Options& o) {
     }
     out << data_row << ',' << time << ',' << format_float(r.score) << ','
         << format_float(r.threshold) << ',' << format_float(r.probability) << ','
+        << format_float(r.surprise) << ',' << format_float(r.anomaly_score) << ','
         << (anomaly ? 1 : 0) << ','
         << (r.top_feature >= 0 ? csv.column_names()[features[r.top_feature]] : std::string());
     if (labelled) out << ',' << (label ? 1 : 0);

@@ -16,7 +16,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-FIXED = ["row", "time", "score", "threshold", "probability", "anomaly", "top_feature", "label"]
+FIXED = ["row", "time", "score", "threshold", "probability", "surprise", "anomaly_score",
+         "anomaly", "top_feature", "label"]
 
 
 def number(text):
