@@ -274,6 +274,39 @@ smx_status smx_detector_config_get(const smx_detector* det, smx_detector_config*
 const smx_model* smx_detector_model(const smx_detector* det);
 /* Readings accepted by smx_detect. */
 uint64_t smx_detector_samples_seen(const smx_detector* det);
+
+/*
+ * Alarm events: runs of flagged readings, which is what users act on. An event opens at a
+ * flagged reading and closes once min_gap readings in a row after its last flagged one are
+ * not flagged (hysteresis: shorter gaps join two runs into one event). Plain state in the
+ * caller's memory, independent of the detector (feed it the detections of any stream).
+ */
+typedef struct smx_alarm_event {
+  uint64_t first;       /* index of the first flagged reading */
+  uint64_t last;        /* index of the last flagged reading */
+  uint64_t flagged;     /* flagged readings in [first, last] */
+  float peak_score;     /* the largest score in it */
+  float peak_surprise;  /* the surprise of that reading */
+  int32_t top_feature;  /* the top_feature of that reading */
+} smx_alarm_event;
+
+typedef struct smx_alarm_events {
+  uint32_t min_gap;    /* unflagged readings that close an event, >= 1 */
+  uint32_t open;       /* 1 while an event is open */
+  uint64_t next;       /* the smallest index the next reading may have */
+  smx_alarm_event event;  /* the open event */
+} smx_alarm_events;
+
+/* An empty tracker (SMX_ERR_ARGUMENT for a null pointer or min_gap 0). */
+smx_status smx_alarm_events_init(smx_alarm_events* t, uint32_t min_gap);
+/* Feeds the detection of reading `index` (strictly increasing; gaps count as unflagged
+ * readings). *ended is 1 when this closed an event, then copied to *event; else 0. Bad
+ * arguments (null pointers, an index not past the previous one, an invalid tracker) leave
+ * everything unchanged. */
+smx_status smx_alarm_events_feed(smx_alarm_events* t, uint64_t index, const smx_detection* d,
+                                 smx_alarm_event* event, int* ended);
+/* Closes the open event, if any, at the end of a stream (*ended as above). */
+smx_status smx_alarm_events_flush(smx_alarm_events* t, smx_alarm_event* event, int* ended);
 /* Snapshots of the whole detector (its state and its model), with the same guarantees as
  * model snapshots. */
 smx_status smx_detector_snapshot_size(const smx_detector* det, size_t* bytes);

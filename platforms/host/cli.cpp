@@ -39,6 +39,7 @@ struct Options {
   bool quiet = false;
   bool echo = false;
   uint64_t learn_rows = 0;
+  uint64_t event_gap = 10;
   DetectorSettings detector;
 };
 
@@ -87,6 +88,8 @@ const char kUsage[] =
     "                           with streamix_plot.py)\n"
     "  --save-model FILE        save the detector (model and state) at the end\n"
     "  --load-model FILE        start from a saved detector (its settings replace the options)\n"
+    "  --event-gap N            alarm events in the summary: runs of flagged rows, joined\n"
+    "                           across fewer than N unflagged rows [10]\n"
     "  --quiet                  no summary or progress on stderr\n"
     "Model and detector:\n";
 
@@ -162,6 +165,10 @@ int parse(Console& io, int argc, char** argv, Options& o) {
     } else if (name == "learn-rows") {
       if (!parse_count(value, o.learn_rows))
         return usage_error(io, "--learn-rows takes a whole number of rows, not '" + printable(value) + "'");
+    } else if (name == "event-gap") {
+      if (!parse_count(value, o.event_gap) || o.event_gap == 0 || o.event_gap > UINT32_MAX)
+        return usage_error(io, "--event-gap takes a whole number of rows from 1 to 4294967295, not '" +
+                                   printable(value) + "'");
     } else if (is_detector_option(name)) {
       if (!record_detector_option(name, value, o.detector, error)) return usage_error(io, error);
     } else {
@@ -208,6 +215,13 @@ std::string format_float(float v) {
   char buf[32];
   // 9 significant digits: every float prints distinctly and reads back to itself.
   std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
+  return buf;
+}
+
+// For the summary: 4 significant digits.
+std::string format_short(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", static_cast<double>(v));
   return buf;
 }
 
@@ -354,6 +368,16 @@ int run_detect(Console& io, const Options& o) {
   // data_row numbers every data row of the input (the output's `row`, which --learn-rows
   // counts); rows counts those scored.
   uint64_t data_row = 0, rows = 0, bad_rows = 0, warmup_rows = 0, flagged = 0;
+  // Alarm events (runs of flagged rows), the first kShownEvents of them kept for the summary.
+  constexpr size_t kShownEvents = 10;
+  smx_alarm_events events;
+  (void)smx_alarm_events_init(&events, static_cast<uint32_t>(o.event_gap));
+  std::vector<smx_alarm_event> shown_events;
+  uint64_t event_count = 0;
+  auto record_event = [&](const smx_alarm_event& e) {
+    if (shown_events.size() < kShownEvents) shown_events.push_back(e);
+    ++event_count;
+  };
   const auto start = std::chrono::steady_clock::now();
   auto last_report = start;
   while (true) {
@@ -409,6 +433,12 @@ int run_detect(Console& io, const Options& o) {
     const bool anomaly = counted && r.is_anomaly;
     if (std::isnan(r.score)) ++warmup_rows;
     flagged += anomaly;
+    smx_detection as_printed = r;
+    as_printed.is_anomaly = anomaly;
+    smx_alarm_event ended_event;
+    int ended = 0;
+    if (smx_alarm_events_feed(&events, data_row, &as_printed, &ended_event, &ended) == SMX_OK && ended)
+      record_event(ended_event);
     if (labelled && counted) {
       confusion.add(anomaly, label);
       scores.push_back(r.score);
@@ -468,15 +498,35 @@ int run_detect(Console& io, const Options& o) {
     }
   }
 
+  {
+    smx_alarm_event last_event;
+    int ended = 0;
+    if (smx_alarm_events_flush(&events, &last_event, &ended) == SMX_OK && ended) record_event(last_event);
+  }
   if (!o.quiet) {
     if (progress) io.err << "\r";
     smx_detector_config cfg{};
     (void)smx_detector_config_get(det.c_detector(), &cfg);
     io.err << "streamix: " << rows << " rows (" << warmup_rows << " warm-up, " << bad_rows
               << " skipped), " << flagged << " flagged; K = " << cfg.model.components
-              << ", views " << view_names(cfg.views) << ", kernels " << smx_backend() << ":"
+              << ", views " << view_names(cfg.views)
+              << (cfg.smoothing < 1.0f ? ", rows as a time series (smoothing " + format_short(cfg.smoothing) +
+                                             "; --rows independent for unordered records)"
+                                       : ", rows independent (no smoothing)")
+              << ", kernels " << smx_backend() << ":"
               << smx_backend_target() << "; " << static_cast<uint64_t>(rows / (seconds > 0 ? seconds : 1e-9))
               << " rows/s\n";
+    io.err << "streamix: " << event_count << " alarm event" << (event_count == 1 ? "" : "s")
+           << " (runs of flagged rows, gaps under " << o.event_gap << " rows joined)"
+           << (event_count > shown_events.size() ? ", the first " + std::to_string(kShownEvents) : "")
+           << (event_count > 0 ? ":" : "") << "\n";
+    for (const smx_alarm_event& e : shown_events) {
+      io.err << "streamix:   rows " << e.first << "-" << e.last << " (" << e.flagged
+             << " flagged), peak score " << format_short(e.peak_score) << " (surprise "
+             << format_short(e.peak_surprise) << ")"
+             << (e.top_feature >= 0 ? ", top feature " + csv.column_names()[features[e.top_feature]] : "")
+             << "\n";
+    }
     if (labelled) {
       io.err << "streamix: over " << confusion.tp + confusion.fp + confusion.tn + confusion.fn
                 << " labelled rows (" << confusion.tp + confusion.fn << " anomalous): precision "

@@ -94,6 +94,18 @@ const Option kOptions[] = {
        return true;
      },
      [](const smx_detector_config& c) { return view_names(c.views); }},
+    {"rows", "MODE",
+     "series: readings in time order (the level view smooths them); independent: unordered "
+     "records, each scored alone (--smoothing 1)",
+     [](const std::string& v, smx_detector_config& c, DetectorSettings&) {
+       smx_detector_config defaults;
+       smx_detector_config_init(&defaults, 1, 1);
+       if (v == "series") c.smoothing = defaults.smoothing;
+       else if (v == "independent") c.smoothing = 1.0f;
+       else return false;
+       return true;
+     },
+     [](const smx_detector_config& c) { return std::string(c.smoothing < 1.0f ? "series" : "independent"); }},
     SMX_FLOAT_OPTION("smoothing", smoothing, "level view: weight of the newest reading, (0,1]"),
     SMX_FLOAT_OPTION("residual-rate", residual_rate,
                      "residual view: weight of the newest level in the slow average, (0,1)"),
