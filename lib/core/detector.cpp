@@ -76,10 +76,12 @@ bool scaling_pending(const smx_detector* det) {
   return det->config.scaling == SMX_SCALING_WARMUP && !detector_model(det)->ready;
 }
 
-// Finishes the warm-up scaling: offset = mean, scale = standard deviation (or 1 for a
-// constant feature); then scales the views already in the model's warm-up buffer and in the
-// input scratch the same way, clamped to the model's feature range.
-void finish_warmup_scaling(smx_detector* det, const DetectorArrays& a) {
+// The warm-up hook (model.h) of a warm-up scaling: offset = mean, scale = standard
+// deviation (or 1 for a constant feature), then the buffered views scaled the same way,
+// clamped to the model's feature range.
+void finish_warmup_scaling(void* context, float* rows, uint32_t count, uint32_t width) {
+  auto* det = static_cast<smx_detector*>(context);
+  const DetectorArrays a = detector_arrays(det);
   const uint32_t d_count = det->config.features;
   const float n = static_cast<float>(det->samples_seen);
   for (uint32_t d = 0; d < d_count; ++d) {
@@ -89,10 +91,9 @@ void finish_warmup_scaling(smx_detector* det, const DetectorArrays& a) {
     const float scale = sd > resolution && sd > 0.0f ? sd : (resolution > 0.0f ? resolution : 1.0f);
     a.scale[d] = scale < SMX_MIN_SCALE ? SMX_MIN_SCALE : (scale > SMX_MAX_SCALE ? SMX_MAX_SCALE : scale);
   }
-  const smx_model* m = detector_model(det);
-  float* buffer = arrays_of(m).warmup;
   const uint32_t views = det->config.views;
-  auto rescale = [&](float* row) {
+  for (uint32_t i = 0; i < count; ++i) {
+    float* row = rows + size_t{i} * width;
     uint32_t column = 0;
     for (uint32_t bit = SMX_VIEW_LEVEL; bit <= SMX_VIEW_RESIDUAL; bit <<= 1) {
       if (!(views & bit)) continue;
@@ -104,10 +105,7 @@ void finish_warmup_scaling(smx_detector* det, const DetectorArrays& a) {
         row[column] = v > limit ? limit : (v < -limit ? -limit : v);
       }
     }
-  };
-  const uint32_t width = m->config.features;
-  for (uint32_t i = 0; i < m->buffered; ++i) rescale(buffer + size_t{i} * width);
-  rescale(a.input);
+  }
 }
 
 // The feature whose squared standardized deviations from the most responsible component,
@@ -243,18 +241,18 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
         const float square = std::fmin(dev * (a.level[d] - a.offset[d]), kernels::kMaxVariance);
         a.scale[d] = std::fmin(a.scale[d] + square, kernels::kMaxVariance);
       }
-      if (m->buffered + 1 == m->config.init_samples) finish_warmup_scaling(det, a);
     }
-    observe(m, a.input);  // buffers; the last warm-up reading initializes the model
+    const WarmupHook scaling{finish_warmup_scaling, det};
+    // buffers; the last warm-up reading initializes the model (scaled first)
+    observe(m, a.input, c.scaling == SMX_SCALING_WARMUP ? &scaling : nullptr);
     follow_slow_average(det, a, 1.0f, nullptr);
     *out = result;
     return;
   }
 
   ++det->scored;
-  ++m->samples_seen;
   const ModelArrays ma = arrays_of(m);
-  const float log_p = estep_sample(ma, a.input);
+  const float log_p = take_sample(m, ma, a.input);
   smx_score_tail& tail = det->tail;
   result.score = -log_p;
   result.top_feature = top_feature(det, a, ma);

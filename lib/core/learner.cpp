@@ -101,11 +101,13 @@ void update_average(smx_model* m, const ModelArrays& a) {
 // smx_observe's worst stack depth low on a microcontroller.
 __attribute__((noinline)) float* warmup_buffer(const smx_model* m) { return arrays_of(m).warmup; }
 
-__attribute__((noinline)) float buffer_warmup_sample(smx_model* m, const float* x) {
+__attribute__((noinline)) float buffer_warmup_sample(smx_model* m, const float* x,
+                                                     const WarmupHook* hook) {
   const uint32_t d = m->config.features;
   std::memcpy(warmup_buffer(m) + size_t{m->buffered} * d, x, sizeof(float) * d);
   ++m->buffered;
   if (m->buffered == m->config.init_samples) {
+    if (hook != nullptr) hook->prepare(hook->context, warmup_buffer(m), m->buffered, d);
     initialize_from_warmup(m);
     // The statistics now summarize the whole buffer: continuing the schedule at t = N
     // (rather than restarting with steps of 1/2) keeps the first updates from undoing
@@ -201,9 +203,14 @@ void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, floa
   if (held && iterate_shares_stats(m)) clear_held_iterate(c, a);
 }
 
-float observe(smx_model* m, const float* x) {
+float take_sample(smx_model* m, const ModelArrays& a, const float* x) {
   ++m->samples_seen;
-  if (!m->ready) return buffer_warmup_sample(m, x);
+  return estep_sample(a, x);
+}
+
+float observe(smx_model* m, const float* x, const WarmupHook* hook) {
+  ++m->samples_seen;
+  if (!m->ready) return buffer_warmup_sample(m, x, hook);
   const ModelArrays a = arrays_of(m);
   const float log_p = estep_sample(a, x);
   learn(m, a, x, log_p, 1.0f);

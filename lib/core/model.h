@@ -170,8 +170,22 @@ void start_from_stats(smx_model* m, uint64_t origin);
 // component k), with the floors applied. Then start_from_stats.
 void set_params(smx_model* m, const float* weights, const float* means, const float* variances);
 
-// One sample through the learner (x validated): estep_sample, then learn with weight 1.
-float observe(smx_model* m, const float* x);
+// What a caller may do to the warm-up buffer once it is full, before the model initializes
+// from it (the detector scales the buffered readings there): prepare(context, rows, count,
+// width) may rewrite the count x width floats at rows, each within the feature range.
+struct WarmupHook {
+  void (*prepare)(void* context, float* rows, uint32_t count, uint32_t width);
+  void* context;
+};
+
+// One sample through the learner (x validated): during the warm-up buffered (the last one
+// initializes the model, after hook->prepare if given), then estep_sample and learn with
+// weight 1. Counts the sample.
+float observe(smx_model* m, const float* x, const WarmupHook* hook = nullptr);
+
+// The scoring half on its own, for callers that learn with a weight of their choosing (the
+// detector): counts the sample and returns estep_sample(a, x).
+float take_sample(smx_model* m, const ModelArrays& a, const float* x);
 
 // The two halves of observe on a ready model (a = arrays_of(m)), for callers that decide
 // between them (the detector's learning gate). estep_sample returns log p(x) under the
