@@ -64,7 +64,7 @@ bool load(const std::filesystem::path& path, Series& s, std::string& error) {
 
 struct Result {
   Confusion confusion;
-  std::vector<float> probability;  // scored rows, pooled
+  std::vector<float> surprise;  // scored rows, pooled (probability would tie at 1 in the tail)
   std::vector<bool> label;
   double seconds = 0.0;
 };
@@ -83,7 +83,7 @@ bool evaluate(const std::vector<Series>& data, const DetectorSettings& settings,
         return error = s.name + ": a reading was rejected", false;
       if (i < kTrainingRows) continue;
       r.confusion.add(d.is_anomaly != 0, s.anomaly[i]);
-      r.probability.push_back(d.probability);
+      r.surprise.push_back(d.surprise);
       r.label.push_back(s.anomaly[i]);
     }
   }
@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
   std::printf("time: %.3f s detection (%.0f rows/s), %.3f s reading the CSV files\n\n",
               base.seconds, static_cast<double>(rows) / base.seconds, load_seconds);
   std::printf("  %-34s %5s  %8s  %8s  %5s\n", "method", "F1", "FAR", "MAR", "AUC");
-  print_row("streamix (this run, default)", base.confusion, roc_auc(base.probability, base.label),
+  print_row("streamix (this run, default)", base.confusion, roc_auc(base.surprise, base.label),
             "");
   // SKAB README leaderboard (outlier detection), as quoted in ../shared/data/README.md.
   const struct { const char* name; double f1, far, mar; } published[] = {
