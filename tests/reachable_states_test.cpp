@@ -10,6 +10,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -329,11 +330,17 @@ TEST(ReachableStates, ForgedDetectorTailStatesAreRejected) {
 
 TEST(ReachableStates, ForgedDetectorScalingAndModelStatesAreRejected) {
   ReadyDetector r;
-  const size_t scale = forge::kDetectorArrays + 4;  // D = 1: offset, scale, level, slow
+  const size_t scale = forge::kDetectorArrays + 4;  // D = 1: offset, scale, level, slow, innovation
   for (float bad : {0.0f, 1e-38f, -1.0f, 1e30f}) {
     std::vector<unsigned char> s = r.snapshot;
     forge::put_f32(s.data() + scale, bad);
     EXPECT_TRUE(detector_rejects(s, r.cfg)) << "scale " << bad;
+  }
+  const size_t innovation = forge::kDetectorArrays + 16;
+  for (float bad : {-1.0f, 5e37f, std::numeric_limits<float>::quiet_NaN()}) {
+    std::vector<unsigned char> s = r.snapshot;
+    forge::put_f32(s.data() + innovation, bad);
+    EXPECT_TRUE(detector_rejects(s, r.cfg)) << "innovation " << bad;
   }
   // The model inside: its mean residual unconstrained, an iterate weight 0 past the hold.
   const size_t model = forge::detector_model_offset(r.snapshot.data());

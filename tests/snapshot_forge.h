@@ -1,5 +1,5 @@
 // Forging snapshots that a CRC cannot tell from real ones: field offsets of the two formats
-// (lib/core/snapshot.cpp, lib/core/detector.cpp) and a repair of the lengths and CRCs after
+// (lib/core/snapshot.cpp, lib/core/detector_snapshot.cpp) and a repair of the lengths and CRCs after
 // bytes were changed. Used by the tests of the loaders' invariants and by the structure-aware
 // fuzz target, so that mutations reach the semantic checks instead of dying at the CRC.
 #ifndef STREAMIX_TESTS_SNAPSHOT_FORGE_H
@@ -24,7 +24,9 @@ inline constexpr size_t kDetectorFeatures = 12;     // u32 features
 inline constexpr size_t kDetectorSeen = 52;         // u64 samples_seen, u64 scored, ...
 inline constexpr size_t kDetectorTailUpdates = 68;  // u64 updates, u64 exceedances
 inline constexpr size_t kDetectorTail = 84;         // f32 mean, variance, median, upper, excess
-inline constexpr size_t kDetectorArrays = 104;      // f32 offset[D], scale[D], level[D], slow[D]
+inline constexpr size_t kDetectorArrays = 104;      // f32 offset[D], scale[D], level[D], slow[D],
+inline constexpr size_t kDetectorArrayCount = 5;    //   innovation[D] (version 2)
+inline constexpr uint32_t kDetectorVersion = 2;
 
 inline uint32_t get_u32(const unsigned char* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
@@ -60,7 +62,7 @@ inline uint32_t crc32(const unsigned char* data, size_t n) {
 
 // Where the model snapshot of a detector snapshot starts.
 inline size_t detector_model_offset(const unsigned char* s) {
-  return kDetectorArrays + 16 * size_t{get_u32(s + kDetectorFeatures)};
+  return kDetectorArrays + 4 * kDetectorArrayCount * size_t{get_u32(s + kDetectorFeatures)};
 }
 
 // Sets the magic and version of a model snapshot of `length` bytes at s, its length field
@@ -83,7 +85,7 @@ inline void repair(std::vector<unsigned char>& s) {
   // The features field decides where the model starts; keep it where the bytes allow one.
   const size_t model = detector_model_offset(s.data());
   if (model + 16 + 4 <= s.size()) repair_model(s.data() + model, s.size() - model - 4);
-  put_u32(s.data() + 4, 1);
+  put_u32(s.data() + 4, kDetectorVersion);
   put_u32(s.data() + 8, static_cast<uint32_t>(s.size()));
   put_u32(s.data() + s.size() - 4, crc32(s.data(), s.size() - 4));
 }

@@ -284,4 +284,28 @@ TEST(CrossArchSnapshot, LoadsTheX86DetectorAndSavesTheSameBytes) {
   EXPECT_TRUE(std::isfinite(r.score) && std::isfinite(r.threshold));
 }
 
+TEST(CrossArchSnapshot, LoadsAVersion1DetectorAndSavesVersion2) {
+  const std::vector<unsigned char> v1 = read_fixture("detector_v1.smx");
+  ASSERT_FALSE(v1.empty());
+  ASSERT_EQ(v1[4], 1);  // the format version, little-endian
+  streamix::detector d;
+  ASSERT_EQ(streamix::detector::load(v1, d), streamix::status::ok);
+  EXPECT_EQ(d.samples_seen(), 1000u);
+  size_t bytes = 0, written = 0;
+  ASSERT_EQ(d.snapshot_size(bytes), streamix::status::ok);
+  EXPECT_EQ(bytes, v1.size() + 4 * 4);  // one more array of D = 4 floats
+  std::vector<unsigned char> v2(bytes);
+  ASSERT_EQ(d.save(v2, written), streamix::status::ok);
+  EXPECT_EQ(v2[4], 2);
+  streamix::detector again;
+  ASSERT_EQ(streamix::detector::load(v2, again), streamix::status::ok);
+  // The innovations start from the next readings: the first one sets them, none is a spike.
+  for (int i = 0; i < 50; ++i) {
+    const float x[4] = {0.01f * i, 0.1f, 0.2f, 0.3f};
+    smx_detection r{};
+    ASSERT_EQ(d.detect(x, r), streamix::status::ok);
+    EXPECT_TRUE(std::isfinite(r.score) && std::isfinite(r.surprise)) << i;
+  }
+}
+
 }  // namespace

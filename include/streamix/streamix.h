@@ -249,7 +249,7 @@ typedef struct smx_detector smx_detector;
  *   A = 1 if model.average_from > 0.
  */
 #define SMX_DETECTOR_BYTES(K, D, V, N, A)                                                   \
-  ((size_t)256u + ((size_t)4u * (size_t)(D) * (4u + (size_t)(V)) + 63u) / 64u * 64u +       \
+  ((size_t)256u + ((size_t)4u * (size_t)(D) * (5u + (size_t)(V)) + 63u) / 64u * 64u +       \
    SMX_MODEL_BYTES(K, (size_t)(D) * (size_t)(V), N, A))
 
 /* Fills *cfg with the defaults above for K components and D features (cfg may be NULL). */

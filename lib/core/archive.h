@@ -129,19 +129,22 @@ inline void write_preamble(Writer& w, uint32_t magic, uint32_t version, size_t t
 
 // Checks the preamble of a snapshot of at least min_bytes (CRC included) in the len bytes at
 // in: magic, version, a length within [min_bytes, len], and the CRC. *length: its length.
+// versions: the oldest and newest accepted; *version receives the stored one (if non-null).
 inline bool check_preamble(const unsigned char* in, size_t len, uint32_t magic,
-                           uint32_t version, size_t min_bytes, size_t* length) {
+                           uint32_t oldest, uint32_t newest, size_t min_bytes, size_t* length,
+                           uint32_t* version = nullptr) {
   if (len < min_bytes) return false;
   Reader r(in);
   uint32_t stored_magic, stored_version, stored_length, crc;
   r.u32(stored_magic);
   r.u32(stored_version);
   r.u32(stored_length);
-  if (stored_magic != magic || stored_version != version) return false;
+  if (stored_magic != magic || stored_version < oldest || stored_version > newest) return false;
   if (stored_length < min_bytes || stored_length > len) return false;
   Reader(in + stored_length - 4).u32(crc);
   if (crc32(in, stored_length - 4) != crc) return false;
   *length = stored_length;
+  if (version != nullptr) *version = stored_version;
   return true;
 }
 

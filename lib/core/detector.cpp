@@ -45,6 +45,61 @@ float influence_limit(const smx_score_tail& t, float excess, float threshold, co
   return threshold + kInfluenceScales * (excess > sd ? excess : sd);
 }
 
+// Spikes: a single reading far from the level, which the level view averages away (an 80 sigma
+// spike on a slow sine scored as nothing); with smoothing 1 the model sees the reading itself
+// and there is no spike view. Each feature's raw innovation x - level (before
+// the level moves) is measured in its own root mean square, tracked per feature: a plain
+// mean over the warm-up, then exponential forgetting at kInnovationRate with each term
+// capped at kInnovationCap mean squares (one glitch raises it by 9 % at most). A reading is a
+// spike when an innovation exceeds kSpikeSigmas of them; its surprise is then the normal
+// tail's beyond that point, added to the alarm's surprise, so that the alarm, surprise and
+// anomaly_score stay one decision: surprise = s_alarm + log10(e) ((z^2 - Z^2) / 2 + ln(z / Z))
+// (the Mills-ratio form of -log10 P(|N| > z), relative to Z).
+constexpr float kInnovationRate = 0.01f;
+constexpr float kInnovationCap = 9.0f;
+constexpr float kSpikeSigmas = 8.0f;
+
+struct Spike {
+  float z2 = 0.0f;      // the largest squared standardized innovation
+  int32_t feature = -1;
+};
+
+Spike spike_of(const smx_detector* det, const DetectorArrays& a, const float* x) {
+  Spike s;
+  // Without smoothing the level is the reading, which the model scores as it is.
+  if (!det->has_previous || !detector_model(det)->ready || det->config.smoothing >= 1.0f) return s;
+  for (uint32_t d = 0; d < det->config.features; ++d) {
+    if (!(a.innovation[d] > 0.0f)) continue;
+    const float v = x[d] - a.level[d];
+    const float z2 = std::fmin(v * v, kernels::kMaxVariance) / a.innovation[d];
+    if (z2 > s.z2) s.z2 = z2, s.feature = static_cast<int32_t>(d);
+  }
+  return s;
+}
+
+void track_innovations(smx_detector* det, const DetectorArrays& a, const float* x) {
+  if (!det->has_previous) return;
+  const bool warming_up = !detector_model(det)->ready;
+  // samples_seen counts this reading: samples_seen - 1 innovations so far.
+  const float n = static_cast<float>(det->samples_seen - 1);
+  for (uint32_t d = 0; d < det->config.features; ++d) {
+    const float v = x[d] - a.level[d];
+    const float square = std::fmin(v * v, kernels::kMaxVariance);
+    float& ms = a.innovation[d];
+    if (warming_up) ms += (square - ms) / n;
+    else if (ms == 0.0f) ms = square;  // a feature constant so far, or a version 1 snapshot
+    else ms += kInnovationRate * (std::fmin(square, kInnovationCap * ms) - ms);
+    ms = std::fmin(ms, kernels::kMaxVariance);  // (rounding of a convex combination)
+  }
+}
+
+float spike_surprise(const Spike& s, float alarm_rate) {
+  constexpr float kLog10e = 0.43429448f;
+  const float z2 = kSpikeSigmas * kSpikeSigmas;
+  if (!(s.z2 > z2)) return 0.0f;
+  return -std::log10(alarm_rate) + kLog10e * (0.5f * (s.z2 - z2) + 0.5f * std::log(s.z2 / z2));
+}
+
 // The [0, 1) score that resolves the far tail (streamix.h).
 float anomaly_score(float surprise, float alarm_rate) {
   if (surprise == kernels::kInf) return 1.0f;
@@ -164,7 +219,8 @@ DetectorArrays detector_arrays(const smx_detector* det) {
   auto* base = reinterpret_cast<float*>(
       reinterpret_cast<unsigned char*>(const_cast<smx_detector*>(det)) + kDetectorHeaderBytes);
   const size_t d = det->config.features;
-  return DetectorArrays{base, base + d, base + 2 * d, base + 3 * d, base + kStateArrays * d};
+  return DetectorArrays{base,         base + d,     base + 2 * d,
+                        base + 3 * d, base + 4 * d, base + kStateArrays * d};
 }
 
 smx_model* detector_model(const smx_detector* det) {
@@ -218,6 +274,11 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
   smx_model* m = detector_model(det);
   ++det->samples_seen;
 
+  // The spike view, before the level moves: the raw innovation's size in its own standard
+  // deviations (tracked below).
+  const Spike spike = spike_of(det, a, x);
+  track_innovations(det, a, x);
+
   // Commit the level (compute_views used the same expression). The slow average follows
   // once the learning gate's weight is known.
   for (uint32_t d = 0; d < c.features; ++d) {
@@ -265,6 +326,13 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
     result.surprise = surprise(tail, excess, result.score);
     result.anomaly_score = anomaly_score(result.surprise, c.alarm_rate);
     result.is_anomaly = alarms_on && result.score > result.threshold;
+  }
+  const float spiked = spike_surprise(spike, c.alarm_rate);
+  if (spiked > result.surprise) {
+    result.surprise = spiked;
+    result.anomaly_score = anomaly_score(spiked, c.alarm_rate);
+    result.top_feature = spike.feature;
+    result.is_anomaly = alarms_on;
   }
   const float weight = result.is_anomaly ? c.anomaly_weight : 1.0f;
   if (weight > 0.0f) {

@@ -28,12 +28,13 @@ static_assert(sizeof(smx_detector) <= kDetectorHeaderBytes, "the size formula re
 
 // The per-feature state, kStateArrays arrays of D floats, and the model's input (D x views
 // floats).
-inline constexpr size_t kStateArrays = 4;
+inline constexpr size_t kStateArrays = 5;
 struct DetectorArrays {
   float* offset;    // scaling; during a warm-up scaling: the running mean
   float* scale;     // scaling; during a warm-up scaling: the running sum of squared deviations
   float* level;     // moving average of the raw readings
   float* slow;      // slower moving average of the level (residual view)
+  float* innovation;  // mean square of the raw innovation x - previous level (spikes)
   float* input;     // scratch: the views of the current reading
 };
 
@@ -62,7 +63,7 @@ void detect(smx_detector* det, const float* x, smx_detection* out);
 size_t detector_snapshot_size(const smx_detector* det);
 size_t detector_snapshot_save(const smx_detector* det, unsigned char* out);
 bool detector_snapshot_check(const unsigned char* in, size_t len, smx_detector_config* c,
-                             size_t* total);
+                             size_t* total, uint32_t* version = nullptr);
 // SMX_OK, or the status of snapshot_load's failures (nothing written).
 smx_status detector_snapshot_load(const unsigned char* in, size_t len, void* storage,
                                   size_t storage_bytes, smx_detector** det);

@@ -10,13 +10,14 @@
 
 namespace streamix::core {
 
-// Snapshot format, version 1 (little-endian, with the archives of archive.h):
+// Snapshot format, version 2 (little-endian, with the archives of archive.h):
 //   u32 magic "SDTS" | u32 version | u32 total bytes (CRC included)
 //   config: u32 features, u32 views, f32 smoothing, f32 residual_rate, u32 scaling,
 //           u32 calibration_samples, f32 tail_rate, f32 alarm_rate, f32 anomaly_weight
 //   state:  u32 has_previous, u64 samples_seen, u64 scored, u64 tail updates,
 //           u64 tail exceedances, f32 tail mean, variance, median, upper, mean_excess
-//   arrays: f32 offset[D], scale[D], level[D], slow[D]
+//   arrays: f32 offset[D], scale[D], level[D], slow[D], innovation[D]
+//           (version 1, which still loads, has no innovation array: it starts at 0)
 //   the model's snapshot (its own format, with its own CRC and invariants)
 //   u32 CRC-32 of every byte before it
 // The invariants (what the library reaches, so exactly what the loader accepts):
@@ -37,10 +38,15 @@ namespace streamix::core {
 //              scales in [SMX_MIN_SCALE, SMX_MAX_SCALE]
 //   levels     level and slow |v| <= kMaxAbsLocation (moving averages of inputs); 0 before
 //              the first reading
+//   innovation mean squares in [0, SMX_MAX_VARIANCE], 0 before the second reading
 namespace {
 
 constexpr uint32_t kDetectorSnapshotMagic = 0x53544453u;  // bytes "SDTS"
-constexpr uint32_t kDetectorSnapshotVersion = 1;
+// Version 2 added the innovation array (spikes); version 1 still loads (see the format).
+constexpr uint32_t kDetectorSnapshotVersion = 2;
+
+// State arrays stored by each version: 4 before the innovation array.
+size_t state_arrays(uint32_t version) { return version == 1 ? kStateArrays - 1 : kStateArrays; }
 
 template <class Archive>
 void transfer_detector(Archive& ar, smx_detector_config& c, smx_detector& det) {
@@ -65,18 +71,20 @@ void transfer_detector(Archive& ar, smx_detector_config& c, smx_detector& det) {
   ar.value(Kind::finite, &det.tail.mean_excess);
 }
 
-// The four per-feature arrays, with the kinds of a detector whose model is ready or not
-// (null destinations when validating).
+// The per-feature arrays of a format version, with the kinds of a detector whose model is
+// ready or not (null destinations when validating).
 template <class Archive>
 void transfer_detector_arrays(Archive& ar, const smx_detector_config& c, bool model_ready,
-                              const DetectorArrays* a) {
+                              const DetectorArrays* a, uint32_t version) {
   const bool running_sums = c.scaling == SMX_SCALING_WARMUP && !model_ready;
   const Kind kinds[] = {running_sums ? Kind::location : Kind::feature,
                         running_sums ? Kind::square_sum : Kind::finite, Kind::location,
-                        Kind::location};
+                        Kind::location, Kind::square_sum};
   float* const arrays[] = {a ? a->offset : nullptr, a ? a->scale : nullptr,
-                           a ? a->level : nullptr, a ? a->slow : nullptr};
-  for (size_t i = 0; i < kStateArrays; ++i) {
+                           a ? a->level : nullptr,  a ? a->slow : nullptr,
+                           a ? a->innovation : nullptr};
+  static_assert(sizeof kinds / sizeof kinds[0] == kStateArrays, "a kind per array");
+  for (size_t i = 0; i < state_arrays(version); ++i) {
     for (uint32_t d = 0; d < c.features; ++d)
       ar.value(kinds[i], arrays[i] ? arrays[i] + d : nullptr);
   }
@@ -85,8 +93,9 @@ void transfer_detector_arrays(Archive& ar, const smx_detector_config& c, bool mo
 // The scaling and level invariants of one feature (listed with the format); each value is
 // already within its kind's range (transfer_detector_arrays).
 bool feature_state_is_valid(const smx_detector_config& c, uint64_t samples_seen, bool model_ready,
-                            float offset, float scale, float level, float slow) {
+                            float offset, float scale, float level, float slow, float innovation) {
   if (samples_seen == 0 && (level != 0.0f || slow != 0.0f)) return false;
+  if (samples_seen <= 1 && innovation != 0.0f) return false;
   if (c.scaling == SMX_SCALING_NONE) return offset == 0.0f && scale == 1.0f;
   if (c.scaling == SMX_SCALING_WARMUP && !model_ready)
     return samples_seen > 0 || (offset == 0.0f && scale == 0.0f);
@@ -96,8 +105,8 @@ bool feature_state_is_valid(const smx_detector_config& c, uint64_t samples_seen,
 size_t detector_fixed_bytes() { return kSnapshotPreambleBytes + 9 * 4 + 4 + 4 * 8 + 5 * 4; }
 
 // The detector's part of a snapshot, before the model's: fixed fields and the state arrays.
-size_t detector_head_bytes(uint32_t features) {
-  return detector_fixed_bytes() + 4 * kStateArrays * size_t{features};
+size_t detector_head_bytes(uint32_t features, uint32_t version = kDetectorSnapshotVersion) {
+  return detector_fixed_bytes() + 4 * state_arrays(version) * size_t{features};
 }
 
 }  // namespace
@@ -114,7 +123,8 @@ size_t detector_snapshot_save(const smx_detector* det, unsigned char* out) {
   Writer w(out);
   write_preamble(w, kDetectorSnapshotMagic, kDetectorSnapshotVersion, total);
   transfer_detector(w, header.config, header);
-  transfer_detector_arrays(w, det->config, detector_model(det)->ready != 0, &a);
+  transfer_detector_arrays(w, det->config, detector_model(det)->ready != 0, &a,
+                           kDetectorSnapshotVersion);
   const size_t head = detector_head_bytes(det->config.features);
   const size_t model_bytes = snapshot_save(detector_model(det), out + head);
   Writer(out + head + model_bytes).u32(crc32(out, total - 4));
@@ -122,17 +132,19 @@ size_t detector_snapshot_save(const smx_detector* det, unsigned char* out) {
 }
 
 bool detector_snapshot_check(const unsigned char* in, size_t len, smx_detector_config* c,
-                             size_t* total) {
+                             size_t* total, uint32_t* version_out) {
   size_t length = 0;
-  if (!check_preamble(in, len, kDetectorSnapshotMagic, kDetectorSnapshotVersion,
-                      detector_fixed_bytes() + 4, &length))
+  uint32_t version = 0;
+  if (!check_preamble(in, len, kDetectorSnapshotMagic, 1, kDetectorSnapshotVersion,
+                      detector_fixed_bytes() + 4, &length, &version))
     return false;
   smx_detector det{};
   Checker checker(in + kSnapshotPreambleBytes, 0.0f);
   transfer_detector(checker, *c, det);
   if (!checker.ok()) return false;
-  const size_t head = detector_head_bytes(c->features);
-  if (c->features > SMX_MAX_FEATURES || head + 4 > length) return false;
+  if (c->features > SMX_MAX_FEATURES) return false;
+  const size_t head = detector_head_bytes(c->features, version);
+  if (head + 4 > length) return false;
   // The model first: its state decides the kinds of the scaling arrays.
   size_t model_total = 0;
   smx_model model{};
@@ -146,18 +158,20 @@ bool detector_snapshot_check(const unsigned char* in, size_t len, smx_detector_c
   if (det.scored != (ready ? det.samples_seen - c->model.init_samples : 0)) return false;
   if (!tail_is_valid(det.tail, det.scored)) return false;
   Checker array_checker(in + detector_fixed_bytes(), 0.0f);
-  transfer_detector_arrays(array_checker, *c, ready, nullptr);
+  transfer_detector_arrays(array_checker, *c, ready, nullptr, version);
   if (!array_checker.ok()) return false;
   const unsigned char* arrays = in + detector_fixed_bytes();
   auto array_value = [&](size_t array, uint32_t d) {
     return f32_at(arrays + 4 * (array * c->features + d));
   };
   for (uint32_t d = 0; d < c->features; ++d) {
+    const float innovation = version == 1 ? 0.0f : array_value(4, d);
     if (!feature_state_is_valid(*c, det.samples_seen, ready, array_value(0, d), array_value(1, d),
-                                array_value(2, d), array_value(3, d)))
+                                array_value(2, d), array_value(3, d), innovation))
       return false;
   }
   *total = length;
+  if (version_out != nullptr) *version_out = version;
   return true;
 }
 
@@ -165,7 +179,8 @@ smx_status detector_snapshot_load(const unsigned char* in, size_t len, void* sto
                                   size_t storage_bytes, smx_detector** out) {
   smx_detector_config c;
   size_t total = 0;
-  if (!detector_snapshot_check(in, len, &c, &total)) return SMX_ERR_SNAPSHOT;
+  uint32_t version = 0;
+  if (!detector_snapshot_check(in, len, &c, &total, &version)) return SMX_ERR_SNAPSHOT;
   const size_t needed = detector_storage_bytes(c);
   if (!storage_fits(storage, storage_bytes, needed)) return SMX_ERR_STORAGE;
   if (regions_overlap(in, total, storage, needed)) return SMX_ERR_ARGUMENT;
@@ -176,10 +191,11 @@ smx_status detector_snapshot_load(const unsigned char* in, size_t len, void* sto
   Checker r(in + kSnapshotPreambleBytes, 0.0f);
   transfer_detector(r, det->config, *det);
   const DetectorArrays a = detector_arrays(det);
-  const size_t head = detector_head_bytes(c.features);
+  const size_t head = detector_head_bytes(c.features, version);
   smx_model* model = nullptr;
   snapshot_restore(in + head, c.model, detector_model(det), &model);
-  transfer_detector_arrays(r, c, model->ready != 0, &a);
+  // (version 1: the innovations stay 0, and each feature's next one starts their estimate)
+  transfer_detector_arrays(r, c, model->ready != 0, &a, version);
   *out = det;
   return SMX_OK;
 }

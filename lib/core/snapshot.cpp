@@ -222,7 +222,7 @@ size_t snapshot_save(const smx_model* m, unsigned char* out) {
 
 bool snapshot_config(const unsigned char* in, size_t len, smx_config* c, size_t* total) {
   size_t length = 0;
-  if (!check_preamble(in, len, kSnapshotMagic, kSnapshotVersion, kFixedBytes, &length))
+  if (!check_preamble(in, len, kSnapshotMagic, kSnapshotVersion, kSnapshotVersion, kFixedBytes, &length))
     return false;
   Reader r(in + kSnapshotPreambleBytes);
   transfer_config(r, *c);
