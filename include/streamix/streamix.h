@@ -171,6 +171,11 @@ smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* 
  *             moving average of it (residual_rate = that average's weight), i.e. the
  *             departure from the recent past;
  *   model     a mixture over D x (number of views) features.
+ * Spikes, which the level averages away, are caught beside it: each feature's raw innovation
+ * (reading - previous level) is measured in its own tracked root mean square, and past 8 of
+ * them the reading is flagged as a spike (with smoothing < 1; its surprise is then the normal
+ * tail's beyond 8, and score/threshold stay the model's). What one reading can teach the
+ * model, the score tracker and the baselines is bounded (winsorized updates: README).
  * The score's distribution is tracked in fixed memory with forgetting: streaming estimates
  * of its median and 90 % quantile (stochastic approximation with a forgetting step) and an
  * exponential tail above the 90 % quantile fitted by its mean excess (peaks over threshold).
