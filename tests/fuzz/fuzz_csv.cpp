@@ -48,7 +48,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     require(d.probability >= 0.0f && d.probability <= 1.0f);
     require(d.top_feature >= -1 && d.top_feature < static_cast<int32_t>(columns));
     require(std::isnan(d.score) || d.score == INFINITY || std::isfinite(d.score));
-    require(!d.is_anomaly || d.score > d.threshold);
+    require(d.surprise >= 0.0f && d.anomaly_score >= 0.0f && d.anomaly_score <= 1.0f);
+    // An alarm is the model's (score past the threshold) or a spike's (then its surprise is
+    // at least the alarm's, -log10(alarm_rate)).
+    require(!d.is_anomaly || d.score > d.threshold || d.surprise >= -std::log10(cfg.alarm_rate));
   }
   return 0;
 }

@@ -94,7 +94,10 @@ void fuzz_detector(std::vector<unsigned char>& s, Readings& readings) {
     if (st != SMX_OK) continue;
     require(d.probability >= 0.0f && d.probability <= 1.0f);
     require(!std::isinf(d.threshold) && d.score != -INFINITY);
-    require(!d.is_anomaly || d.score > d.threshold);
+    require(d.surprise >= 0.0f && d.anomaly_score >= 0.0f && d.anomaly_score <= 1.0f);
+    // An alarm is the model's (score past the threshold) or a spike's (surprise at least the
+    // alarm's).
+    require(!d.is_anomaly || d.score > d.threshold || d.surprise >= -std::log10(c.alarm_rate));
     require(d.top_feature >= -1 && d.top_feature < static_cast<int32_t>(c.features));
   }
   size_t bytes = 0, written = 0;
