@@ -39,8 +39,8 @@ TEST(AlarmEvents, RunsJoinAcrossShortGapsAndCloseAfterLongOnes) {
   EXPECT_EQ(gap3[0].first, 2u);
   EXPECT_EQ(gap3[0].last, 5u);
   EXPECT_EQ(gap3[0].flagged, 3u);
-  EXPECT_EQ(gap3[0].peak_score, 15.0f);  // reading 5 scores highest in it
-  EXPECT_EQ(gap3[0].peak_surprise, 5.0f);
+  EXPECT_EQ(gap3[0].peak_surprise, 5.0f);  // reading 5 is the most surprising in it
+  EXPECT_EQ(gap3[0].peak_score, 15.0f);
   EXPECT_EQ(gap3[0].top_feature, 5);
   EXPECT_EQ(gap3[1].first, 9u);  // closed by the flush
   EXPECT_EQ(gap3[1].last, 9u);
@@ -48,6 +48,23 @@ TEST(AlarmEvents, RunsJoinAcrossShortGapsAndCloseAfterLongOnes) {
   EXPECT_EQ(events_of(flags, 1).size(), 3u);
   EXPECT_EQ(events_of(flags, 4).size(), 1u);
   EXPECT_TRUE(events_of({0, 0, 0}, 2).empty());
+}
+
+TEST(AlarmEvents, ThePeakIsTheMostSurprisingReading) {
+  // A spike scores low under the model but is the most surprising reading of its event.
+  smx_alarm_events t;
+  ASSERT_EQ(smx_alarm_events_init(&t, 2), SMX_OK);
+  smx_alarm_event e;
+  int ended = 0;
+  const smx_detection model_alarm{100.0f, 5.0f, 1.0f, 3.0f, 0.6f, 0, 1};
+  const smx_detection spike{1.0f, 5.0f, 0.4f, 50.0f, 0.96f, 1, 1};
+  ASSERT_EQ(smx_alarm_events_feed(&t, 0, &model_alarm, &e, &ended), SMX_OK);
+  ASSERT_EQ(smx_alarm_events_feed(&t, 1, &spike, &e, &ended), SMX_OK);
+  ASSERT_EQ(smx_alarm_events_flush(&t, &e, &ended), SMX_OK);
+  ASSERT_EQ(ended, 1);
+  EXPECT_EQ(e.peak_surprise, 50.0f);
+  EXPECT_EQ(e.peak_score, 1.0f);
+  EXPECT_EQ(e.top_feature, 1);
 }
 
 TEST(AlarmEvents, SkippedIndicesCountAsUnflaggedReadings) {

@@ -290,8 +290,8 @@ typedef struct smx_alarm_event {
   uint64_t first;       /* index of the first flagged reading */
   uint64_t last;        /* index of the last flagged reading */
   uint64_t flagged;     /* flagged readings in [first, last] */
-  float peak_score;     /* the largest score in it */
-  float peak_surprise;  /* the surprise of that reading */
+  float peak_surprise;  /* the largest surprise in it (the model's or a spike's) */
+  float peak_score;     /* the score of that reading */
   int32_t top_feature;  /* the top_feature of that reading */
 } smx_alarm_event;
 

@@ -36,13 +36,13 @@ smx_status smx_alarm_events_feed(smx_alarm_events* t, uint64_t index, const smx_
   if (d->is_anomaly) {
     if (!t->open) {
       t->open = 1;
-      t->event = smx_alarm_event{index, index, 0, d->score, d->surprise, d->top_feature};
+      t->event = smx_alarm_event{index, index, 0, d->surprise, d->score, d->top_feature};
     }
     ++t->event.flagged;
     t->event.last = index;
-    if (d->score > t->event.peak_score) {
-      t->event.peak_score = d->score;
+    if (d->surprise > t->event.peak_surprise) {
       t->event.peak_surprise = d->surprise;
+      t->event.peak_score = d->score;
       t->event.top_feature = d->top_feature;
     }
   } else if (t->open && index - t->event.last >= t->min_gap) {

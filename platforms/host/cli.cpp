@@ -522,8 +522,8 @@ int run_detect(Console& io, const Options& o) {
            << (event_count > 0 ? ":" : "") << "\n";
     for (const smx_alarm_event& e : shown_events) {
       io.err << "streamix:   rows " << e.first << "-" << e.last << " (" << e.flagged
-             << " flagged), peak score " << format_short(e.peak_score) << " (surprise "
-             << format_short(e.peak_surprise) << ")"
+             << " flagged), peak surprise " << format_short(e.peak_surprise) << " (score "
+             << format_short(e.peak_score) << ")"
              << (e.top_feature >= 0 ? ", top feature " + csv.column_names()[features[e.top_feature]] : "")
              << "\n";
     }
