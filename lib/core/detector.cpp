@@ -64,46 +64,40 @@ struct Spike {
   int32_t feature = -1;
 };
 
-Spike spike_of(const smx_detector* det, const DetectorArrays& a, const float* x) {
+// Measures reading x's innovations against their mean squares so far (the spike), then takes
+// them into the mean squares, in one pass; before the level moves.
+Spike track_innovations(smx_detector* det, const DetectorArrays& a, const float* x) {
   Spike s;
-  // Without smoothing the level is the reading, which the model scores as it is.
-  if (!det->has_previous || !detector_model(det)->ready || det->config.smoothing >= 1.0f) return s;
-  for (uint32_t d = 0; d < det->config.features; ++d) {
-    if (!(a.innovation[d] > 0.0f)) continue;
-    const float v = x[d] - a.level[d];
-    const float z2 = std::fmin(v * v, kernels::kMaxVariance) / a.innovation[d];
-    if (z2 > s.z2) s.z2 = z2, s.feature = static_cast<int32_t>(d);
-  }
-  return s;
-}
-
-void track_innovations(smx_detector* det, const DetectorArrays& a, const float* x) {
-  if (!det->has_previous) return;
+  if (!det->has_previous) return s;
   const bool warming_up = !detector_model(det)->ready;
+  // Without smoothing the level is the reading, which the model scores as it is.
+  const bool spikes = !warming_up && det->config.smoothing < 1.0f;
   // samples_seen counts this reading: samples_seen - 1 innovations so far.
   const float n = static_cast<float>(det->samples_seen - 1);
   for (uint32_t d = 0; d < det->config.features; ++d) {
     const float v = x[d] - a.level[d];
     const float square = std::fmin(v * v, kernels::kMaxVariance);
     float& ms = a.innovation[d];
+    if (spikes && ms > 0.0f && square / ms > s.z2) s.z2 = square / ms, s.feature = static_cast<int32_t>(d);
     if (warming_up) ms += (square - ms) / n;
     else if (ms == 0.0f) ms = square;  // a feature constant so far, or a version 1 snapshot
     else ms += kInnovationRate * (std::fmin(square, kInnovationCap * ms) - ms);
     ms = std::fmin(ms, kernels::kMaxVariance);  // (rounding of a convex combination)
   }
+  return s;
 }
 
-float spike_surprise(const Spike& s, float alarm_rate) {
-  constexpr float kLog10e = 0.43429448f;
+// (alarm_surprise: -log10 of the alarm rate, the surprise at the threshold)
+float spike_surprise(const Spike& s, float alarm_surprise) {
   const float z2 = kSpikeSigmas * kSpikeSigmas;
   if (!(s.z2 > z2)) return 0.0f;
-  return -std::log10(alarm_rate) + kLog10e * (0.5f * (s.z2 - z2) + 0.5f * std::log(s.z2 / z2));
+  return alarm_surprise + kLog10e * (0.5f * (s.z2 - z2) + 0.5f * std::log(s.z2 / z2));
 }
 
 // The [0, 1) score that resolves the far tail (streamix.h).
-float anomaly_score(float surprise, float alarm_rate) {
+float anomaly_score(float surprise, float alarm_surprise) {
   if (surprise == kernels::kInf) return 1.0f;
-  return surprise / (surprise - std::log10(alarm_rate));
+  return surprise / (surprise + alarm_surprise);
 }
 
 bool scaling_pending(const smx_detector* det);
@@ -167,10 +161,7 @@ void finish_warmup_scaling(void* context, float* rows, uint32_t count, uint32_t 
 // summed over views, are largest (ma: the model's arrays after estep_sample).
 int32_t top_feature(const smx_detector* det, const DetectorArrays& a, const ModelArrays& ma) {
   const kernels::ParamArrays& p = ma.iterate;
-  uint32_t best_k = 0;
-  for (uint32_t k = 1; k < p.shape.components; ++k) {
-    if (ma.log_joint[k] > ma.log_joint[best_k]) best_k = k;
-  }
+  const uint32_t best_k = most_likely_component(ma);
   const uint32_t d_count = det->config.features;
   const uint32_t v_count = view_count(det->config.views);
   int32_t best = 0;
@@ -276,8 +267,7 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
 
   // The spike view, before the level moves: the raw innovation's size in its own standard
   // deviations (tracked below).
-  const Spike spike = spike_of(det, a, x);
-  track_innovations(det, a, x);
+  const Spike spike = track_innovations(det, a, x);
 
   // Commit the level (compute_views used the same expression). The slow average follows
   // once the learning gate's weight is known.
@@ -320,17 +310,18 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
   const bool alarms_on = det->scored > c.calibration_samples;
   const float truncation = alarms_on ? c.alarm_rate : 0.0f;
   const float excess = mean_excess(tail, truncation);
+  const float alarm_surprise = -std::log10(c.alarm_rate);
   if (tail.updates > 0) {
     result.threshold = score_at(tail, excess, c.alarm_rate);
     result.probability = 1.0f - tail_probability(tail, excess, result.score);
     result.surprise = surprise(tail, excess, result.score);
-    result.anomaly_score = anomaly_score(result.surprise, c.alarm_rate);
+    result.anomaly_score = anomaly_score(result.surprise, alarm_surprise);
     result.is_anomaly = alarms_on && result.score > result.threshold;
   }
-  const float spiked = spike_surprise(spike, c.alarm_rate);
+  const float spiked = spike_surprise(spike, alarm_surprise);
   if (spiked > result.surprise) {
     result.surprise = spiked;
-    result.anomaly_score = anomaly_score(spiked, c.alarm_rate);
+    result.anomaly_score = anomaly_score(spiked, alarm_surprise);
     result.top_feature = spike.feature;
     result.is_anomaly = alarms_on;
   }

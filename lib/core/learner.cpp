@@ -123,14 +123,19 @@ float estep_sample(const ModelArrays& a, const float* x) {
   return kernels::estep(estep_view(a.iterate), x, a.log_joint, a.resp);
 }
 
+uint32_t most_likely_component(const ModelArrays& a) {
+  uint32_t k = 0;
+  for (uint32_t j = 1; j < a.iterate.shape.components; ++j) {
+    if (a.log_joint[j] > a.log_joint[k]) k = j;
+  }
+  return k;
+}
+
 float winsorize(const ModelArrays& a, float* x, float log_p, float max_score) {
   if (!(-log_p > max_score) || log_p == -kernels::kInf) return log_p;
   const kernels::ParamArrays& p = a.iterate;
   const uint32_t stride = p.shape.stride, features = p.shape.features;
-  uint32_t k = 0;
-  for (uint32_t j = 1; j < p.shape.components; ++j) {
-    if (a.log_joint[j] > a.log_joint[k]) k = j;
-  }
+  const uint32_t k = most_likely_component(a);
   // q_k(x) / 2 = sum_d h_d delta_d^2 (h = half precision) may overflow float: with
   // m = max_d |delta_d| sqrt(h_d), it is m^2 S with S = sum_d (delta_d sqrt(h_d) / m)^2 in
   // [1, D], and the factor that brings it to `target` is sqrt(target / S) / m.

@@ -203,6 +203,8 @@ void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, floa
 // runs estep_sample on the moved point and returns its log p (else returns log_p, nothing
 // changed). What one reading can then do to the model is what a reading at that radius does.
 float winsorize(const ModelArrays& a, float* x, float log_p, float max_score);
+// The component with the largest log joint density after estep_sample (the first of ties).
+uint32_t most_likely_component(const ModelArrays& a);
 // The score of a reading at the learner's "poorly explained" radius (the 1 - 1e-4 quantile
 // of chi-square with D degrees of freedom) from the component with the largest weighted
 // density at its mean: a bound for winsorize before any score distribution is known.

@@ -56,7 +56,6 @@ float tail_probability(const smx_score_tail& t, float excess, float s) {
 }
 
 float surprise(const smx_score_tail& t, float excess, float s) {
-  constexpr float kLog10e = 0.43429448f;
   const float span = t.upper - t.median;
   if (s >= t.upper) return 1.0f + kLog10e * ((s - t.upper) / excess);
   if (s >= t.median) return 0.30103f + kLog10e * (kLog5 * (s - t.median) / span);

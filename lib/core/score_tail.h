@@ -24,6 +24,8 @@ namespace streamix::core {
 float mean_excess(const smx_score_tail& t, float truncation);
 // Tail probability 1 - F(s) of the fitted score distribution.
 float tail_probability(const smx_score_tail& t, float excess, float s);
+inline constexpr float kLog10e = 0.43429448f;  // log10(e): nats to decimal digits
+
 // -log10 of that tail probability, computed in the log domain: no underflow however far
 // the score (2 at a tail of 1e-2, 20 at 1e-20, 1e17 for the largest tracked score).
 float surprise(const smx_score_tail& t, float excess, float s);

@@ -18,9 +18,6 @@ uint32_t to_bits(float f) {
   std::memcpy(&bits, &f, sizeof bits);
   return bits;
 }
-// ln 2 split so that n * kLn2Hi is exact for |n| < 2^8 (kLn2Hi has 16 significant bits).
-constexpr float kLn2Hi = 0.693145751953125f;
-constexpr float kLn2Lo = 1.428606765330187e-06f;
 }  // namespace
 
 // exp(x) for x <= 0 (and -inf): 0 below -87 (the result would be below FLT_MIN; every

@@ -11,6 +11,10 @@
 
 namespace streamix::kernels {
 
+// ln 2 split so that n * kLn2Hi is exact for |n| < 2^8 (kLn2Hi has 16 significant bits).
+inline constexpr float kLn2Hi = 0.693145751953125f;
+inline constexpr float kLn2Lo = 1.428606765330187e-06f;
+
 // exp(x) for x <= 0 (and -inf): 0 below -87 (the result would be below FLT_MIN; every
 // caller drops terms below 2^-64 anyway).
 float exp_nonpositive(float x);

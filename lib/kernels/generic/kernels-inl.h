@@ -216,7 +216,7 @@ class LogNormSum {
   V log_norm() const {
     const V n = S::to_float(S::int_sub(exponents_, S::set_int(static_cast<int32_t>(127 * features_))));
     const V log_variance_sum = S::add(
-        log_mantissas_, S::mul_add(n, S::set(0.693145751953125f), S::mul(n, S::set(1.428606765330187e-06f))));
+        log_mantissas_, S::mul_add(n, S::set(kLn2Hi), S::mul(n, S::set(kLn2Lo))));
     return S::mul(S::set(-0.5f), S::add(S::set(kLog2Pi * static_cast<float>(features_)), log_variance_sum));
   }
 

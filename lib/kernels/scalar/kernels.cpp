@@ -131,9 +131,8 @@ void derive_estep_terms(const ParamArrays& p) {
         product = 1.0f;
       }
     }
-    // ln 2 split so that n ln2_hi is exact.
     const float n = static_cast<float>(exponents - 127 * static_cast<int32_t>(features));
-    const float log_variance_sum = log_mantissas + (n * 0.693145751953125f + n * 1.428606765330187e-06f);
+    const float log_variance_sum = log_mantissas + (n * kLn2Hi + n * kLn2Lo);
     p.log_norm[k] = -0.5f * (log_2pi_total + log_variance_sum);
   }
 }
