@@ -178,7 +178,9 @@ smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* 
  * model, the score tracker and the baselines is bounded (winsorized updates: README).
  * The score's distribution is tracked in fixed memory with forgetting: streaming estimates
  * of its median and 90 % quantile (stochastic approximation with a forgetting step) and an
- * exponential tail above the 90 % quantile fitted by its mean excess (peaks over threshold).
+ * exponential tail above the 90 % quantile fitted by its mean excess (peaks over threshold;
+ * at least 1 nat, the limit of a log density's tail, and the 90 % quantile held within
+ * Cantelli's bound, mean + 3 standard deviations).
  * probability is that fitted distribution's CDF at the score, and the threshold is the score
  * whose tail probability (1 - CDF) is alarm_rate: the fraction of readings that would raise
  * an alarm if nothing changed. It is a float of its own, not 1 - probability, so that

@@ -49,42 +49,83 @@ float influence_limit(const smx_score_tail& t, float excess, float threshold, co
 // spike on a slow sine scored as nothing); with smoothing 1 the model sees the reading itself
 // and there is no spike view. Each feature's raw innovation x - level (before
 // the level moves) is measured in its own root mean square, tracked per feature: a plain
-// mean over the warm-up, then exponential forgetting at kInnovationRate with each term
-// capped at kInnovationCap mean squares (one glitch raises it by 9 % at most). A reading is a
-// spike when an innovation exceeds kSpikeSigmas of them; its surprise is then the normal
-// tail's beyond that point, added to the alarm's surprise, so that the alarm, surprise and
-// anomaly_score stay one decision: surprise = s_alarm + log10(e) ((z^2 - Z^2) / 2 + ln(z / Z))
-// (the Mills-ratio form of -log10 P(|N| > z), relative to Z).
+// mean over the warm-up, then exponential forgetting at kInnovationRate, each term capped at
+// kInnovationCap mean squares once kSeedInnovations are in (one glitch raises it by 9 % at
+// most at the end of the warm-up, and by 1/n of 9 times after n innovations during it). A
+// reading is a spike when an innovation exceeds kSpikeSigmas of them; its surprise is then
+// the normal tail's beyond that point, added to the alarm's surprise, so that the alarm,
+// surprise and anomaly_score stay one decision: surprise = s_alarm + log10(e) ((z^2 - Z^2) / 2
+// + ln(z / Z)) (the Mills-ratio form of -log10 P(|N| > z), relative to Z).
 constexpr float kInnovationRate = 0.01f;
 constexpr float kInnovationCap = 9.0f;
 constexpr float kSpikeSigmas = 8.0f;
+// The first innovations of a stream have nothing to be measured against: they seed the
+// mean square, and from the next one on each term taken into it is capped.
+constexpr uint64_t kSeedInnovations = 8;
+
+bool scaling_pending(const smx_detector* det);
+
+// The level view's moving average after reading x (exactly x without smoothing). Once the
+// scaling is known, a reading's pull on it is limited to kInnovationLimit standard
+// deviations of the raw readings (the level's, scale, times sqrt((2 - s) / s) for an
+// average of weight s): one glitch then moves the level by s times that, not by s times the
+// glitch (a 1e10 reading held the level above the threshold for ~200 readings). Without
+// scaling, and during a warm-up scaling, there is no scale to measure by, and the level
+// follows every reading (tests/README.md says what a glitch in the warm-up does). (16:
+// SKAB's FAR is 9.6 % with it, 12.4 % with 5.)
+constexpr float kInnovationLimit = 16.0f;
+float next_level(const smx_detector* det, const DetectorArrays& a, const float* x, uint32_t d) {
+  const float s = det->config.smoothing;
+  if (!det->has_previous || s >= 1.0f) return x[d];
+  float innovation = x[d] - a.level[d];
+  if (det->config.scaling != SMX_SCALING_NONE && !scaling_pending(det)) {
+    const float limit = kInnovationLimit * a.scale[d] * std::sqrt((2.0f - s) / s);
+    innovation = innovation > limit ? limit : (innovation < -limit ? -limit : innovation);
+  }
+  return a.level[d] + s * innovation;
+}
+
+// Innovations held by the mean squares before reading number samples_seen + 1.
+uint64_t innovations_before(const smx_detector* det) {
+  return det->samples_seen > 0 ? det->samples_seen - 1 : 0;
+}
 
 struct Spike {
   float z2 = 0.0f;      // the largest squared standardized innovation
   int32_t feature = -1;
 };
 
-// Measures reading x's innovations against their mean squares so far (the spike), then takes
-// them into the mean squares, in one pass; before the level moves.
-Spike track_innovations(smx_detector* det, const DetectorArrays& a, const float* x) {
-  Spike s;
-  if (!det->has_previous) return s;
+// Reading x through the level, in one pass over the features and before samples_seen counts
+// it: its innovations measured against their mean squares so far (the spike), the level
+// moved (next_level, the expression compute_views checked), the innovations taken into the
+// mean squares.
+Spike advance_level(smx_detector* det, const DetectorArrays& a, const float* x) {
+  Spike spike;
+  const uint64_t before = innovations_before(det);
   const bool warming_up = !detector_model(det)->ready;
   // Without smoothing the level is the reading, which the model scores as it is.
-  const bool spikes = !warming_up && det->config.smoothing < 1.0f;
-  // samples_seen counts this reading: samples_seen - 1 innovations so far.
-  const float n = static_cast<float>(det->samples_seen - 1);
+  const bool spikes = det->has_previous && !warming_up && det->config.smoothing < 1.0f;
+  const float n = static_cast<float>(before + 1);
   for (uint32_t d = 0; d < det->config.features; ++d) {
-    const float v = x[d] - a.level[d];
-    const float square = std::fmin(v * v, kernels::kMaxVariance);
-    float& ms = a.innovation[d];
-    if (spikes && ms > 0.0f && square / ms > s.z2) s.z2 = square / ms, s.feature = static_cast<int32_t>(d);
-    if (warming_up) ms += (square - ms) / n;
-    else if (ms == 0.0f) ms = square;  // a feature constant so far, or a version 1 snapshot
-    else ms += kInnovationRate * (std::fmin(square, kInnovationCap * ms) - ms);
-    ms = std::fmin(ms, kernels::kMaxVariance);  // (rounding of a convex combination)
+    const float level = next_level(det, a, x, d);
+    if (det->has_previous) {
+      const float v = x[d] - a.level[d];
+      float square = std::fmin(v * v, kernels::kMaxVariance);
+      float& ms = a.innovation[d];
+      if (spikes && ms > 0.0f && square / ms > spike.z2)
+        spike.z2 = square / ms, spike.feature = static_cast<int32_t>(d);
+      if (before >= kSeedInnovations && ms > 0.0f) square = std::fmin(square, kInnovationCap * ms);
+      if (warming_up) ms += (square - ms) / n;
+      else if (ms == 0.0f) ms = square;  // a feature constant so far, or a version 1 snapshot
+      else ms += kInnovationRate * (square - ms);
+      ms = std::fmin(ms, kernels::kMaxVariance);  // (rounding of a convex combination)
+    } else {
+      a.slow[d] = level;
+    }
+    a.level[d] = level;
   }
-  return s;
+  det->has_previous = 1;
+  return spike;
 }
 
 // (alarm_surprise: -log10 of the alarm rate, the surprise at the threshold)
@@ -98,27 +139,6 @@ float spike_surprise(const Spike& s, float alarm_surprise) {
 float anomaly_score(float surprise, float alarm_surprise) {
   if (surprise == kernels::kInf) return 1.0f;
   return surprise / (surprise + alarm_surprise);
-}
-
-bool scaling_pending(const smx_detector* det);
-
-// The level view's moving average after reading x (exactly x without smoothing). Once the
-// scaling is known, a reading's pull on it is limited to kInnovationLimit standard
-// deviations of the raw readings (the level's, scale, times sqrt((2 - s) / s) for an
-// average of weight s): one glitch then moves the level by s times that, not by s times the
-// glitch (a 1e10 reading held the level above the threshold for ~200 readings). Without
-// scaling there is no scale to measure by, and the level follows every reading. (16: SKAB's
-// FAR is 9.5 % with it, 12.4 % with 5.)
-constexpr float kInnovationLimit = 16.0f;
-float next_level(const smx_detector* det, const DetectorArrays& a, const float* x, uint32_t d) {
-  const float s = det->config.smoothing;
-  if (!det->has_previous || s >= 1.0f) return x[d];
-  float innovation = x[d] - a.level[d];
-  if (det->config.scaling != SMX_SCALING_NONE && !scaling_pending(det)) {
-    const float limit = kInnovationLimit * a.scale[d] * std::sqrt((2.0f - s) / s);
-    innovation = innovation > limit ? limit : (innovation < -limit ? -limit : innovation);
-  }
-  return a.level[d] + s * innovation;
 }
 
 bool scaling_pending(const smx_detector* det) {
@@ -263,20 +283,10 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
   const smx_detector_config& c = det->config;
   const DetectorArrays a = detector_arrays(det);
   smx_model* m = detector_model(det);
+  // The spike view and the level; the slow average follows once the learning gate's weight
+  // is known.
+  const Spike spike = advance_level(det, a, x);
   ++det->samples_seen;
-
-  // The spike view, before the level moves: the raw innovation's size in its own standard
-  // deviations (tracked below).
-  const Spike spike = track_innovations(det, a, x);
-
-  // Commit the level (compute_views used the same expression). The slow average follows
-  // once the learning gate's weight is known.
-  for (uint32_t d = 0; d < c.features; ++d) {
-    const float level = next_level(det, a, x, d);
-    if (!det->has_previous) a.slow[d] = level;
-    a.level[d] = level;
-  }
-  det->has_previous = 1;
 
   smx_detection result{kNaN, kNaN, 0.0f, 0.0f, 0.0f, -1, 0};
   if (!m->ready) {

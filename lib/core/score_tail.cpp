@@ -102,6 +102,12 @@ void tail_update(smx_score_tail& t, float score, float w, float rate, float trun
   const float above_median = (0.5f - truncation) / kept, above_upper = (0.1f - truncation) / kept;
   t.median += r * kMedianGain * sd * ((s <= t.median ? 0.0f : 1.0f) - above_median);
   t.upper += r * kUpperGain * sd * ((s <= t.upper ? 0.0f : 1.0f) - above_upper);
+  // Cantelli's inequality puts the 90 % quantile of any distribution at most 3 standard
+  // deviations above its mean: holding the estimate there lets it come down as fast as the
+  // moments do. The stochastic-approximation step alone comes down at a tenth of its gain
+  // (0.001 sd per score at the default rate), so a glitch among the first scores (1/n steps)
+  // held the threshold at 5 times its value 5,000 readings later.
+  if (t.upper > t.mean + 3.0f * sd) t.upper = t.mean + 3.0f * sd;
   if (t.upper < t.median) t.upper = t.median;
   if (s > upper) {
     // About one score in ten exceeds: a ten times larger step reflects the same recent past.
