@@ -13,15 +13,22 @@ namespace {
 // which the Robbins-Monro recursion converges at its optimal rate for normal scores.
 constexpr float kMedianGain = 2.5066283f;
 constexpr float kUpperGain = 5.6983f;
-// The smallest mean excess the fitted tail may have, in nats. A score is a log density, and
-// for data from a density p, P(-log p(X) > s) = integral over t > s of e^-t dV(t), V(t) the
-// volume where -log p < t: for Gaussian components V grows like t^(D/2), so the tail is
-// e^-s times a polynomial and its mean excess tends to 1 nat (0.84 at the 90 % quantile in one
-// dimension, 1 in two, 1.49 in eight). A smaller estimate comes from too few independent
-// scores, not from the stream: a smoothed level's scores are correlated over ~(2 - s) / s
-// readings, so the first hundreds of scores hold a handful of excursions. Without the floor
-// the first 2,000 readings of white noise raised 2.2 times the nominal alarms (tests/README.md).
+// A floor under the mean excess of the fitted tail, in nats, while the tracker has seen few
+// exceedances. A score is a log density, and for data from a density p, P(-log p(X) > s) =
+// integral over t > s of e^-t dV(t), V(t) the volume where -log p < t: for Gaussian
+// components V grows like t^(D/2), so the tail is e^-s times a polynomial and its mean excess
+// tends to 1 nat (0.84 at the 90 % quantile in one dimension, 1 in two, 1.49 in eight). The
+// first estimates rest on a handful of excursions (a smoothed level's scores are correlated
+// over ~(2 - s) / s readings) and came out far below that: the first 2,000 readings of white
+// noise raised 2 times the nominal alarms. A stream's own tail may be thinner still (a model
+// broader than the data: on the NAB demo a constant floor found 2 of the 4 windows instead of
+// 4), so the floor fades as exceedances come: 1 nat x n0 / (n0 + exceedances), n0 =
+// kFloorExceedances (half of it after ~5,000 readings).
 constexpr float kMinMeanExcess = 1.0f;
+constexpr float kFloorExceedances = 500.0f;
+// The floor's own floor: a tail thinner than this says nothing a float score could resolve,
+// and it keeps the threshold formula away from 0 / 0.
+constexpr float kLeastMeanExcess = 1e-3f;
 constexpr float kMaxTrackedScore = 1e18f;
 // The ranges the tracker's values stay in (see the invariants with the snapshot format):
 // the mean of scores clamped at kMaxTrackedScore, their variance (the largest squared
@@ -49,7 +56,10 @@ float mean_excess(const smx_score_tail& t, float truncation) {
     const float l = std::log(0.1f / truncation);
     e /= 1.0f - l / std::expm1(l);
   }
-  return e > kMinMeanExcess ? e : kMinMeanExcess;
+  const float ne = static_cast<float>(t.exceedances);
+  const float floor = std::fmax(kMinMeanExcess * kFloorExceedances / (kFloorExceedances + ne),
+                                kLeastMeanExcess);
+  return e > floor ? e : floor;
 }
 
 // Tail probability 1 - F(s) of the fitted score distribution: log-linear between the
