@@ -227,8 +227,10 @@ TEST(Detector, AGlitchNeitherBlindsItNorMovesItsThreshold) {
   // Each fault is flagged as often as without the glitch, to within 3 of its 100 rows, and
   // 500 rows after the glitch the threshold is within 10 % of the glitch-free run's (before
   // bounded influence, a 1e4 glitch left the threshold at 1,236 instead of 7.4 and the first
-  // fault unflagged; 1e10 blinded it to both faults).
-  for (int glitch_row : {1001, 2400, 6000}) {
+  // fault unflagged; 1e10 blinded it to both faults). Rows 40 to 200 are in the warm-up
+  // (200 readings), where a glitch is held: before, one of 1e2 there left the first fault
+  // unflagged.
+  for (int glitch_row : {40, 100, 199, 200, 1001, 2400, 6000}) {
     const GlitchRun clean = run_glitch_scenario(0.0f, -1, glitch_row + 500);
     for (float glitch : {1e2f, 1e4f, 1e10f, 1.8e19f}) {
       const GlitchRun run = run_glitch_scenario(glitch, glitch_row, glitch_row + 500);

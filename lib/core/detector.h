@@ -34,7 +34,8 @@ struct DetectorArrays {
   float* scale;     // scaling; during a warm-up scaling: the running sum of squared deviations
   float* level;     // moving average of the raw readings
   float* slow;      // slower moving average of the level (residual view)
-  float* innovation;  // mean square of the raw innovation x - previous level (spikes)
+  float* innovation;  // mean square of the raw innovation x - previous level (spikes); during
+                      //   the warm-up its sign bit marks a held glitch (detector.cpp)
   float* input;     // scratch: the views of the current reading
 };
 

@@ -38,7 +38,9 @@ namespace streamix::core {
 //              scales in [SMX_MIN_SCALE, SMX_MAX_SCALE]
 //   levels     level and slow |v| <= kMaxAbsLocation (moving averages of inputs); 0 before
 //              the first reading
-//   innovation mean squares in [0, SMX_MAX_VARIANCE], 0 before the second reading
+//   innovation mean squares, |v| in [0, SMX_MAX_VARIANCE], 0 before the second reading;
+//              negative (not -0: the sign bit marks a held reading) only while the model
+//              warms up
 namespace {
 
 constexpr uint32_t kDetectorSnapshotMagic = 0x53544453u;  // bytes "SDTS"
@@ -79,7 +81,7 @@ void transfer_detector_arrays(Archive& ar, const smx_detector_config& c, bool mo
   const bool running_sums = c.scaling == SMX_SCALING_WARMUP && !model_ready;
   const Kind kinds[] = {running_sums ? Kind::location : Kind::feature,
                         running_sums ? Kind::square_sum : Kind::finite, Kind::location,
-                        Kind::location, Kind::square_sum};
+                        Kind::location, model_ready ? Kind::square_sum : Kind::finite};
   float* const arrays[] = {a ? a->offset : nullptr, a ? a->scale : nullptr,
                            a ? a->level : nullptr,  a ? a->slow : nullptr,
                            a ? a->innovation : nullptr};
@@ -96,6 +98,9 @@ bool feature_state_is_valid(const smx_detector_config& c, uint64_t samples_seen,
                             float offset, float scale, float level, float slow, float innovation) {
   if (samples_seen == 0 && (level != 0.0f || slow != 0.0f)) return false;
   if (samples_seen <= 1 && innovation != 0.0f) return false;
+  // (ready: in range by its kind; a held reading's mark only while warming up, never on 0)
+  if (std::signbit(innovation) && (model_ready || innovation == 0.0f)) return false;
+  if (std::fabs(innovation) > kernels::kMaxVariance) return false;
   if (c.scaling == SMX_SCALING_NONE) return offset == 0.0f && scale == 1.0f;
   if (c.scaling == SMX_SCALING_WARMUP && !model_ready)
     return samples_seen > 0 || (offset == 0.0f && scale == 0.0f);
