@@ -6,6 +6,7 @@
 //   score_batch/<backend>/K:<K>/D:<D>  smx_score_batch over 4,096 samples, per sample
 //   observe/<backend>/far/K:16/D:16    14 of 16 components 100 sigma from the data
 //   em_iteration/armadillo/K:<K>/D:<D> fgmm_diag, one EM iteration over 4,096 samples, per sample
+//   observe/floor/K:<K>/D:<D>          the method with nothing else (method_floor.h)
 //   peak/fma/<target>                  independent FMAs in registers: the peak rate
 //   peak/fma_add/<target>              FMAs and adds together: what separate add pipes add
 //   <op>/highway:AVX2/...              Highway held to AVX2, beside xsimd on the same ISA
@@ -24,6 +25,7 @@
 
 #include "hardware_limit.h"
 #include "streamix/streamix.hpp"
+#include "method_floor.h"
 #include "textbook.h"
 #if STREAMIX_BENCH_ARMADILLO
 #include <armadillo>
@@ -125,6 +127,17 @@ void per_sample_textbook(benchmark::State& state, Op op, uint32_t k, uint32_t d,
   state.SetItemsProcessed(state.iterations());
 }
 
+void per_sample_floor(benchmark::State& state, uint32_t k, uint32_t d) {
+  const Setup s(k, d);
+  const std::vector<float> w(k, 1.0f / static_cast<float>(k));
+  std::vector<float> storage(METHOD_FLOOR_FLOATS(k, d));
+  method_floor m;
+  method_floor_init(&m, int(k), int(d), storage.data(), w.data(), s.means.data(), s.vars.data());
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(method_floor_observe(&m, s.sample(i++)));
+  state.SetItemsProcessed(state.iterations());
+}
+
 void score_batch_textbook(benchmark::State& state, uint32_t k, uint32_t d) {
   const Setup s(k, d);
   std::vector<float> out(kStreamLength);
@@ -178,6 +191,8 @@ void register_all() {
       }
       benchmark::RegisterBenchmark(("observe/textbook/" + shape).c_str(), per_sample_textbook,
                                    Op::observe, k, d, false);
+      if (d <= 16 && k <= 16)  // (the floor's product of variances stays in float range)
+        benchmark::RegisterBenchmark(("observe/floor/" + shape).c_str(), per_sample_floor, k, d);
       benchmark::RegisterBenchmark(("score/textbook/" + shape).c_str(), per_sample_textbook,
                                    Op::score, k, d, false);
       benchmark::RegisterBenchmark(("score_batch/textbook/" + shape).c_str(), score_batch_textbook,

@@ -2,7 +2,8 @@
  * logs one line per executed instruction): N calls of one operation on a K x D model, with
  * the operation, K, D and N read from the semihosting command line ("observe 2 4 100").
  * The operations: observe and score (the library, parameters set, no hold), and
- * textbook_observe and textbook_score (bench/textbook.c, compiled with the same flags).
+ * textbook_observe and textbook_score (bench/textbook.c, compiled with the same flags), and
+ * floor_observe (bench/method_floor.cpp: the method with nothing else).
  * Everything but the calls is the same whatever N is: the setup, and a pool of 64 samples
  * computed before the loop, so a run with N calls minus a run with none is N calls and N
  * loop iterations (a few instructions each). */
@@ -10,6 +11,7 @@
 
 #include "board.h"
 #include "streamix/streamix.h"
+#include "method_floor.h"
 #include "textbook.h"
 
 #define MAX_K 16
@@ -18,6 +20,7 @@
 
 static unsigned char storage[SMX_MODEL_BYTES(MAX_K, MAX_D, 0, 0)] __attribute__((aligned(64)));
 static float textbook_storage[TEXTBOOK_FLOATS(MAX_K, MAX_D)];
+static float floor_storage[METHOD_FLOOR_FLOATS(MAX_K, MAX_D)];
 static float weights[MAX_K], means[MAX_K * MAX_D], variances[MAX_K * MAX_D];
 static float pool[POOL * MAX_D];
 static volatile float sink; /* keeps every result live */
@@ -94,6 +97,8 @@ int main(void) {
   }
   textbook_gmm textbook;
   textbook_init(&textbook, (int)k, (int)d, textbook_storage, weights, means, variances);
+  method_floor floor_model;
+  method_floor_init(&floor_model, (int)k, (int)d, floor_storage, weights, means, variances);
 
   float log_p = 0.0f;
   if (same(op, "observe")) {
@@ -102,6 +107,8 @@ int main(void) {
     for (long i = 0; i < n; ++i) smx_score(model, pool + (i % POOL) * d, &log_p), sink = log_p;
   } else if (same(op, "textbook_observe")) {
     for (long i = 0; i < n; ++i) sink = textbook_observe(&textbook, pool + (i % POOL) * d);
+  } else if (same(op, "floor_observe")) {
+    for (long i = 0; i < n; ++i) sink = method_floor_observe(&floor_model, pool + (i % POOL) * d);
   } else if (same(op, "textbook_score")) {
     for (long i = 0; i < n; ++i) sink = textbook_score(&textbook, pool + (i % POOL) * d);
   } else {
