@@ -115,7 +115,6 @@ float next_level(const smx_detector* det, const DetectorArrays& a, const float* 
   return a.level[d] + s * innovation;
 }
 
-
 struct Spike {
   float z2 = 0.0f;      // the largest squared standardized innovation
   int32_t feature = -1;
