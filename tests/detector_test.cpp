@@ -242,6 +242,24 @@ TEST(Detector, AGlitchNeitherBlindsItNorMovesItsThreshold) {
   }
 }
 
+TEST(Detector, AStepInTheWarmupIsFollowedNotHeld) {
+  // The warm-up holds a reading far beyond the level, but not a change: a step of 50 sigma
+  // at reading 100 of the 200-reading warm-up is followed (the next reading beyond the limit
+  // confirms it), so the model initializes with the new level in it and the first scored
+  // reading, at the new level, scores as ordinary: below 5 nats (measured 0.21; with every
+  // far reading held and none confirming, 27).
+  smx_detector_config c;
+  smx_detector_config_init(&c, 2, 1);
+  Harness h(c);
+  std::mt19937 rng(23);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  for (int row = 1; row <= 201; ++row) {
+    const float x = g(rng) + (row >= 100 ? 50.0f : 0.0f);
+    const smx_detection d = h.detect(&x);
+    if (row == 201) EXPECT_LT(d.score, 5.0f);
+  }
+}
+
 TEST(Detector, AGlitchAmongTheFirstScoresWearsOff) {
   // The same scenario with the glitch among the first scored readings (the warm-up ends at
   // row 200), where the score tracker still takes plain averages: the faults are flagged as
