@@ -71,6 +71,27 @@ constexpr size_t count_arrays() {
 }
 static_assert(count_arrays() == kArrayCount, "one offset per array");
 
+// Where the average's arrays sit in for_each_array's order (the only ones that can be absent).
+struct ArrayRange {
+  size_t first, count;
+  __attribute__((always_inline)) constexpr bool contains(size_t i) const {
+    return i >= first && i < first + count;
+  }
+};
+constexpr ArrayRange average_arrays() {
+  ModelArrays a{};
+  size_t i = 0, first = kArrayCount, count = 0;
+  for_each_array(a, [&](float*& p) {
+    float** average_begin = &a.average.weight;
+    float** average_end = &a.average.half_precision;
+    if (&p >= average_begin && &p <= average_end) first = first < i ? first : i, ++count;
+    ++i;
+  });
+  return ArrayRange{first, count};
+}
+inline constexpr ArrayRange kAverageArrays = average_arrays();
+static_assert(kAverageArrays.count == 6, "the average's six arrays, in one run");
+
 bool averaging_enabled(const smx_config& c);
 inline kernels::Shape shape_of(const smx_config& c) {
   const uint32_t block = kernels::block_of(c.components);
