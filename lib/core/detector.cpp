@@ -59,12 +59,16 @@ float influence_limit(const smx_score_tail& t, float excess, float threshold, co
 constexpr float kInnovationRate = 0.01f;
 constexpr float kInnovationCap = 9.0f;
 constexpr float kSpikeSigmas = 8.0f;
-// The first innovations of a stream have nothing to be measured against: they seed the mean
-// square, and from the next one on a warm-up glitch is held (warmup_pull) and each term is
-// capped. (32: SKAB's flow meter steps by 1 for single readings about every 7 readings,
-// around an rms of 0.002; with a seed of 8 its first steps were held as glitches, which cost
-// SKAB F1 0.02; from 32 on they are in the seed.)
+// The first innovations of a stream have little to be measured against: they seed the mean
+// square, and from the next one on a warm-up glitch is held beyond kInnovationLimit (see
+// warmup_pull) and each term is capped. Within the seed, from its third reading on, only an
+// astronomical one is held: beyond kSeedInnovationLimit. (32 and 1,000: SKAB's flow meter
+// steps by 1 for single readings about every 7 readings, around an rms of 0.002, 660 of them;
+// holding its first steps as glitches, with a seed of 8 at the limit of 16, cost SKAB F1
+// 0.02.)
 constexpr uint64_t kSeedInnovations = 32;
+constexpr uint64_t kFirstHeldInnovations = 2;
+constexpr float kSeedInnovationLimit = 1000.0f;
 
 bool scaling_pending(const smx_detector* det);
 
@@ -86,8 +90,9 @@ uint64_t innovations_before(const smx_detector* det) {
 // What a warm-up reading does to its feature's level. A glitch there would reach the warm-up
 // scaling and the k-means initialization as data (after one 1e2 glitch at 100 sigma the
 // faults of the glitch test went unflagged), so once the mean square is seeded a reading
-// beyond kInnovationLimit root mean square innovations is held: the level stays, and the
-// mean square takes it as a reading at that limit (so that excursions which recur soon pass).
+// beyond kInnovationLimit root mean square innovations is held (within the seed, beyond
+// kSeedInnovationLimit): the level stays, and the mean square takes it as a reading at that
+// limit (so that excursions which recur soon pass).
 // The next reading beyond the limit confirms it: two in a row are a change, which the level
 // follows at once. A held reading is marked by the sign bit of its feature's mean square
 // (negative only during the warm-up; cleared when it ends).
@@ -95,10 +100,12 @@ enum class Pull { kMove, kHold, kConfirm };
 bool is_held(float innovation_ms) { return std::signbit(innovation_ms); }
 Pull warmup_pull(const smx_detector* det, const DetectorArrays& a, const float* x, uint32_t d) {
   if (!det->has_previous || detector_model(det)->ready) return Pull::kMove;
-  if (innovations_before(det) < kSeedInnovations) return Pull::kMove;
+  const uint64_t before = innovations_before(det);
+  if (before < kFirstHeldInnovations) return Pull::kMove;
+  const float limit = before < kSeedInnovations ? kSeedInnovationLimit : kInnovationLimit;
   const float ms = std::fabs(a.innovation[d]);
   const float v = x[d] - a.level[d];
-  if (!(ms > 0.0f) || !(v * v > kInnovationLimit * kInnovationLimit * ms)) return Pull::kMove;
+  if (!(ms > 0.0f) || !(v * v > limit * limit * ms)) return Pull::kMove;
   return is_held(a.innovation[d]) ? Pull::kConfirm : Pull::kHold;
 }
 
@@ -137,7 +144,10 @@ Spike advance_level(smx_detector* det, const DetectorArrays& a, const float* x) 
     if (pull == Pull::kHold) {
       const float ms = a.innovation[d];
       const float at_limit = kInnovationLimit * kInnovationLimit * ms;
-      a.innovation[d] = -std::fmin(ms + (at_limit - ms) / n, kernels::kMaxVariance);
+      // (in the seed the mean square is left as it is: a reading held there is no scale)
+      a.innovation[d] = before < kSeedInnovations
+                            ? -ms
+                            : -std::fmin(ms + (at_limit - ms) / n, kernels::kMaxVariance);
       continue;
     }
     if (det->has_previous) {
