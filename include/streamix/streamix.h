@@ -177,7 +177,7 @@ smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* 
  * tail's beyond 8, and score/threshold stay the model's). What one reading can teach the
  * model, the score tracker and the baselines is bounded (winsorized updates: README); in the
  * warm-up, a reading beyond 16 root-mean-square innovations of the level (1,000 among the
- * first 32 readings, from the 4th) is held unless the next one confirms a change.
+ * first 32 readings, from the 3rd) is held unless the next one confirms a change.
  * The score's distribution is tracked in fixed memory with forgetting: streaming estimates
  * of its median and 90 % quantile (stochastic approximation with a forgetting step) and an
  * exponential tail above the 90 % quantile fitted by its mean excess (peaks over threshold;

@@ -61,13 +61,14 @@ constexpr float kInnovationCap = 9.0f;
 constexpr float kSpikeSigmas = 8.0f;
 // The first innovations of a stream have little to be measured against: they seed the mean
 // square, and from the next one on a warm-up glitch is held beyond kInnovationLimit (see
-// warmup_pull) and each term is capped. Within the seed, from its third reading on, only an
+// warmup_pull) and each term is capped. Within the seed, from its third reading on (one
+// innovation in; a reading held wrongly there is confirmed by the next), only an
 // astronomical one is held: beyond kSeedInnovationLimit. (32 and 1,000: SKAB's flow meter
 // steps by 1 for single readings about every 7 readings, around an rms of 0.002, 660 of them;
 // holding its first steps as glitches, with a seed of 8 at the limit of 16, cost SKAB F1
 // 0.02.)
 constexpr uint64_t kSeedInnovations = 32;
-constexpr uint64_t kFirstHeldInnovations = 2;
+constexpr uint64_t kFirstHeldInnovations = 1;
 constexpr float kSeedInnovationLimit = 1000.0f;
 
 bool scaling_pending(const smx_detector* det);
