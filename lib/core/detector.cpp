@@ -110,10 +110,12 @@ Pull warmup_pull(const smx_detector* det, const DetectorArrays& a, const float* 
   return is_held(a.innovation[d]) ? Pull::kConfirm : Pull::kHold;
 }
 
-float next_level(const smx_detector* det, const DetectorArrays& a, const float* x, uint32_t d) {
+// (pull: warmup_pull's answer for this reading and feature)
+float next_level(const smx_detector* det, const DetectorArrays& a, const float* x, uint32_t d,
+                 Pull pull) {
   const float s = det->config.smoothing;
   if (!det->has_previous) return x[d];
-  if (warmup_pull(det, a, x, d) == Pull::kHold) return a.level[d];
+  if (pull == Pull::kHold) return a.level[d];
   if (s >= 1.0f) return x[d];
   float innovation = x[d] - a.level[d];
   if (det->config.scaling != SMX_SCALING_NONE && !scaling_pending(det)) {
@@ -141,14 +143,15 @@ Spike advance_level(smx_detector* det, const DetectorArrays& a, const float* x) 
   const float n = static_cast<float>(before + 1);
   for (uint32_t d = 0; d < det->config.features; ++d) {
     const Pull pull = warmup_pull(det, a, x, d);
-    const float level = next_level(det, a, x, d);
+    const float level = next_level(det, a, x, d, pull);
     if (pull == Pull::kHold) {
-      const float ms = a.innovation[d];
-      const float at_limit = kInnovationLimit * kInnovationLimit * ms;
       // (in the seed the mean square is left as it is: a reading held there is no scale)
-      a.innovation[d] = before < kSeedInnovations
-                            ? -ms
-                            : -std::fmin(ms + (at_limit - ms) / n, kernels::kMaxVariance);
+      float& ms = a.innovation[d];
+      if (before >= kSeedInnovations) {
+        const float at_limit = kInnovationLimit * kInnovationLimit * ms;
+        ms = std::fmin(ms + (at_limit - ms) / n, kernels::kMaxVariance);
+      }
+      ms = -ms;
       continue;
     }
     if (det->has_previous) {
@@ -307,7 +310,7 @@ bool compute_views(const smx_detector* det, const float* x) {
     if (!(c.views & bit)) continue;
     for (uint32_t d = 0; d < d_count; ++d, ++column) {
       // The same expressions detect() commits, so the state it stores is what was checked.
-      const float level = next_level(det, a, x, d);
+      const float level = next_level(det, a, x, d, warmup_pull(det, a, x, d));
       float v;
       if (bit == SMX_VIEW_LEVEL) {
         v = raw ? level : (level - a.offset[d]) / a.scale[d];

@@ -62,7 +62,8 @@ ModelArrays arrays_of(const smx_model* m) {
   const bool averaging = m->array_offset[kAverageArrays.first] != 0;
   for_each_array(a, [&](float*& p) __attribute__((always_inline)) {
     const uint32_t offset = m->array_offset[i];
-    const bool present = averaging || !kAverageArrays.contains(i);
+    // (unsigned: an index below the run wraps past its count)
+    const bool present = averaging || i - kAverageArrays.first >= kAverageArrays.count;
     p = present ? reinterpret_cast<float*>(base + offset) : nullptr;
     ++i;
   });

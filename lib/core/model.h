@@ -74,9 +74,6 @@ static_assert(count_arrays() == kArrayCount, "one offset per array");
 // Where the average's arrays sit in for_each_array's order (the only ones that can be absent).
 struct ArrayRange {
   size_t first, count;
-  __attribute__((always_inline)) constexpr bool contains(size_t i) const {
-    return i >= first && i < first + count;
-  }
 };
 constexpr ArrayRange average_arrays() {
   ModelArrays a{};

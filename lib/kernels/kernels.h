@@ -8,8 +8,9 @@
 // kBlock = 16 (a function of K alone, so every backend reads every model). Arrays start
 // aligned to min(4 P, 64) bytes, a whole vector of any width a kernel uses for the block.
 // Padding components k >= K carry weight 0 (log-weight -inf, set at creation), mean 0,
-// variance 1, so they never receive responsibility and never produce NaN. No operation changes a padding component's primary values; a backend may skip
-// the padding altogether (the scalar one does) or compute it along (the SIMD ones).
+// variance 1, so they never receive responsibility and never produce NaN. No operation
+// changes a padding component's primary values; a backend may skip the padding altogether
+// (the scalar one does) or compute it along (the SIMD ones).
 #ifndef STREAMIX_KERNELS_KERNELS_H
 #define STREAMIX_KERNELS_KERNELS_H
 

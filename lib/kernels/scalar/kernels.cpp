@@ -28,7 +28,8 @@ namespace {
 // l_j = log w + log_norm - sum_d half_precision (x_d - mean)^2 for the n components from
 // `first` (feature-major, so that a compiler vectorizes it on hosts). The first feature's
 // terms start the sums (0 + t = t: the same sums as from zero, without the zeroing, which
-// compiled to a memset call on the Cortex-M4).
+// compiled to a memset call on the Cortex-M4). Its own loop: a select of d == 0 in the one
+// loop cost the Cortex-M4 479 instructions per observe at 16 x 16.
 void log_joint_range(const EStepParams& p, const float* x, uint32_t first, uint32_t n, float* l) {
   const uint32_t stride = p.shape.stride;
   for (uint32_t d = 0; d < p.shape.features; ++d) {
