@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <random>
 #include <vector>
 
@@ -223,6 +224,23 @@ GlitchRun run_glitch_scenario(float glitch, int glitch_row, int probe) {
   return run;
 }
 
+// Each glitch at each row against the glitch-free run: both faults flagged as often, to
+// within 3 of their 100 rows, and the threshold at row probe(glitch row) within 10 %.
+template <class Probe>
+void expect_glitches_bounded(std::initializer_list<int> rows, std::initializer_list<float> glitches,
+                             Probe probe) {
+  for (int glitch_row : rows) {
+    const GlitchRun clean = run_glitch_scenario(0.0f, -1, probe(glitch_row));
+    for (float glitch : glitches) {
+      const GlitchRun run = run_glitch_scenario(glitch, glitch_row, probe(glitch_row));
+      for (int f = 0; f < 2; ++f)
+        EXPECT_GE(run.fault_flags[f], clean.fault_flags[f] - 3) << glitch << " at " << glitch_row;
+      EXPECT_NEAR(run.threshold_at_probe, clean.threshold_at_probe, 0.1f * clean.threshold_at_probe)
+          << glitch << " at " << glitch_row;
+    }
+  }
+}
+
 TEST(Detector, AGlitchNeitherBlindsItNorMovesItsThreshold) {
   // Each fault is flagged as often as without the glitch, to within 3 of its 100 rows, and
   // 500 rows after the glitch the threshold is within 10 % of the glitch-free run's (before
@@ -230,16 +248,8 @@ TEST(Detector, AGlitchNeitherBlindsItNorMovesItsThreshold) {
   // fault unflagged; 1e10 blinded it to both faults). Rows 40 to 200 are in the warm-up
   // (200 readings), where a glitch is held: before, one of 1e2 there left the first fault
   // unflagged.
-  for (int glitch_row : {40, 100, 199, 200, 1001, 2400, 6000}) {
-    const GlitchRun clean = run_glitch_scenario(0.0f, -1, glitch_row + 500);
-    for (float glitch : {1e2f, 1e4f, 1e10f, 1.8e19f}) {
-      const GlitchRun run = run_glitch_scenario(glitch, glitch_row, glitch_row + 500);
-      for (int f = 0; f < 2; ++f)
-        EXPECT_GE(run.fault_flags[f], clean.fault_flags[f] - 3) << glitch << " at " << glitch_row;
-      EXPECT_NEAR(run.threshold_at_probe, clean.threshold_at_probe, 0.1f * clean.threshold_at_probe)
-          << glitch << " at " << glitch_row;
-    }
-  }
+  expect_glitches_bounded({40, 100, 199, 200, 1001, 2400, 6000}, {1e2f, 1e4f, 1e10f, 1.8e19f},
+                          [](int row) { return row + 500; });
 }
 
 TEST(Detector, AnAstronomicalGlitchInTheSeedIsHeld) {
@@ -249,16 +259,7 @@ TEST(Detector, AnAstronomicalGlitchInTheSeedIsHeld) {
   // flagged (within 3 of 100) and the threshold at row 5,000 within 10 % of the clean run's
   // (measured: 99 and 99, 7.3 % at row 4). Without the seed's hold none of the 200 fault
   // readings was flagged.
-  const GlitchRun clean = run_glitch_scenario(0.0f, -1, 5000);
-  for (int glitch_row : {3, 4, 12, 30}) {
-    for (float glitch : {1e4f, 1e10f, 1.8e19f}) {
-      const GlitchRun run = run_glitch_scenario(glitch, glitch_row, 5000);
-      for (int f = 0; f < 2; ++f)
-        EXPECT_GE(run.fault_flags[f], clean.fault_flags[f] - 3) << glitch << " at " << glitch_row;
-      EXPECT_NEAR(run.threshold_at_probe, clean.threshold_at_probe, 0.1f * clean.threshold_at_probe)
-          << glitch << " at " << glitch_row;
-    }
-  }
+  expect_glitches_bounded({3, 4, 12, 30}, {1e4f, 1e10f, 1.8e19f}, [](int) { return 5000; });
 }
 
 TEST(Detector, AStepInTheWarmupIsFollowedNotHeld) {

@@ -24,6 +24,22 @@ namespace {
 
 using Storage = AlignedStorage;
 
+size_t detector_bytes(const smx_detector_config& c) {
+  size_t bytes = 0;
+  EXPECT_EQ(smx_detector_size(&c, &bytes), SMX_OK);
+  return bytes;
+}
+
+// A detector created in storage of its own, beside a second storage of the same size to
+// load its snapshots into.
+struct DetectorPair {
+  Storage a, b;
+  smx_detector* det = nullptr;
+  explicit DetectorPair(const smx_detector_config& c) : a(detector_bytes(c)), b(detector_bytes(c)) {
+    EXPECT_EQ(smx_detector_create(&c, a.data, a.size, &det), SMX_OK);
+  }
+};
+
 // The snapshot of x through the C API's size and save calls for its kind.
 template <class T>
 std::vector<unsigned char> snapshot_of(const T* x, smx_status (*size)(const T*, size_t*),
@@ -156,11 +172,10 @@ void check_detector_sequence(uint32_t seed) {
   std::mt19937 rng(seed);
   const uint32_t features = 1 + rng() % 3;
   const smx_detector_config c = random_detector_config(rng, features);
-  size_t bytes = 0;
-  ASSERT_EQ(smx_detector_size(&c, &bytes), SMX_OK);
-  Storage a(bytes), b(bytes);
-  smx_detector* det = nullptr;
-  ASSERT_EQ(smx_detector_create(&c, a.data, a.size, &det), SMX_OK);
+  DetectorPair pair(c);
+  smx_detector* det = pair.det;
+  ASSERT_NE(det, nullptr);
+  Storage& b = pair.b;
   if (c.scaling == SMX_SCALING_FIXED) {
     std::vector<float> offsets(features), scales(features);
     const float scale_choices[] = {SMX_MIN_SCALE, 1.0f, 1e10f, SMX_MAX_SCALE};
@@ -212,11 +227,10 @@ void warmup_spread_case(float spread, int at) {
   SCOPED_TRACE("spread " + std::to_string(spread));
   smx_detector_config c;
   smx_detector_config_init(&c, 2, 1);
-  size_t bytes = 0;
-  ASSERT_EQ(smx_detector_size(&c, &bytes), SMX_OK);
-  Storage a(bytes), b(bytes);
-  smx_detector* det = nullptr;
-  ASSERT_EQ(smx_detector_create(&c, a.data, a.size, &det), SMX_OK);
+  DetectorPair pair(c);
+  smx_detector* det = pair.det;
+  ASSERT_NE(det, nullptr);
+  Storage& b = pair.b;
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   smx_detection d{};
@@ -257,9 +271,7 @@ struct ReadyDetector {
     smx_detector_config_init(&cfg, 2, 1);
     cfg.model.init_samples = 50;
     cfg.calibration_samples = 20;
-    size_t bytes = 0;
-    EXPECT_EQ(smx_detector_size(&cfg, &bytes), SMX_OK);
-    storage = Storage(bytes);
+    storage = Storage(detector_bytes(cfg));
     EXPECT_EQ(smx_detector_create(&cfg, storage.data, storage.size, &det), SMX_OK);
     std::mt19937 rng(3);
     std::normal_distribution<float> g(20.0f, 2.0f);
@@ -284,9 +296,7 @@ bool rejects(std::vector<unsigned char> forged, size_t bytes, Load load) {
 }
 
 bool detector_rejects(const std::vector<unsigned char>& forged, const smx_detector_config& cfg) {
-  size_t bytes = 0;
-  EXPECT_EQ(smx_detector_size(&cfg, &bytes), SMX_OK);
-  return rejects(forged, bytes, [](const std::vector<unsigned char>& s, Storage& target) {
+  return rejects(forged, detector_bytes(cfg), [](const std::vector<unsigned char>& s, Storage& target) {
     smx_detector* det = nullptr;
     return smx_detector_snapshot_load(s.data(), s.size(), target.data, target.size, &det);
   });
@@ -363,11 +373,10 @@ TEST(ReachableStates, AHeldWarmupReadingSavesAndLoads) {
   for (const float next : {20.0f, 1e6f}) {
     smx_detector_config cfg;
     smx_detector_config_init(&cfg, 2, 1);
-    size_t bytes = 0;
-    ASSERT_EQ(smx_detector_size(&cfg, &bytes), SMX_OK);
-    Storage a(bytes), b(bytes);
-    smx_detector* det = nullptr;
-    ASSERT_EQ(smx_detector_create(&cfg, a.data, a.size, &det), SMX_OK);
+    DetectorPair pair(cfg);
+    smx_detector* det = pair.det;
+    ASSERT_NE(det, nullptr);
+    Storage& b = pair.b;
     std::mt19937 rng(5);
     std::normal_distribution<float> g(20.0f, 2.0f);
     smx_detection d{};
