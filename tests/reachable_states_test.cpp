@@ -418,6 +418,65 @@ std::vector<unsigned char> warming_model(smx_config* c) {
   return save(m);
 }
 
+TEST(ReachableStates, CountsStopAtTheirEndInsteadOfWrapping) {
+  // A model (and a detector) loaded with its sample count 5 below UINT64_MAX, a reachable
+  // state, takes 20 more samples: the count stays at UINT64_MAX and the state saves to a
+  // snapshot that loads. Before, the count wrapped to 14 and the snapshot was rejected
+  // (step_origin + steps > samples_seen; found by fuzz_snapshot_repaired).
+  smx_config c;
+  smx_config_init(&c, 2, 1);
+  c.init_samples = 0;
+  size_t bytes = 0;
+  ASSERT_EQ(smx_model_size(&c, &bytes), SMX_OK);
+  Storage a(bytes), b(bytes);
+  smx_model* m = nullptr;
+  ASSERT_EQ(smx_model_create(&c, a.data, a.size, &m), SMX_OK);
+  const float w[2] = {0.5f, 0.5f}, mu[2] = {-1.0f, 1.0f}, var[2] = {1.0f, 1.0f};
+  ASSERT_EQ(smx_model_set_params(m, w, mu, var), SMX_OK);
+  for (int i = 0; i < 30; ++i) {
+    const float x[1] = {static_cast<float>(i % 5) - 2.0f};
+    ASSERT_EQ(smx_observe(m, x, nullptr), SMX_OK);
+  }
+  std::vector<unsigned char> s = save(m);
+  forge::put_u64(s.data() + forge::kModelReady + 8, UINT64_MAX - 5);  // samples_seen
+  forge::repair(s);
+  smx_model* loaded = nullptr;
+  ASSERT_EQ(smx_snapshot_load(s.data(), s.size(), b.data, b.size, &loaded), SMX_OK);
+  for (int i = 0; i < 20; ++i) {
+    const float x[1] = {static_cast<float>(i % 5) - 2.0f};
+    ASSERT_EQ(smx_observe(loaded, x, nullptr), SMX_OK);
+  }
+  EXPECT_EQ(smx_samples_seen(loaded), UINT64_MAX);
+  const std::vector<unsigned char> after = save(loaded);
+  smx_model* again = nullptr;
+  EXPECT_EQ(smx_snapshot_load(after.data(), after.size(), a.data, a.size, &again), SMX_OK);
+
+  // The detector: its count, its scored count and its model's count, moved together.
+  ReadyDetector r;
+  std::vector<unsigned char> d = r.snapshot;
+  const uint64_t seen = 300, scored = 250;  // (init_samples 50)
+  const uint64_t end = UINT64_MAX - 5;
+  forge::put_u64(d.data() + forge::kDetectorSeen, end);
+  forge::put_u64(d.data() + forge::kDetectorSeen + 8, end - (seen - scored));
+  const size_t model = forge::detector_model_offset(d.data());
+  forge::put_u64(d.data() + model + forge::kModelReady + 8, end);
+  forge::repair(d);
+  Storage da(detector_bytes(r.cfg)), db(detector_bytes(r.cfg));
+  smx_detector* det = nullptr;
+  ASSERT_EQ(smx_detector_snapshot_load(d.data(), d.size(), da.data, da.size, &det), SMX_OK);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> g(20.0f, 2.0f);
+  smx_detection out{};
+  for (int i = 0; i < 20; ++i) {
+    const float x[1] = {g(rng)};
+    ASSERT_EQ(smx_detect(det, x, &out), SMX_OK);
+  }
+  const std::vector<unsigned char> dsaved = save(det);
+  smx_detector* dagain = nullptr;
+  EXPECT_EQ(smx_detector_snapshot_load(dsaved.data(), dsaved.size(), db.data, db.size, &dagain),
+            SMX_OK);
+}
+
 TEST(ReachableStates, ForgedModelStatesAreRejected) {
   smx_config c;
   const std::vector<unsigned char> warm = warming_model(&c);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/archive.h"
 #include "core/model.h"
 
 namespace streamix::core {
@@ -28,7 +29,11 @@ void follow_slow_average(smx_detector* det, const DetectorArrays& a, float weigh
     residual = learned + size_t{view_count(c.views) - 1} * c.features;
   for (uint32_t d = 0; d < c.features; ++d) {
     const float gap = residual != nullptr ? residual[d] * a.scale[d] : a.level[d] - a.slow[d];
-    a.slow[d] += r * gap;
+    // A moved residual is bounded in scaled units: times a scale up to SMX_MAX_SCALE it can
+    // carry the average past the range of raw readings (found by fuzz_snapshot_repaired: a
+    // slow average of -5.5e22 that the loader rejects). It stays within that range.
+    const float slow = a.slow[d] + r * gap;
+    a.slow[d] = slow > kMaxAbsLocation ? kMaxAbsLocation : (slow < -kMaxAbsLocation ? -kMaxAbsLocation : slow);
   }
 }
 
@@ -334,7 +339,7 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
   // The spike view and the level; the slow average follows once the learning gate's weight
   // is known.
   const Spike spike = advance_level(det, a, x);
-  ++det->samples_seen;
+  const bool counted = count_up(det->samples_seen);  // (as the model's count: the same value)
 
   smx_detection result{kNaN, kNaN, 0.0f, 0.0f, 0.0f, -1, 0};
   if (!m->ready) {
@@ -362,7 +367,7 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
     return;
   }
 
-  ++det->scored;
+  if (counted) ++det->scored;  // scored = samples_seen - init_samples, at every count
   const ModelArrays ma = arrays_of(m);
   const float log_p = take_sample(m, ma, a.input);
   smx_score_tail& tail = det->tail;
@@ -391,7 +396,8 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
     const float limit = influence_limit(tail, excess, result.threshold, ma);
     const float learned_log_p = winsorize(ma, a.input, log_p, limit);
     learn(m, ma, a.input, learned_log_p, weight);
-    if (std::isfinite(result.score))
+    // (updates <= scored at every count: the tracker stops with a saturated count)
+    if (std::isfinite(result.score) && tail.updates < det->scored)
       tail_update(tail, result.score < limit ? result.score : limit, weight, c.tail_rate, truncation);
     // (a moved reading scores at most the limit, below its own score: a different log p)
     follow_slow_average(det, a, weight, learned_log_p != log_p ? a.input : nullptr);

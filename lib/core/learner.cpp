@@ -77,11 +77,12 @@ void reseed(const ModelArrays& a, uint32_t k, uint32_t nearest, const float* x,
   }
 }
 
-void update_average(smx_model* m, const ModelArrays& a) {
+// (counted: whether the step was counted; the average's count follows the steps')
+void update_average(smx_model* m, const ModelArrays& a, bool counted) {
   const kernels::Shape s = a.stats.shape;
   const size_t vector_bytes = sizeof(float) * s.stride;
   const size_t matrix_bytes = vector_bytes * s.features;
-  ++m->averaged;
+  if (counted) ++m->averaged;
   if (m->averaged == 1) {  // copy exactly: avg + (x - avg) * 1 need not round to x
     std::memcpy(a.average.weight, a.iterate.weight, vector_bytes);
     std::memcpy(a.average.mean, a.iterate.mean, matrix_bytes);
@@ -189,7 +190,10 @@ void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, floa
     return;  // no component can take the sample: nothing to learn
   }
 
-  ++m->steps;
+  // Steps stop counting where they would pass the samples (count_up): step_origin + steps
+  // <= samples_seen stays true, and the average's count with them.
+  const bool counted = m->steps < m->samples_seen - m->step_origin;
+  if (counted) ++m->steps;
   const float gamma = weight * step_size(c, m->step_origin + m->steps);
   const bool refresh = m->steps > hold;
   if (reseeded < 0 && m->steps > hold + 1) {
@@ -201,7 +205,7 @@ void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, floa
     if (refresh) refresh_iterate(a);
   }
   if (refresh && averaging_enabled(c) && m->steps - hold >= c.average_from) {
-    update_average(m, a);
+    update_average(m, a, counted);
   }
   // This step ended the hold: from the next one on the iterate shares the statistics' arrays,
   // and its own ones, read for the last time above, go back to their creation values.
@@ -209,12 +213,12 @@ void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, floa
 }
 
 float take_sample(smx_model* m, const ModelArrays& a, const float* x) {
-  ++m->samples_seen;
+  count_up(m->samples_seen);
   return estep_sample(a, x);
 }
 
 float observe(smx_model* m, const float* x, const WarmupHook* hook) {
-  ++m->samples_seen;
+  count_up(m->samples_seen);
   if (!m->ready) return buffer_warmup_sample(m, x, hook);
   const ModelArrays a = arrays_of(m);
   const float log_p = estep_sample(a, x);

@@ -89,6 +89,16 @@ constexpr ArrayRange average_arrays() {
 inline constexpr ArrayRange kAverageArrays = average_arrays();
 static_assert(kAverageArrays.count == 6, "the average's six arrays, in one run");
 
+// Counts up to UINT64_MAX and stays there rather than wrap to 0: a counter of samples may
+// be loaded near its end, and a wrapped one broke the relations the snapshot loaders check
+// (a model loaded at 2^64 - 209 samples saved, 300 samples later, a snapshot that did not
+// load: fuzz_snapshot_repaired). Returns whether it counted.
+inline bool count_up(uint64_t& n) {
+  if (n == UINT64_MAX) return false;
+  ++n;
+  return true;
+}
+
 bool averaging_enabled(const smx_config& c);
 inline kernels::Shape shape_of(const smx_config& c) {
   const uint32_t block = kernels::block_of(c.components);
