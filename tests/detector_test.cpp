@@ -262,6 +262,42 @@ TEST(Detector, AnAstronomicalGlitchInTheSeedIsHeld) {
   expect_glitches_bounded({3, 4, 12, 30}, {1e4f, 1e10f, 1.8e19f}, [](int) { return 5000; });
 }
 
+TEST(Detector, AGlitchInTheFirstTwoReadingsRestartsTheStream) {
+  // A glitch in reading 1 or 2 is told at reading 3, as the one far from both others: the
+  // stream restarts there (samples_seen counts from it), both faults are flagged as without
+  // the glitch (within 3 of 100) and the threshold at row 5,000 is within 10 % of the clean
+  // run's (measured: 99 and 99). Without the restart none of the 200 fault readings was
+  // flagged after a 1e10 first or second reading, the threshold 3.2 instead of 8.5.
+  expect_glitches_bounded({1, 2}, {1e4f, 1e10f, 1.8e19f}, [](int) { return 5000; });
+  smx_detector_config c;
+  smx_detector_config_init(&c, 2, 1);
+  Harness h(c);
+  for (float x : {1e10f, 0.3f, -0.2f}) h.detect(&x);
+  EXPECT_EQ(smx_detector_samples_seen(h.det), 1u);
+}
+
+TEST(Detector, TheStreamRestartsOnceAndNotOnRepeatedValues) {
+  // An alternating stream (0, 1e6, 0, ... plus a drift) shows a far second reading at every
+  // third one: it restarts once, then warms up (ready 2 readings later than the warm-up's
+  // 200). Two equal readings give no distance: a quantized sensor's step between repeats
+  // (5, 6, 5) restarts nothing.
+  smx_detector_config c;
+  smx_detector_config_init(&c, 2, 1);
+  Harness alternating(c);
+  for (int row = 1; row <= 201; ++row) {
+    const float x = (row % 2 == 0 ? 1e6f : 0.0f) + 0.001f * row;
+    alternating.detect(&x);
+    EXPECT_EQ(smx_detector_samples_seen(alternating.det), static_cast<uint64_t>(row <= 2 ? row : row - 2)) << row;
+  }
+  EXPECT_EQ(smx_is_ready(smx_detector_model(alternating.det)), 0);
+  const float next = 1.0f;
+  alternating.detect(&next);
+  EXPECT_EQ(smx_is_ready(smx_detector_model(alternating.det)), 1);
+  Harness quantized(c);
+  for (float x : {5.0f, 6.0f, 5.0f, 5.0f, 6.0f, 5.0f}) quantized.detect(&x);
+  EXPECT_EQ(smx_detector_samples_seen(quantized.det), 6u);
+}
+
 TEST(Detector, AStepInTheWarmupIsFollowedNotHeld) {
   // The warm-up holds a reading far beyond the level, but not a change: a step of 50 sigma
   // at reading 100 of the 200-reading warm-up is followed (the next reading beyond the limit

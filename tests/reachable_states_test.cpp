@@ -403,6 +403,49 @@ TEST(ReachableStates, AHeldWarmupReadingSavesAndLoads) {
   }
 }
 
+TEST(ReachableStates, ARestartedStreamSavesAndLoads) {
+  // A glitch in the first reading restarts the stream at the third (the restarted flag, the
+  // seed of the new first reading): that state saves, loads and continues bit for bit alike.
+  // Forged: the flag other than 0 or 1, the flag before any reading, a seed row written
+  // before its reading.
+  smx_detector_config cfg;
+  smx_detector_config_init(&cfg, 2, 1);
+  DetectorPair pair(cfg);
+  smx_detector* det = pair.det;
+  ASSERT_NE(det, nullptr);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  smx_detection d{};
+  for (float x : {1e10f, g(rng), g(rng)}) ASSERT_EQ(smx_detect(det, &x, &d), SMX_OK);
+  ASSERT_EQ(smx_detector_samples_seen(det), 1u);
+  const std::vector<unsigned char> snap = save(det);
+  EXPECT_EQ(forge::get_u32(snap.data() + forge::kDetectorRestarted), 1u);
+  smx_detector* copy = nullptr;
+  ASSERT_EQ(smx_detector_snapshot_load(snap.data(), snap.size(), pair.b.data, pair.b.size, &copy), SMX_OK);
+  for (int i = 0; i < 300; ++i) {
+    const float x[1] = {g(rng)};
+    smx_detection da{}, db{};
+    ASSERT_EQ(smx_detect(det, x, &da), SMX_OK);
+    ASSERT_EQ(smx_detect(copy, x, &db), SMX_OK);
+    ASSERT_EQ(std::memcmp(&da, &db, sizeof da), 0) << i;
+  }
+  EXPECT_EQ(save(det), save(copy));
+  std::vector<unsigned char> forged = snap;
+  forge::put_u32(forged.data() + forge::kDetectorRestarted, 2);
+  EXPECT_TRUE(detector_rejects(forged, cfg));
+  const size_t second_seed = forge::kDetectorArrays + 4 * 6;  // D = 1: the seed's second row
+  forged = snap;
+  forge::put_f32(forged.data() + second_seed, 0.5f);
+  EXPECT_TRUE(detector_rejects(forged, cfg));
+  forged = snap;
+  forge::put_f32(forged.data() + second_seed, -0.0f);
+  EXPECT_TRUE(detector_rejects(forged, cfg));
+  DetectorPair fresh(cfg);
+  forged = save(fresh.det);
+  forge::put_u32(forged.data() + forge::kDetectorRestarted, 1);
+  EXPECT_TRUE(detector_rejects(forged, cfg));
+}
+
 // A model in its warm-up (K = 2, D = 1, 5 of 20 samples buffered) and its snapshot.
 std::vector<unsigned char> warming_model(smx_config* c) {
   smx_config_init(c, 2, 1);

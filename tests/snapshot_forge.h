@@ -24,9 +24,10 @@ inline constexpr size_t kDetectorFeatures = 12;     // u32 features
 inline constexpr size_t kDetectorSeen = 52;         // u64 samples_seen, u64 scored, ...
 inline constexpr size_t kDetectorTailUpdates = 68;  // u64 updates, u64 exceedances
 inline constexpr size_t kDetectorTail = 84;         // f32 mean, variance, median, upper, excess
-inline constexpr size_t kDetectorArrays = 104;      // f32 offset[D], scale[D], level[D], slow[D],
-inline constexpr size_t kDetectorArrayCount = 5;    //   innovation[D] (version 2)
-inline constexpr uint32_t kDetectorVersion = 2;
+inline constexpr size_t kDetectorRestarted = 104;   // u32 restarted
+inline constexpr size_t kDetectorArrays = 108;      // f32 offset[D], scale[D], level[D], slow[D],
+inline constexpr size_t kDetectorArrayCount = 7;    //   innovation[D], seed[2 D] (version 3)
+inline constexpr uint32_t kDetectorVersion = 3;
 
 inline uint32_t get_u32(const unsigned char* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;

@@ -284,28 +284,37 @@ TEST(CrossArchSnapshot, LoadsTheX86DetectorAndSavesTheSameBytes) {
   EXPECT_TRUE(std::isfinite(r.score) && std::isfinite(r.threshold));
 }
 
-TEST(CrossArchSnapshot, LoadsAVersion1DetectorAndSavesVersion2) {
-  const std::vector<unsigned char> v1 = read_fixture("detector_v1.smx");
-  ASSERT_FALSE(v1.empty());
-  ASSERT_EQ(v1[4], 1);  // the format version, little-endian
+// An older detector format loads and saves as the current one, `grown` bytes longer (D = 4).
+void expect_older_detector_loads(const char* fixture, unsigned char version, size_t grown) {
+  const std::vector<unsigned char> old = read_fixture(fixture);
+  ASSERT_FALSE(old.empty());
+  ASSERT_EQ(old[4], version);  // the format version, little-endian
   streamix::detector d;
-  ASSERT_EQ(streamix::detector::load(v1, d), streamix::status::ok);
+  ASSERT_EQ(streamix::detector::load(old, d), streamix::status::ok);
   EXPECT_EQ(d.samples_seen(), 1000u);
   size_t bytes = 0, written = 0;
   ASSERT_EQ(d.snapshot_size(bytes), streamix::status::ok);
-  EXPECT_EQ(bytes, v1.size() + 4 * 4);  // one more array of D = 4 floats
-  std::vector<unsigned char> v2(bytes);
-  ASSERT_EQ(d.save(v2, written), streamix::status::ok);
-  EXPECT_EQ(v2[4], 2);
+  EXPECT_EQ(bytes, old.size() + grown);
+  std::vector<unsigned char> now(bytes);
+  ASSERT_EQ(d.save(now, written), streamix::status::ok);
+  EXPECT_EQ(now[4], 3);
   streamix::detector again;
-  ASSERT_EQ(streamix::detector::load(v2, again), streamix::status::ok);
-  // The innovations start from the next readings: the first one sets them, none is a spike.
+  ASSERT_EQ(streamix::detector::load(now, again), streamix::status::ok);
+  // (version 1) The innovations start from the next readings: the first one sets them, none
+  // is a spike.
   for (int i = 0; i < 50; ++i) {
     const float x[4] = {0.01f * i, 0.1f, 0.2f, 0.3f};
     smx_detection r{};
     ASSERT_EQ(d.detect(x, r), streamix::status::ok);
     EXPECT_TRUE(std::isfinite(r.score) && std::isfinite(r.surprise)) << i;
   }
+}
+
+TEST(CrossArchSnapshot, LoadsVersion1And2DetectorsAndSavesVersion3) {
+  // Version 2 added the innovation array (D floats), version 3 the seed (2 D floats) and the
+  // restarted flag (4 bytes).
+  expect_older_detector_loads("detector_v1.smx", 1, 4 * 4 + 2 * 4 * 4 + 4);
+  expect_older_detector_loads("detector_v2.smx", 2, 2 * 4 * 4 + 4);
 }
 
 }  // namespace

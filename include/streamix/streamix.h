@@ -252,13 +252,13 @@ typedef struct smx_detection {
 typedef struct smx_detector smx_detector;
 
 /*
- * Storage size, as an integer constant expression: a 256-byte header, 5 D + D V floats of
+ * Storage size, as an integer constant expression: a 256-byte header, 7 D + D V floats of
  * state (rounded up to 64 bytes), then the model with D V features.
  *   SMX_DETECTOR_BYTES(K, D, V, N, A) with V = SMX_VIEW_COUNT(views), N = model.init_samples,
  *   A = 1 if model.average_from > 0.
  */
 #define SMX_DETECTOR_BYTES(K, D, V, N, A)                                                   \
-  ((size_t)256u + ((size_t)4u * (size_t)(D) * (5u + (size_t)(V)) + 63u) / 64u * 64u +       \
+  ((size_t)256u + ((size_t)4u * (size_t)(D) * (7u + (size_t)(V)) + 63u) / 64u * 64u +       \
    SMX_MODEL_BYTES(K, (size_t)(D) * (size_t)(V), N, A))
 
 /* Fills *cfg with the defaults above for K components and D features (cfg may be NULL). */

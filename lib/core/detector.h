@@ -14,6 +14,7 @@
 struct smx_detector {
   uint32_t magic;  // streamix::core::kDetectorMagic once created
   uint32_t has_previous;  // 1 once the views have a previous reading
+  uint32_t restarted;     // 1 once a glitch among the first two readings restarted the stream
   smx_detector_config config;
   uint64_t samples_seen;  // readings accepted by smx_detect
   uint64_t scored;        // readings scored (the model was ready)
@@ -28,7 +29,7 @@ static_assert(sizeof(smx_detector) <= kDetectorHeaderBytes, "the size formula re
 
 // The per-feature state, kStateArrays arrays of D floats, and the model's input (D x views
 // floats).
-inline constexpr size_t kStateArrays = 5;
+inline constexpr size_t kStateArrays = 7;
 struct DetectorArrays {
   float* offset;    // scaling; during a warm-up scaling: the running mean
   float* scale;     // scaling; during a warm-up scaling: the running sum of squared deviations
@@ -36,6 +37,8 @@ struct DetectorArrays {
   float* slow;      // slower moving average of the level (residual view)
   float* innovation;  // mean square of the raw innovation x - previous level (spikes); during
                       //   the warm-up its sign bit marks a held glitch (detector.cpp)
+  float* seed;      // the first two raw readings, D floats each (a glitch among them, told
+                    //   at the third: detector.cpp); 0 before they arrive
   float* input;     // scratch: the views of the current reading
 };
 
@@ -54,6 +57,11 @@ smx_model* detector_model(const smx_detector* det);
 
 smx_detector* create_detector(const smx_detector_config& c, void* storage);
 
+// Whether reading x shows one of the first two readings to have been a glitch, and the
+// stream restarts at x (restart_stream; detector.cpp says when).
+bool seed_glitch_restarts(const smx_detector* det, const float* x);
+// The detector as created, with a fixed scaling kept: the next reading is the first.
+void restart_stream(smx_detector* det);
 // Computes the views of x into the input scratch without changing any state; false if one
 // leaves the model's feature range (|v| > SMX_MAX_ABS_FEATURE, or not finite).
 bool compute_views(const smx_detector* det, const float* x);
