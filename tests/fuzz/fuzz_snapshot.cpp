@@ -39,12 +39,13 @@ void fuzz_detector(const uint8_t* data, size_t size) {
   std::vector<unsigned char> again(bytes);
   require(smx_detector_snapshot_save(det, again.data(), again.size(), &written) == SMX_OK);
   require(written == bytes);
-  if (data[4] == 1) {
-    // Format 1 (no innovation array) saves as format 2, D floats longer, which loads and
-    // saves itself back.
+  if (data[4] < 3) {
+    // Formats 1 (no innovation array) and 2 (no seed) save as format 3, longer by those
+    // arrays and the restarted flag, which loads and saves itself back.
     const size_t stored = size_t{data[8]} | size_t{data[9]} << 8 | size_t{data[10]} << 16 |
                           size_t{data[11]} << 24;  // the snapshot's own length field
-    require(bytes == stored + 4 * size_t{cfg.features} && again[4] == 2);
+    const size_t grown = 4 * size_t{cfg.features} * (data[4] == 1 ? 3 : 2) + 4;
+    require(bytes == stored + grown && again[4] == 3);
     smx_detector* reloaded = nullptr;
     require(smx_detector_snapshot_load(again.data(), again.size(), g_storage, kStorageBytes,
                                        &reloaded) == SMX_OK);

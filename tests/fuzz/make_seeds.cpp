@@ -32,7 +32,8 @@ std::vector<unsigned char> snapshot_of(const streamix::config& cfg, int samples)
   return bytes;
 }
 
-std::vector<unsigned char> detector_snapshot_of(uint32_t views, int samples) {
+// (glitch: the first reading, which the third restarts the stream after)
+std::vector<unsigned char> detector_snapshot_of(uint32_t views, int samples, bool glitch = false) {
   streamix::detector_config cfg(2, 3);
   cfg.views(views);
   cfg.model(cfg.model().init_samples(20));
@@ -42,6 +43,7 @@ std::vector<unsigned char> detector_snapshot_of(uint32_t views, int samples) {
   for (int i = 0; i < samples; ++i) {
     float x[3];
     for (int j = 0; j < 3; ++j) x[j] = float((i * 7 + j * 5) % 11) * (i % 2 ? 1.0f : -1.0f);
+    if (glitch && i == 0) x[0] = 1e10f;
     (void)det.detect(x, d);
   }
   size_t n = 0, written = 0;
@@ -59,8 +61,11 @@ int main(int argc, char** argv) {
   write(dir + "/snapshot/ready", snapshot_of(streamix::config(2, 3), 200));
   write(dir + "/snapshot/warming_up", snapshot_of(streamix::config(3, 2), 7));
   write(dir + "/snapshot/averaged", snapshot_of(streamix::config(2, 1).average_from(5), 300));
-  write(dir + "/snapshot/detector_ready", detector_snapshot_of(SMX_VIEW_LEVEL | SMX_VIEW_RESIDUAL, 300));
-  write(dir + "/snapshot/detector_warming_up", detector_snapshot_of(SMX_VIEW_LEVEL, 5));
+  // (detector format 3; the corpus keeps seeds of formats 1, unsuffixed, and 2)
+  write(dir + "/snapshot/detector_ready_v3", detector_snapshot_of(SMX_VIEW_LEVEL | SMX_VIEW_RESIDUAL, 300));
+  write(dir + "/snapshot/detector_warming_up_v3", detector_snapshot_of(SMX_VIEW_LEVEL, 5));
+  write(dir + "/snapshot/detector_seeded_v3", detector_snapshot_of(SMX_VIEW_LEVEL | SMX_VIEW_DELTA, 2));
+  write(dir + "/snapshot/detector_restarted_v3", detector_snapshot_of(SMX_VIEW_LEVEL, 4, true));
   // fuzz_api: kernels, K, D, init_samples, average_from, raw-field mask, then calls.
   write(dir + "/api/burst_then_calls", {0, 2, 2, 8, 0, 0, 7, 3, 7, 9, 1, 10, 20, 30, 40, 5, 2, 5, 6});
   write(dir + "/api/set_params", {1, 1, 1, 0, 0, 0, 3, 50, 8, 60, 8, 10, 16, 10, 16, 10, 1, 10, 2, 4});
