@@ -11,8 +11,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # Everything the build, the tests, the reliability checks and the fixture scripts use.
 # libarmadillo-dev: the benchmark's batch-GMM peer (Armadillo's gmm_diag), so that the
 # README's performance table is reproducible from a fresh clone.
+# pybind11-dev, python3-dev, python3-pytest: the Python package and its tests (preset host).
 packages=(cmake ninja-build g++ gcc pkgconf libgtest-dev libbenchmark-dev libhwy-dev
-          libxsimd-dev libarmadillo-dev python3-sklearn python3-numpy python3-matplotlib clang
+          libxsimd-dev libarmadillo-dev python3-sklearn python3-numpy python3-matplotlib
+          pybind11-dev python3-dev python3-pytest clang
           libclang-rt-14-dev valgrind gcc-arm-none-eabi libnewlib-arm-none-eabi
           libstdc++-arm-none-eabi-newlib qemu-system-arm)
 # The ARM Linux builds (tests only): cross compilers, qemu-user, and Debian's multiarch
