@@ -192,6 +192,12 @@ def test_wrong_shapes_and_settings_raise():
         streamix.Detector(2, smoothing=5)
     with pytest.raises(TypeError, match="smothing"):
         streamix.Detector(2, smothing=0.5)
+    with pytest.raises(ValueError, match="one value per feature"):
+        streamix.Detector(2, offsets=[0.0], scales=[1.0])
+    with pytest.raises(ValueError):
+        streamix.Detector(2, offsets=[0.0, 0.0], scales=[1.0, -1.0])
+    fixed = streamix.Detector(2, offsets=[0.0, 1.0], scales=[1.0, 2.0], init_samples=20)
+    assert np.isfinite(fixed.detect(two_blobs(30))["score"][-1])
     with pytest.raises(ValueError):
         streamix.OnlineGaussianMixture.from_bytes(b"not a snapshot")
     b = bytearray(model.partial_fit(np.zeros((30, 3)) + np.arange(3)).to_bytes())
