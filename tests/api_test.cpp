@@ -108,34 +108,48 @@ TEST(Api, NullPointersAreArgumentErrors) {
 }
 
 TEST(Api, InvalidConfigsAreRejected) {
-  auto expect_invalid = [](void (*edit)(smx_config&), const char* what) {
+  // Each rejected, with smx_config_problem naming the field first (field: its name).
+  auto expect_invalid = [](void (*edit)(smx_config&), const char* what, const char* field) {
     smx_config c;
     smx_config_init(&c, 4, 3);
+    EXPECT_EQ(smx_config_problem(&c), nullptr);
     edit(c);
     size_t n = 0;
     EXPECT_EQ(smx_model_size(&c, &n), SMX_ERR_ARGUMENT) << what;
+    const char* problem = smx_config_problem(&c);
+    ASSERT_NE(problem, nullptr) << what;
+    EXPECT_EQ(std::string(problem).rfind(std::string(field) + " must be", 0), 0u) << what << ": " << problem;
     Storage s(1 << 16);
     smx_model* m = nullptr;
     EXPECT_EQ(smx_model_create(&c, s.data, s.size, &m), SMX_ERR_ARGUMENT) << what;
   };
-  expect_invalid([](smx_config& c) { c.components = 0; }, "K = 0");
-  expect_invalid([](smx_config& c) { c.features = 0; }, "D = 0");
-  expect_invalid([](smx_config& c) { c.components = SMX_MAX_COMPONENTS + 1; }, "K too large");
-  expect_invalid([](smx_config& c) { c.features = SMX_MAX_FEATURES + 1; }, "D too large");
-  expect_invalid([](smx_config& c) { c.step_exponent = 0.5f; }, "alpha = 0.5");
-  expect_invalid([](smx_config& c) { c.step_exponent = 1.01f; }, "alpha > 1");
-  expect_invalid([](smx_config& c) { c.step_exponent = NAN; }, "alpha NaN");
-  expect_invalid([](smx_config& c) { c.step_offset = 0.5f; }, "t0 < 1");
-  expect_invalid([](smx_config& c) { c.step_offset = INFINITY; }, "t0 inf");
-  expect_invalid([](smx_config& c) { c.step_floor = 1.0f; }, "gamma_min = 1");
-  expect_invalid([](smx_config& c) { c.step_floor = -0.1f; }, "gamma_min < 0");
-  expect_invalid([](smx_config& c) { c.init_samples = 3; }, "init_samples < K");
-  expect_invalid([](smx_config& c) { c.init_samples = SMX_MAX_INIT_SAMPLES + 1; }, "N too large");
-  expect_invalid([](smx_config& c) { c.variance_floor = 0.0f; }, "variance floor 0");
-  expect_invalid([](smx_config& c) { c.variance_floor = 1e-40f; }, "variance floor denormal");
-  expect_invalid([](smx_config& c) { c.weight_floor = 0.0f; }, "weight floor 0");
-  expect_invalid([](smx_config& c) { c.weight_floor = 0.25f; }, "weight floor K * w >= 1");
+  expect_invalid([](smx_config& c) { c.components = 0; }, "K = 0", "components");
+  expect_invalid([](smx_config& c) { c.features = 0; }, "D = 0", "features");
+  expect_invalid([](smx_config& c) { c.components = SMX_MAX_COMPONENTS + 1; }, "K too large", "components");
+  expect_invalid([](smx_config& c) { c.features = SMX_MAX_FEATURES + 1; }, "D too large", "features");
+  expect_invalid([](smx_config& c) { c.step_exponent = 0.5f; }, "alpha = 0.5", "step_exponent");
+  expect_invalid([](smx_config& c) { c.step_exponent = 1.01f; }, "alpha > 1", "step_exponent");
+  expect_invalid([](smx_config& c) { c.step_exponent = NAN; }, "alpha NaN", "step_exponent");
+  expect_invalid([](smx_config& c) { c.step_offset = 0.5f; }, "t0 < 1", "step_offset");
+  expect_invalid([](smx_config& c) { c.step_offset = INFINITY; }, "t0 inf", "step_offset");
+  expect_invalid([](smx_config& c) { c.step_floor = 1.0f; }, "gamma_min = 1", "step_floor");
+  expect_invalid([](smx_config& c) { c.step_floor = -0.1f; }, "gamma_min < 0", "step_floor");
+  expect_invalid([](smx_config& c) { c.init_samples = 3; }, "init_samples < K", "init_samples");
+  expect_invalid([](smx_config& c) { c.init_samples = SMX_MAX_INIT_SAMPLES + 1; }, "N too large", "init_samples");
+  expect_invalid([](smx_config& c) { c.variance_floor = 0.0f; }, "variance floor 0", "variance_floor");
+  expect_invalid([](smx_config& c) { c.variance_floor = 1e-40f; }, "variance floor denormal", "variance_floor");
+  expect_invalid([](smx_config& c) { c.weight_floor = 0.0f; }, "weight floor 0", "weight_floor");
+  expect_invalid([](smx_config& c) { c.weight_floor = 0.25f; }, "weight floor K * w >= 1", "weight_floor");
   smx_config_init(nullptr, 1, 1);  // tolerated: does nothing
+  EXPECT_EQ(smx_config_problem(nullptr), nullptr);
+  smx_detector_config d;
+  smx_detector_config_init(&d, 2, 3);
+  EXPECT_EQ(smx_detector_config_problem(&d), nullptr);
+  d.alarm_rate = 0.5f;
+  EXPECT_STREQ(smx_detector_config_problem(&d), "alarm_rate must be in [1.2e-38, 0.1]");
+  d.alarm_rate = 0.01f;
+  d.model.step_exponent = 2.0f;  // the model's rules, named as in smx_config
+  EXPECT_STREQ(smx_detector_config_problem(&d), "step_exponent must be in (0.5, 1]");
 }
 
 TEST(Api, StorageTooSmallOrMisaligned) {

@@ -85,6 +85,9 @@ void smx_config_init(smx_config* cfg, uint32_t components, uint32_t features);
 
 /* Validates cfg and gives the storage it needs. */
 smx_status smx_model_size(const smx_config* cfg, size_t* bytes);
+/* Why cfg is invalid: the first rule it breaks, naming the field and its range (a static
+ * string, e.g. "step_exponent must be in (0.5, 1]"); NULL if cfg is valid or NULL. */
+const char* smx_config_problem(const smx_config* cfg);
 
 /* Creates a model in storage (aligned to SMX_STORAGE_ALIGN, at least smx_model_size bytes).
  * The model is not ready until it has parameters: either set them, or observe init_samples
@@ -264,6 +267,8 @@ typedef struct smx_detector smx_detector;
 /* Fills *cfg with the defaults above for K components and D features (cfg may be NULL). */
 void smx_detector_config_init(smx_detector_config* cfg, uint32_t components, uint32_t features);
 smx_status smx_detector_size(const smx_detector_config* cfg, size_t* bytes);
+/* As smx_config_problem, for a detector's config (its model's fields named as in smx_config). */
+const char* smx_detector_config_problem(const smx_detector_config* cfg);
 /* Creates a detector in storage (aligned to SMX_STORAGE_ALIGN, at least smx_detector_size). */
 smx_status smx_detector_create(const smx_detector_config* cfg, void* storage,
                                size_t storage_bytes, smx_detector** detector);

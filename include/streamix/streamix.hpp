@@ -91,6 +91,8 @@ class config {
   [[nodiscard]] status storage_bytes(size_t& bytes) const noexcept {
     return static_cast<status>(smx_model_size(&c_, &bytes));
   }
+  // Why the config is invalid (the field and its range), or nullptr.
+  const char* problem() const noexcept { return smx_config_problem(&c_); }
 
  private:
   smx_config c_{};
@@ -341,6 +343,7 @@ class detector_config {
   [[nodiscard]] status storage_bytes(size_t& bytes) const noexcept {
     return static_cast<status>(smx_detector_size(&c_, &bytes));
   }
+  const char* problem() const noexcept { return smx_detector_config_problem(&c_); }
 
  private:
   smx_detector_config c_{};

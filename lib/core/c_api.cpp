@@ -41,6 +41,10 @@ void smx_config_init(smx_config* cfg, uint32_t components, uint32_t features) {
   cfg->average_from = 0;
 }
 
+const char* smx_config_problem(const smx_config* cfg) {
+  return cfg == nullptr ? nullptr : core::config_problem(*cfg);
+}
+
 smx_status smx_model_size(const smx_config* cfg, size_t* bytes) {
   if (cfg == nullptr || bytes == nullptr || !core::config_is_valid(*cfg)) return SMX_ERR_ARGUMENT;
   *bytes = core::carve_storage(*cfg, nullptr, nullptr);

@@ -39,6 +39,10 @@ void smx_detector_config_init(smx_detector_config* cfg, uint32_t components, uin
   if (cfg->model.init_samples < 200 && components <= SMX_MAX_COMPONENTS) cfg->model.init_samples = 200;
 }
 
+const char* smx_detector_config_problem(const smx_detector_config* cfg) {
+  return cfg == nullptr ? nullptr : core::detector_config_problem(*cfg);
+}
+
 smx_status smx_detector_size(const smx_detector_config* cfg, size_t* bytes) {
   if (cfg == nullptr || bytes == nullptr || !core::detector_config_is_valid(*cfg))
     return SMX_ERR_ARGUMENT;

@@ -123,6 +123,8 @@ inline bool iterate_shares_stats(const smx_model* m) {
 ModelArrays arrays_of(const smx_model* m);
 
 // Validates a config (limits, ranges, finite values). The one definition of "valid".
+// Null if c is a valid config, else the first rule it breaks, naming the field and its range.
+const char* config_problem(const smx_config& c);
 bool config_is_valid(const smx_config& c);
 
 // A variance within [floor, kernels::kMaxVariance] (+inf gives the ceiling).

@@ -239,9 +239,16 @@ bool build_detector_config(const DetectorSettings& settings, uint32_t features,
             " features; choose some with --columns)";
     return false;
   }
-  size_t bytes = 0;
-  if (smx_detector_size(&cfg, &bytes) != SMX_OK) {
-    error = "these model and detector settings are not a valid combination (see --help)";
+  if (const char* problem = smx_detector_config_problem(&cfg)) {
+    // The rule names its field; the option of that name (with '-' for '_'), if given, is
+    // named with its value.
+    const std::string text = problem;
+    std::string option = text.substr(0, text.find(' '));
+    for (char& ch : option) ch = ch == '_' ? '-' : ch;
+    error = text;
+    for (const auto& [name, value] : settings.options) {
+      if (name == option) error = "--" + name + " " + value + ": " + text;
+    }
     return false;
   }
   if (cfg.scaling == SMX_SCALING_FIXED &&

@@ -196,6 +196,7 @@ class Model {
 
  private:
   static size_t size_of(const smx_config& c) {
+    if (const char* problem = smx_config_problem(&c)) throw py::value_error(problem);
     size_t bytes = 0;
     const smx_status s = smx_model_size(&c, &bytes);
     if (s != SMX_OK) fail("model settings", s);

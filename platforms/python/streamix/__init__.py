@@ -271,7 +271,11 @@ class Detector:
         self.n_components = n_components
         self.settings = dict(settings)
         self._feature_names = None
-        self._detector = _streamix.Detector(int(n_features), pairs)
+        try:
+            self._detector = _streamix.Detector(int(n_features), pairs)
+        except ValueError as e:  # the CLI's wording ("--alarm-rate 0.5: ...") in Python's
+            message = _re.sub(r"--([a-z-]+) ", lambda m: m.group(1).replace("-", "_") + "=", str(e))
+            raise ValueError(message) from None
 
     def detect(self, X):
         """Each row scored, then learned: a dict of arrays, one entry per row: score,

@@ -188,8 +188,10 @@ def test_wrong_shapes_and_settings_raise():
         args = {"n_components": 2, "n_features": 3, **settings}
         with pytest.raises(ValueError):
             streamix.OnlineGaussianMixture(**args)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"smoothing=5: smoothing must be in \(0, 1\]"):
         streamix.Detector(2, smoothing=5)
+    with pytest.raises(ValueError, match=r"step_exponent must be in \(0.5, 1\]"):
+        streamix.OnlineGaussianMixture(2, 2, step_exponent=0.3)
     with pytest.raises(TypeError, match="smothing"):
         streamix.Detector(2, smothing=0.5)
     with pytest.raises(ValueError, match="one value per feature"):
