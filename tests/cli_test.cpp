@@ -115,7 +115,7 @@ TEST(Csv, HeaderDetectionAndColumns) {
   EXPECT_EQ(r.column("b"), 2);
   EXPECT_EQ(r.column("2"), 1);  // 1-based index
   EXPECT_EQ(r.column("c"), -1);
-  EXPECT_EQ(r.error(), "no column 'c'");
+  EXPECT_EQ(r.error(), "no column 'c'; the columns are 'time', 'a', 'b'");
   EXPECT_EQ(r.column("0"), -1);
   EXPECT_EQ(r.column("4"), -1);
   ASSERT_TRUE(r.next());

@@ -27,6 +27,13 @@ typedef enum smx_status {
 } smx_status;
 
 /* Limits checked by smx_model_size / smx_model_create. */
+/* The library's version (CMakeLists.txt reads it from here). */
+#define SMX_VERSION_MAJOR 0
+#define SMX_VERSION_MINOR 2
+#define SMX_VERSION_PATCH 0
+/* "MAJOR.MINOR.PATCH" of the library linked in (may differ from the header's). */
+const char* smx_version(void);
+
 #define SMX_MAX_COMPONENTS 1024u
 #define SMX_MAX_FEATURES 4096u
 #define SMX_MAX_INIT_SAMPLES 65536u

@@ -41,6 +41,13 @@ void smx_config_init(smx_config* cfg, uint32_t components, uint32_t features) {
   cfg->average_from = 0;
 }
 
+#define SMX_STRINGIFY_(x) #x
+#define SMX_STRINGIFY(x) SMX_STRINGIFY_(x)
+const char* smx_version(void) {
+  return SMX_STRINGIFY(SMX_VERSION_MAJOR) "." SMX_STRINGIFY(SMX_VERSION_MINOR) "." SMX_STRINGIFY(
+      SMX_VERSION_PATCH);
+}
+
 const char* smx_config_problem(const smx_config* cfg) {
   return cfg == nullptr ? nullptr : core::config_problem(*cfg);
 }

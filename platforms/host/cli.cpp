@@ -4,6 +4,7 @@
 // field is checked, and every failure is a message and an exit status.
 #include "cli.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,6 +39,8 @@ struct Options {
   bool skip_bad_rows = false;
   bool quiet = false;
   bool echo = false;
+  bool line_buffered = false;  // flush every result row
+  bool strict = false;         // exit 1 when nothing was scored
   uint64_t learn_rows = 0;
   uint64_t event_gap = 10;
   DetectorSettings detector;
@@ -83,7 +86,9 @@ const char kUsage[] =
     "  is a number only if all of it is (decimal: no hex, inf or nan); magnitudes below\n"
     "  1.2e-38 read as 0.\n"
     "Output:\n"
-    "  --output FILE            the result rows [stdout]\n"
+    "  --output FILE|-          the result rows [-: stdout]\n"
+    "  --line-buffered          write each result row out as it is made (always for stdin,\n"
+    "                           a pipe or a terminal; a file otherwise gets 64 KiB blocks)\n"
     "  --echo                   append the feature values to each result row (for plotting\n"
     "                           with streamix_plot.py)\n"
     "  --save-model FILE        save the detector (model and state) at the end\n"
@@ -91,7 +96,18 @@ const char kUsage[] =
     "  --event-gap N            alarm events in the summary: runs of flagged rows, joined\n"
     "                           across fewer than N unflagged rows [10]\n"
     "  --quiet                  no summary or progress on stderr\n"
+    "  --strict                 exit 1 if no row was scored (all warm-up, or no rows)\n"
     "Model and detector:\n";
+
+const char kCommands[] =
+    "usage: streamix <command> [options]\n"
+    "\n"
+    "Online Gaussian mixtures and anomaly detection on streams (streamix, the library's tool).\n"
+    "Commands:\n"
+    "  detect [options] [FILE|-]  score CSV readings, one result row per input row\n"
+    "                             (streamix detect --help lists its options)\n"
+    "  --version                  the version and the kernels in use\n"
+    "  --help                     this list\n";
 
 int usage_error(Console& io, const std::string& message) {
   io.err << "streamix: " << message << "\n(see streamix detect --help)\n";
@@ -116,7 +132,10 @@ bool split_list(const std::string& option, const std::string& list,
   size_t start = 0;
   while (true) {
     const size_t comma = list.find(',', start);
-    const std::string item = list.substr(start, comma == std::string::npos ? comma : comma - start);
+    std::string item = list.substr(start, comma == std::string::npos ? comma : comma - start);
+    // (blanks around an item are the list's, not the name's: "temp, press")
+    const size_t first = item.find_first_not_of(" \t"), last = item.find_last_not_of(" \t");
+    item = first == std::string::npos ? std::string() : item.substr(first, last - first + 1);
     if (item.empty()) {
       error = "--" + option + ": empty item in '" + printable(list) + "'";
       return false;
@@ -144,6 +163,8 @@ int parse(Console& io, int argc, char** argv, Options& o) {
     if (name == "no-header") { o.header = 0; continue; }
     if (name == "quiet") { o.quiet = true; continue; }
     if (name == "echo") { o.echo = true; continue; }
+    if (name == "line-buffered") { o.line_buffered = true; continue; }
+    if (name == "strict") { o.strict = true; continue; }
     std::string value;
     if (!option_value(argc, argv, i, value)) return usage_error(io, "--" + name + " needs a value");
     std::string error;
@@ -152,7 +173,7 @@ int parse(Console& io, int argc, char** argv, Options& o) {
     } else if (name == "label") o.label = value;
     else if (name == "time") o.time = value;
     else if (name == "windows") o.windows = value;
-    else if (name == "output") o.output = value;
+    else if (name == "output") o.output = value == "-" ? std::string() : value;
     else if (name == "save-model") o.save_model = value;
     else if (name == "load-model") o.load_model = value;
     else if (name == "delimiter") {
@@ -230,6 +251,13 @@ std::string format_metric(double v, bool percent) {
   char buf[32];
   std::snprintf(buf, sizeof buf, percent ? "%.1f %%" : "%.3f", percent ? 100.0 * v : v);
   return buf;
+}
+
+// Whether fd is a pipe, a socket or a terminal: a reader may be waiting on each row.
+bool is_stream(int fd) {
+  struct stat st;
+  if (isatty(fd)) return true;
+  return fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 }
 
 // Why reading the input stopped early, if it did ("" at a clean end of input).
@@ -317,6 +345,14 @@ int run_detect(Console& io, const Options& o) {
              << features.size() << "\n";
       return 1;
     }
+    if (!o.quiet && !o.detector.options.empty()) {
+      std::string ignored;
+      for (const auto& [name, value] : o.detector.options) {
+        if (name != "kernels") ignored += (ignored.empty() ? "--" : ", --") + name;
+      }
+      if (!ignored.empty())
+        io.err << "streamix: ignored " << ignored << ": the loaded detector keeps its own settings\n";
+    }
   } else {
     smx_detector_config cfg;
     if (!build_detector_config(o.detector, static_cast<uint32_t>(features.size()), cfg, error)) {
@@ -347,6 +383,11 @@ int run_detect(Console& io, const Options& o) {
     out_file.rdbuf(out_buffer.get());
   }
   std::ostream& out = o.output.empty() ? io.out : out_file;
+  // Rows as they come where someone may be waiting for them: readings from stdin, results
+  // into a pipe, a socket or a terminal (`tail -f`ing a file needs --line-buffered).
+  const bool flush_rows = o.line_buffered || o.input == "-" ||
+                          (o.output.empty() ? &io.out == &std::cout && is_stream(1)
+                                            : is_stream(out_buffer->fd()));
   const bool labelled = label_col >= 0 || !windows.empty();
   for (const char* name : kResultColumns) out << (name == kResultColumns[0] ? "" : ",") << name;
   out << (labelled ? ",label" : "");
@@ -421,6 +462,7 @@ int run_detect(Console& io, const Options& o) {
       out << data_row << std::string(std::size(kResultColumns) - 1, ',') << (labelled ? "," : "");
       for (size_t j = 0; o.echo && j < features.size(); ++j) out << ',';
       out << '\n';
+      if (flush_rows) out.flush();
       continue;
     }
     ++rows;
@@ -460,6 +502,7 @@ int run_detect(Console& io, const Options& o) {
       for (float v : x) out << ',' << format_float(v);
     }
     out << '\n';
+    if (flush_rows) out.flush();
     if (progress && (rows & 1023) == 0) {
       const auto now = std::chrono::steady_clock::now();
       if (now - last_report > std::chrono::milliseconds(500)) {
@@ -540,6 +583,15 @@ int run_detect(Console& io, const Options& o) {
                 << "; alarm runs outside them: " << false_events << "\n";
     }
   }
+  if (rows == warmup_rows) {
+    smx_detector_config cfg{};
+    (void)smx_detector_config_get(det.c_detector(), &cfg);
+    if (!o.quiet || o.strict)
+      io.err << "streamix: no row was scored: " << rows << " row" << (rows == 1 ? "" : "s")
+             << " read, the warm-up takes " << cfg.model.init_samples
+             << " (fewer with --init-samples, or start from a saved detector with --load-model)\n";
+    if (o.strict) return 1;
+  }
   return 0;
 }
 
@@ -549,8 +601,13 @@ int run_cli(int argc, char** argv, std::istream& in, std::ostream& out, std::ost
   Console io{in, out, err};
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
-    io.out << "usage: streamix detect [options] [FILE|-]   (streamix detect --help)\n";
+    (argc < 2 ? io.err : io.out) << kCommands;
     return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    io.out << "streamix " << smx_version() << " (kernels " << smx_backend() << ":" << smx_backend_target()
+           << ")\n";
+    return 0;
   }
   if (std::strcmp(argv[1], "detect") != 0)
     return usage_error(io, std::string("unknown command '") + printable(argv[1]) + "'");

@@ -199,7 +199,14 @@ int CsvReader::column(const std::string& name) {
     index = index * 10 + static_cast<size_t>(ch - '0');
   }
   if (digits && index >= 1 && index <= names_.size()) return static_cast<int>(index - 1);
-  error_ = "no column '" + printable(name) + "'";
+  error_ = "no column '" + printable(name) + "'; the columns are ";
+  for (size_t c = 0; c < names_.size(); ++c) {
+    if (c == 8 && names_.size() > 9) {
+      error_ += ", ... (" + std::to_string(names_.size()) + " in all)";
+      break;
+    }
+    error_ += (c > 0 ? ", '" : "'") + printable(names_[c]) + "'";
+  }
   return -1;
 }
 

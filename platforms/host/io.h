@@ -43,6 +43,7 @@ class FdOutput : public std::streambuf {
   FdOutput(const FdOutput&) = delete;
   FdOutput& operator=(const FdOutput&) = delete;
   const std::string& error() const { return error_; }
+  int fd() const { return fd_; }
 
  protected:
   int_type overflow(int_type c) override;

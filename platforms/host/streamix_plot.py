@@ -11,7 +11,11 @@ import csv
 import math
 import sys
 
-import matplotlib
+try:
+    import matplotlib
+except ImportError:
+    sys.exit("streamix_plot.py: needs matplotlib: sudo apt install python3-matplotlib, and run it "
+             f"with Debian's /usr/bin/python3 (this is {sys.executable})")
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402

@@ -395,6 +395,7 @@ PYBIND11_MODULE(_streamix, m) {
       .def("detect", &Detector::detect)
       .def("peek", &Detector::peek)
       .def("to_bytes", &Detector::to_bytes);
+  m.attr("__version__") = smx_version();
   m.def("backend", [] { return std::string(smx_backend()) + ":" + smx_backend_target(); });
   m.def("select_kernels", [](const std::string& name) {
     if (smx_select_kernels(name.c_str()) != SMX_OK)

@@ -23,6 +23,7 @@ from . import _streamix
 
 __all__ = ["OnlineGaussianMixture", "Detector", "backend", "select_kernels"]
 
+__version__ = _streamix.__version__
 backend = _streamix.backend
 select_kernels = _streamix.select_kernels
 
