@@ -1,12 +1,24 @@
 # Installs the build tree into a scratch prefix, runs the installed tool, then builds and runs
-# two consumers of it: a CMake project using find_package(streamix CONFIG) and a C file using
-# pkg-config.
-# Arguments: -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DC_COMPILER=...
+# every kind of consumer against it: C++ and C-only CMake projects with the shared and the
+# static library, and C files built with pkg-config's flags (streamix: the shared library,
+# with and without --static; streamix-static: the static library).
+# Arguments: -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DC_COMPILER=... -DREADELF=...
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
   message("${out}")
   if(NOT result EQUAL 0)
-    message(FATAL_ERROR "failed (${result}): ${ARGN}\n${err}")
+    message(FATAL_ERROR "failed (${result}): ${ARGN}\n${out}${err}")
+  endif()
+endfunction()
+
+# Whether the program links libstreamix.so (its NEEDED entries).
+function(expect_shared program wanted)
+  execute_process(COMMAND ${READELF} -d "${program}" OUTPUT_VARIABLE dynamic)
+  string(FIND "${dynamic}" "libstreamix.so" at)
+  if(wanted AND at EQUAL -1)
+    message(FATAL_ERROR "${program} does not link libstreamix.so")
+  elseif(NOT wanted AND NOT at EQUAL -1)
+    message(FATAL_ERROR "${program} links libstreamix.so, not the static library")
   endif()
 endfunction()
 
@@ -20,20 +32,53 @@ endif()
 if(NOT EXISTS "${prefix}/bin/streamix_plot.py")
   message(FATAL_ERROR "streamix_plot.py is not installed")
 endif()
-run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/consumer" -B "${WORK_DIR}/build" -G Ninja
-    "-DCMAKE_PREFIX_PATH=${prefix}")
-run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
-run("${WORK_DIR}/build/consumer")
+file(GLOB_RECURSE installed_cmake "${prefix}/*.cmake")
+foreach(f IN LISTS installed_cmake)
+  file(READ "${f}" text)
+  if(text MATCHES "/usr/lib/[^\"]*\\.so")
+    message(FATAL_ERROR "${f} names a system library by absolute path")
+  endif()
+endforeach()
+
+foreach(kind consumer consumer_c)
+  foreach(target streamix streamix_static)
+    set(dir "${WORK_DIR}/${kind}_${target}")
+    run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/${kind}" -B "${dir}" -G Ninja
+        "-DCMAKE_PREFIX_PATH=${prefix}" "-DSTREAMIX_TARGET=streamix::${target}")
+    run(${CMAKE_COMMAND} --build "${dir}")
+    if(kind STREQUAL consumer)
+      set(program "${dir}/consumer")
+    else()
+      set(program "${dir}/c_consumer")
+    endif()
+    run("${program}")
+    if(target STREQUAL streamix)
+      expect_shared("${program}" TRUE)
+    else()
+      expect_shared("${program}" FALSE)
+    endif()
+  endforeach()
+endforeach()
 
 file(GLOB_RECURSE pc_files "${prefix}/*/streamix.pc")
 list(GET pc_files 0 pc_file)
 get_filename_component(pc_dir "${pc_file}" DIRECTORY)
-execute_process(COMMAND ${CMAKE_COMMAND} -E env "PKG_CONFIG_PATH=${pc_dir}"
-                        pkg-config --cflags --libs --static streamix
-                OUTPUT_VARIABLE flags RESULT_VARIABLE result OUTPUT_STRIP_TRAILING_WHITESPACE)
-if(NOT result EQUAL 0)
-  message(FATAL_ERROR "pkg-config does not find streamix in ${pc_dir}")
-endif()
-separate_arguments(flags UNIX_COMMAND "${flags}")
-run("${C_COMPILER}" -std=c99 "${SOURCE_DIR}/consumer/main.c" ${flags} -o "${WORK_DIR}/c_consumer")
-run("${WORK_DIR}/c_consumer")
+get_filename_component(libdir "${pc_dir}" DIRECTORY)
+foreach(how "streamix" "--static;streamix" "streamix-static")
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env "PKG_CONFIG_PATH=${pc_dir}"
+                          pkg-config --cflags --libs ${how}
+                  OUTPUT_VARIABLE flags RESULT_VARIABLE result OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "pkg-config ${how} fails in ${pc_dir}")
+  endif()
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  string(REPLACE ";" "_" name "${how}")
+  set(program "${WORK_DIR}/pc_${name}")
+  run("${C_COMPILER}" -std=c99 "${SOURCE_DIR}/consumer/main.c" ${flags} -o "${program}")
+  run(${CMAKE_COMMAND} -E env "LD_LIBRARY_PATH=${libdir}" "${program}")
+  if(how STREQUAL "streamix-static")
+    expect_shared("${program}" FALSE)
+  else()
+    expect_shared("${program}" TRUE)
+  endif()
+endforeach()
