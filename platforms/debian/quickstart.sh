@@ -11,10 +11,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # Everything the build, the tests, the reliability checks and the fixture scripts use.
 # libarmadillo-dev: the benchmark's batch-GMM peer (Armadillo's gmm_diag), so that the
 # README's performance table is reproducible from a fresh clone.
-# pybind11-dev, python3-dev, python3-pytest: the Python package and its tests (preset host).
+# pybind11-dev, python3-dev, python3-pytest: the Python package and its tests (preset host);
+# dpkg-dev: dpkg-shlibdeps, for the Debian package's dependencies (cpack -G DEB).
 packages=(cmake ninja-build g++ gcc pkgconf libgtest-dev libbenchmark-dev libhwy-dev
           libxsimd-dev libarmadillo-dev python3-sklearn python3-numpy python3-matplotlib
-          pybind11-dev python3-dev python3-pytest clang
+          pybind11-dev python3-dev python3-pytest dpkg-dev clang
           libclang-rt-14-dev valgrind gcc-arm-none-eabi libnewlib-arm-none-eabi
           libstdc++-arm-none-eabi-newlib qemu-system-arm)
 # The ARM Linux builds (tests only): cross compilers, qemu-user, and Debian's multiarch
