@@ -49,7 +49,7 @@ const char* smx_version(void) {
 }
 
 const char* smx_config_problem(const smx_config* cfg) {
-  return cfg == nullptr ? nullptr : core::config_problem(*cfg);
+  return cfg == nullptr ? nullptr : core::rule_text(core::broken_rule(*cfg));
 }
 
 smx_status smx_model_size(const smx_config* cfg, size_t* bytes) {

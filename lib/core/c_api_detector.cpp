@@ -40,7 +40,7 @@ void smx_detector_config_init(smx_detector_config* cfg, uint32_t components, uin
 }
 
 const char* smx_detector_config_problem(const smx_detector_config* cfg) {
-  return cfg == nullptr ? nullptr : core::detector_config_problem(*cfg);
+  return cfg == nullptr ? nullptr : core::rule_text(core::broken_rule(*cfg));
 }
 
 smx_status smx_detector_size(const smx_detector_config* cfg, size_t* bytes) {

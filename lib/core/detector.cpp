@@ -255,26 +255,25 @@ int32_t top_feature(const smx_detector* det, const DetectorArrays& a, const Mode
 
 uint32_t view_count(uint32_t views) { return SMX_VIEW_COUNT(views); }
 
-const char* detector_config_problem(const smx_detector_config& c) {
+ConfigRule broken_rule(const smx_detector_config& c) {
   const uint32_t v = view_count(c.views);
-  if (c.features == 0 || c.features > SMX_MAX_FEATURES) return "features must be 1 to 4096";
-  if (v == 0 || (c.views & ~7u) != 0) return "views must be a non-empty mask of SMX_VIEW_LEVEL, _DELTA, _RESIDUAL";
-  if (uint64_t{c.features} * v != c.model.features)
-    return "model.features must be features times the number of views (at most 4096)";
-  if (const char* model = config_problem(c.model)) return model;
-  if (!(c.smoothing > 0.0f && c.smoothing <= 1.0f)) return "smoothing must be in (0, 1]";
-  if (!(c.residual_rate > 0.0f && c.residual_rate < 1.0f)) return "residual_rate must be in (0, 1)";
-  if (c.scaling > SMX_SCALING_FIXED) return "scaling must be SMX_SCALING_NONE, _WARMUP or _FIXED";
+  if (c.features == 0 || c.features > SMX_MAX_FEATURES) return ConfigRule::kDetectorFeatures;
+  if (v == 0 || (c.views & ~7u) != 0) return ConfigRule::kViews;
+  if (uint64_t{c.features} * v != c.model.features) return ConfigRule::kViewFeatures;
+  const ConfigRule model = broken_rule(c.model);
+  if (model != ConfigRule::kNone) return model;
+  if (!(c.smoothing > 0.0f && c.smoothing <= 1.0f)) return ConfigRule::kSmoothing;
+  if (!(c.residual_rate > 0.0f && c.residual_rate < 1.0f)) return ConfigRule::kResidualRate;
+  if (c.scaling > SMX_SCALING_FIXED) return ConfigRule::kScaling;
   // The model initializes itself from its warm-up (a warm-up scaling needs two readings).
-  if (c.model.init_samples < (c.scaling == SMX_SCALING_WARMUP ? 2u : 1u))
-    return "init_samples must be at least 2 with a warm-up scaling (1 without)";
-  if (!(c.tail_rate > 0.0f && c.tail_rate <= 1.0f)) return "tail_rate must be in (0, 1]";
-  if (!(c.alarm_rate >= FLT_MIN && c.alarm_rate <= 0.1f)) return "alarm_rate must be in [1.2e-38, 0.1]";
-  if (!(c.anomaly_weight >= 0.0f && c.anomaly_weight <= 1.0f)) return "anomaly_weight must be in [0, 1]";
-  return nullptr;
+  if (c.model.init_samples < (c.scaling == SMX_SCALING_WARMUP ? 2u : 1u)) return ConfigRule::kWarmupSamples;
+  if (!(c.tail_rate > 0.0f && c.tail_rate <= 1.0f)) return ConfigRule::kTailRate;
+  if (!(c.alarm_rate >= FLT_MIN && c.alarm_rate <= 0.1f)) return ConfigRule::kAlarmRate;
+  if (!(c.anomaly_weight >= 0.0f && c.anomaly_weight <= 1.0f)) return ConfigRule::kAnomalyWeight;
+  return ConfigRule::kNone;
 }
 
-bool detector_config_is_valid(const smx_detector_config& c) { return detector_config_problem(c) == nullptr; }
+bool detector_config_is_valid(const smx_detector_config& c) { return broken_rule(c) == ConfigRule::kNone; }
 
 size_t detector_state_bytes(const smx_detector_config& c) {
   const size_t floats = size_t{c.features} * (kStateArrays + view_count(c.views));

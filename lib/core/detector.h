@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/model.h"
 #include "core/score_tail.h"
 #include "streamix/streamix.h"
 
@@ -47,8 +48,8 @@ struct DetectorArrays {
 inline bool scale_is_valid(float s) { return s >= SMX_MIN_SCALE && s <= SMX_MAX_SCALE; }
 
 uint32_t view_count(uint32_t views);
-// Null if c is valid, else the first rule it breaks, naming the field and its range.
-const char* detector_config_problem(const smx_detector_config& c);
+// The first rule c breaks, its model's included (ConfigRule::kNone: valid).
+ConfigRule broken_rule(const smx_detector_config& c);
 bool detector_config_is_valid(const smx_detector_config& c);
 // Bytes of the detector header plus its arrays: the model starts there.
 size_t detector_state_bytes(const smx_detector_config& c);

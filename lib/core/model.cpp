@@ -74,23 +74,23 @@ ModelArrays arrays_of(const smx_model* m) {
   return a;
 }
 
-const char* config_problem(const smx_config& c) {
-  if (c.components < 1 || c.components > SMX_MAX_COMPONENTS) return "components must be 1 to 1024";
-  if (c.features < 1 || c.features > SMX_MAX_FEATURES) return "features must be 1 to 4096";
-  if (!(c.step_exponent > 0.5f && c.step_exponent <= 1.0f)) return "step_exponent must be in (0.5, 1]";
-  if (!(c.step_offset >= 1.0f && c.step_offset <= FLT_MAX)) return "step_offset must be finite and at least 1";
-  if (!(c.step_floor >= 0.0f && c.step_floor < 1.0f)) return "step_floor must be in [0, 1)";
+ConfigRule broken_rule(const smx_config& c) {
+  if (c.components < 1 || c.components > SMX_MAX_COMPONENTS) return ConfigRule::kComponents;
+  if (c.features < 1 || c.features > SMX_MAX_FEATURES) return ConfigRule::kFeatures;
+  if (!(c.step_exponent > 0.5f && c.step_exponent <= 1.0f)) return ConfigRule::kStepExponent;
+  if (!(c.step_offset >= 1.0f && c.step_offset <= FLT_MAX)) return ConfigRule::kStepOffset;
+  if (!(c.step_floor >= 0.0f && c.step_floor < 1.0f)) return ConfigRule::kStepFloor;
   if (c.init_samples != 0 && (c.init_samples < c.components || c.init_samples > SMX_MAX_INIT_SAMPLES))
-    return "init_samples must be 0 (parameters set by the caller) or from the component count to 65536";
+    return ConfigRule::kInitSamples;
   if (!(c.variance_floor >= FLT_MIN && c.variance_floor <= kernels::kMaxVariance))
-    return "variance_floor must be in [1.2e-38, 4.3e37]";
+    return ConfigRule::kVarianceFloor;
   // The floors of all K weights together must leave room: K * floor < 1.
   if (!(c.weight_floor >= FLT_MIN && static_cast<double>(c.weight_floor) * c.components < 1.0))
-    return "weight_floor must be at least 1.2e-38 and below 1 / components";
-  return nullptr;
+    return ConfigRule::kWeightFloor;
+  return ConfigRule::kNone;
 }
 
-bool config_is_valid(const smx_config& c) { return config_problem(c) == nullptr; }
+bool config_is_valid(const smx_config& c) { return broken_rule(c) == ConfigRule::kNone; }
 
 namespace {
 

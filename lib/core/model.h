@@ -123,8 +123,18 @@ inline bool iterate_shares_stats(const smx_model* m) {
 ModelArrays arrays_of(const smx_model* m);
 
 // Validates a config (limits, ranges, finite values). The one definition of "valid".
-// Null if c is a valid config, else the first rule it breaks, naming the field and its range.
-const char* config_problem(const smx_config& c);
+// The rules a model's or a detector's config can break, in the order they are checked.
+enum class ConfigRule : uint8_t {
+  kNone, kComponents, kFeatures, kStepExponent, kStepOffset, kStepFloor, kInitSamples,
+  kVarianceFloor, kWeightFloor,
+  kDetectorFeatures, kViews, kViewFeatures, kSmoothing, kResidualRate, kScaling,
+  kWarmupSamples, kTailRate, kAlarmRate, kAnomalyWeight
+};
+// The first rule c breaks (kNone: c is valid).
+ConfigRule broken_rule(const smx_config& c);
+// The rule's text, naming the field and its range (null for kNone). Only smx_*_problem use
+// the texts, so a firmware that does not call them links none.
+const char* rule_text(ConfigRule r);
 bool config_is_valid(const smx_config& c);
 
 // A variance within [floor, kernels::kMaxVariance] (+inf gives the ceiling).
