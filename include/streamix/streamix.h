@@ -293,7 +293,9 @@ smx_status smx_detect(smx_detector* det, const float* x, smx_detection* out);
 smx_status smx_detector_config_get(const smx_detector* det, smx_detector_config* cfg);
 /* The detector's model (read-only: score it, read its parameters, snapshot it). */
 const smx_model* smx_detector_model(const smx_detector* det);
-/* Readings accepted by smx_detect. */
+/* Readings accepted by smx_detect, counted from the third when a glitch among the first two
+ * restarted the stream there (once per detector: the first or second reading far beyond the
+ * other two's distance). */
 uint64_t smx_detector_samples_seen(const smx_detector* det);
 
 /*
