@@ -2,6 +2,7 @@
 # uses it from a scratch root (dpkg-deb -x): a C-only CMake consumer and a pkg-config one of
 # the shared library, the CLI, the Python module; and that apt would install it here.
 # Arguments: -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DC_COMPILER=... -DPYTHON=...
+#            -DWITH_HWY=ON|OFF
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT result EQUAL 0)
@@ -17,15 +18,24 @@ if(NOT deb)
   message(FATAL_ERROR "no streamix_<version>_<arch>.deb in ${WORK_DIR}")
 endif()
 message("package: ${deb}")
-run(dpkg-deb -f "${deb}" Depends)
-foreach(wanted libhwy1 libstdc++6 python3-numpy)
-  string(FIND "${out}" "${wanted}" at)
-  if(at EQUAL -1)
-    message(FATAL_ERROR "Depends lacks ${wanted}: ${out}")
-  endif()
-endforeach()
 set(root "${WORK_DIR}/root")
 run(dpkg-deb -x "${deb}" "${root}")
+file(GLOB site "${root}/usr/lib/python3*/dist-packages")
+# What the package holds decides what it must depend on (-DWITH_HWY: the Highway backend).
+set(wanted libstdc++6)
+if(WITH_HWY)
+  list(APPEND wanted libhwy1)
+endif()
+if(site)
+  list(APPEND wanted python3-numpy)
+endif()
+run(dpkg-deb -f "${deb}" Depends)
+foreach(package IN LISTS wanted)
+  string(FIND "${out}" "${package}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "Depends lacks ${package}: ${out}")
+  endif()
+endforeach()
 run("${root}/usr/bin/streamix" --version)
 message("${out}")
 run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/consumer_c" -B "${WORK_DIR}/c" -G Ninja
@@ -37,7 +47,6 @@ run(${CMAKE_COMMAND} -E env "PKG_CONFIG_PATH=${root}/usr/lib/pkgconfig" pkg-conf
 separate_arguments(flags UNIX_COMMAND "${out}")
 run("${C_COMPILER}" -std=c99 "${SOURCE_DIR}/consumer/main.c" ${flags} -o "${WORK_DIR}/pc_consumer")
 run(${CMAKE_COMMAND} -E env "LD_LIBRARY_PATH=${root}/usr/lib" "${WORK_DIR}/pc_consumer")
-file(GLOB site "${root}/usr/lib/python3*/dist-packages")
 if(site AND PYTHON)
   run(${CMAKE_COMMAND} -E env "PYTHONPATH=${site}" "${PYTHON}" -c
       "print('python module', __import__('streamix').__version__, __import__('streamix').__file__)")
