@@ -3,13 +3,7 @@
 # static library, and C files built with pkg-config's flags (streamix: the shared library,
 # with and without --static; streamix-static: the static library).
 # Arguments: -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DC_COMPILER=... -DREADELF=...
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  message("${out}")
-  if(NOT result EQUAL 0)
-    message(FATAL_ERROR "failed (${result}): ${ARGN}\n${out}${err}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run.cmake)
 
 # Whether the program links libstreamix.so (its NEEDED entries).
 function(expect_shared program wanted)
