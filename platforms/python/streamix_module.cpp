@@ -68,6 +68,22 @@ struct Rejection {
   smx_status status = SMX_OK;
 };
 
+// learn(i) for each of n rows with the GIL released; at the first row it rejects, the state
+// is put back as it was before the call and that row is returned.
+template <class Learn>
+Rejection learn_rows(Storage& storage, size_t n, Learn learn) {
+  py::gil_scoped_release unlocked;
+  storage.keep();
+  for (size_t i = 0; i < n; ++i) {
+    const smx_status s = learn(i);
+    if (s != SMX_OK) {
+      storage.restore();
+      return {static_cast<py::ssize_t>(i), s};
+    }
+  }
+  return {};
+}
+
 [[noreturn]] void reject(const Rejection& r, const char* what) {
   throw py::value_error(std::string(what) + ": row " + std::to_string(r.row) + " rejected (" +
                         smx_status_string(r.status) + "); the object is unchanged");
@@ -111,20 +127,8 @@ class Model {
     py::array_t<float> out(static_cast<py::ssize_t>(n));
     const float* rows = x.data();
     float* ll = out.mutable_data();
-    Rejection r;
-    {
-      py::gil_scoped_release unlocked;
-      storage_.keep();
-      const size_t d = features();
-      for (size_t i = 0; i < n; ++i) {
-        const smx_status s = smx_observe(m_, rows + i * d, ll + i);
-        if (s != SMX_OK) {
-          r = {static_cast<py::ssize_t>(i), s};
-          storage_.restore();
-          break;
-        }
-      }
-    }
+    const size_t d = features();
+    const Rejection r = learn_rows(storage_, n, [&](size_t i) { return smx_observe(m_, rows + i * d, ll + i); });
     if (r.row >= 0 && r.status == SMX_ERR_NOT_READY)
       throw py::value_error("the model has no parameters and no warm-up (init_samples 0): set them first");
     if (r.row >= 0) reject(r, "partial_fit");
@@ -280,19 +284,8 @@ class Detector {
   py::dict detect(const Rows& x) {
     const size_t n = row_count(x, features(), "X");
     std::vector<smx_detection> found(n);
-    Rejection r;
-    {
-      py::gil_scoped_release unlocked;
-      storage_.keep();
-      for (size_t i = 0; i < n; ++i) {
-        const smx_status s = smx_detect(det_, x.data() + i * size_t{features()}, &found[i]);
-        if (s != SMX_OK) {
-          r = {static_cast<py::ssize_t>(i), s};
-          storage_.restore();
-          break;
-        }
-      }
-    }
+    const size_t d = features();
+    const Rejection r = learn_rows(storage_, n, [&](size_t i) { return smx_detect(det_, x.data() + i * d, &found[i]); });
     if (r.row >= 0) reject(r, "detect");
     Detections out(n);
     for (size_t i = 0; i < n; ++i) out.set(i, found[i]);

@@ -77,7 +77,44 @@ def _c_source(name, data, what):
     )
 
 
-class OnlineGaussianMixture:
+class _Snapshotted:
+    """Snapshots, pickling and copies through the C library's snapshot bytes, for a class whose
+    native object (with to_bytes and from_bytes) is the attribute named by _native."""
+
+    _native = None  # the attribute's name
+    _native_class = None  # its class
+
+    def to_bytes(self):
+        """The C library's snapshot of the whole state (portable across platforms)."""
+        return getattr(self, self._native).to_bytes()
+
+    def to_c_source(self, name):
+        """C source defining `name` as the snapshot's bytes and `name_size` as their count."""
+        return _c_source(name, self.to_bytes(), type(self).__name__)
+
+    def __getstate__(self):
+        state = {k: v for k, v in self.__dict__.items() if k != self._native}
+        state["_snapshot"] = self.to_bytes()
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        snapshot = state.pop("_snapshot")
+        self.__dict__.update(state)
+        setattr(self, self._native, self._native_class.from_bytes(snapshot))
+
+    def __deepcopy__(self, memo):
+        new = self.__class__.__new__(self.__class__)
+        new.__setstate__(_copy.deepcopy(self.__getstate__(), memo))
+        return new
+
+    def __copy__(self):
+        new = self.__class__.__new__(self.__class__)
+        new.__setstate__(self.__getstate__())
+        return new
+
+
+class OnlineGaussianMixture(_Snapshotted):
     """A diagonal Gaussian mixture learned online by stepwise EM (Cappé & Moulines 2009).
 
     The names follow scikit-learn's ``GaussianMixture(covariance_type='diag')`` where the
@@ -86,6 +123,8 @@ class OnlineGaussianMixture:
     with ``random_state``), and takes ``hold_samples`` more before its first M-step. Memory
     is fixed at creation.
     """
+
+    _native, _native_class = "_model", _streamix.Model
 
     def __init__(self, n_components, n_features, *, step_exponent=0.6, step_offset=2,
                  step_floor=0.0, hold_samples=20, init_samples=None, variance_floor=1e-6,
@@ -203,11 +242,7 @@ class OnlineGaussianMixture:
         model = cls(k, d, **settings)
         return model.set_params(gm.weights_, means, cov)
 
-    # -- snapshots -----------------------------------------------------------------------
-    def to_bytes(self):
-        """The C library's snapshot of the whole state (portable across platforms)."""
-        return self._model.to_bytes()
-
+    # -- snapshots (and _Snapshotted's) ------------------------------------------------------
     @classmethod
     def from_bytes(cls, data, **settings):
         """The model saved in data (settings the snapshot does not hold: batch_size)."""
@@ -221,37 +256,12 @@ class OnlineGaussianMixture:
         self._model = model
         return self
 
-    def to_c_source(self, name):
-        """C source defining `name` as the snapshot's bytes and `name_size` as their count."""
-        return _c_source(name, self.to_bytes(), "OnlineGaussianMixture")
-
-    def __getstate__(self):
-        state = {k: v for k, v in self.__dict__.items() if k != "_model"}
-        state["_snapshot"] = self.to_bytes()
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        snapshot = state.pop("_snapshot")
-        self.__dict__.update(state)
-        self._model = _streamix.Model.from_bytes(snapshot)
-
-    def __deepcopy__(self, memo):
-        new = self.__class__.__new__(self.__class__)
-        new.__setstate__(_copy.deepcopy(self.__getstate__(), memo))
-        return new
-
-    def __copy__(self):
-        new = self.__class__.__new__(self.__class__)
-        new.__setstate__(self.__getstate__())
-        return new
-
     def __repr__(self):
         return (f"OnlineGaussianMixture(n_components={self.n_components}, "
                 f"n_features={self.n_features}, n_samples_seen_={self.n_samples_seen_})")
 
 
-class Detector:
+class Detector(_Snapshotted):
     """The anomaly detector of ``streamix detect``: each reading is scored under the model
     before the model learns from it.
 
@@ -259,6 +269,8 @@ class Detector:
     ``anomaly_weight``, ``rows='independent'``, ``views='level,delta'``, ``offsets`` and
     ``scales`` as lists, ...: ``streamix detect --help`` lists them with their defaults).
     """
+
+    _native, _native_class = "_detector", _streamix.Detector
 
     def __init__(self, n_features, n_components=2, **settings):
         pairs = [("components", str(n_components))]
@@ -313,10 +325,7 @@ class Detector:
     def is_ready(self):
         return self._detector.ready
 
-    # -- snapshots -----------------------------------------------------------------------
-    def to_bytes(self):
-        return self._detector.to_bytes()
-
+    # -- snapshots (and _Snapshotted's) ------------------------------------------------------
     @classmethod
     def from_bytes(cls, data):
         self = cls.__new__(cls)
@@ -327,26 +336,3 @@ class Detector:
         self._feature_names = None
         return self
 
-    def to_c_source(self, name):
-        return _c_source(name, self.to_bytes(), "Detector")
-
-    def __getstate__(self):
-        state = {k: v for k, v in self.__dict__.items() if k != "_detector"}
-        state["_snapshot"] = self.to_bytes()
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        snapshot = state.pop("_snapshot")
-        self.__dict__.update(state)
-        self._detector = _streamix.Detector.from_bytes(snapshot)
-
-    def __deepcopy__(self, memo):
-        new = self.__class__.__new__(self.__class__)
-        new.__setstate__(_copy.deepcopy(self.__getstate__(), memo))
-        return new
-
-    def __copy__(self):
-        new = self.__class__.__new__(self.__class__)
-        new.__setstate__(self.__getstate__())
-        return new
