@@ -321,11 +321,14 @@ smx_detector* create_detector(const smx_detector_config& c, void* storage) {
 // quantized sensor repeats values and steps by a quantum (SKAB's do, in most files; with
 // repeats counted, and beyond 20 distances, 224 of skab_eval's 578 runs restarted and F1 fell
 // to 0.79, as it does when every file starts at its third reading).
+namespace {
 bool is_far(float a, float b, float c) {
   if (b == c) return false;
   const float apart = kSeedInnovationLimit * std::fabs(b - c);
   return std::fabs(a - b) > apart && std::fabs(a - c) > apart;
 }
+}  // namespace
+
 bool seed_glitch_restarts(const smx_detector* det, const float* x) {
   if (det->samples_seen != 2 || det->restarted || detector_model(det)->ready) return false;
   const DetectorArrays a = detector_arrays(det);

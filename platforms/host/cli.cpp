@@ -546,10 +546,10 @@ int run_detect(Console& io, const Options& o) {
     int ended = 0;
     if (smx_alarm_events_flush(&events, &last_event, &ended) == SMX_OK && ended) record_event(last_event);
   }
+  smx_detector_config cfg{};
+  (void)smx_detector_config_get(det.c_detector(), &cfg);
   if (!o.quiet) {
     if (progress) io.err << "\r";
-    smx_detector_config cfg{};
-    (void)smx_detector_config_get(det.c_detector(), &cfg);
     io.err << "streamix: " << rows << " rows (" << warmup_rows << " warm-up, " << bad_rows
               << " skipped), " << flagged << " flagged; K = " << cfg.model.components
               << ", views " << view_names(cfg.views)
@@ -584,8 +584,6 @@ int run_detect(Console& io, const Options& o) {
     }
   }
   if (rows == warmup_rows) {
-    smx_detector_config cfg{};
-    (void)smx_detector_config_get(det.c_detector(), &cfg);
     if (!o.quiet || o.strict)
       io.err << "streamix: no row was scored: " << rows << " row" << (rows == 1 ? "" : "s")
              << " read, the warm-up takes " << cfg.model.init_samples
