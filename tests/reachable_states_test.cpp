@@ -59,6 +59,24 @@ std::vector<unsigned char> save(const smx_detector* d) {
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
+// Loads snap into the pair's second storage and runs n more readings (reading(i) gives the
+// i-th) through the pair's detector and the copy: every detection and the final snapshots
+// bit for bit alike.
+template <class Reading>
+void expect_loaded_copy_continues_alike(DetectorPair& pair, const std::vector<unsigned char>& snap,
+                                        int n, Reading reading) {
+  smx_detector* copy = nullptr;
+  ASSERT_EQ(smx_detector_snapshot_load(snap.data(), snap.size(), pair.b.data, pair.b.size, &copy), SMX_OK);
+  for (int i = 0; i < n; ++i) {
+    const float x[1] = {reading(i)};
+    smx_detection da{}, db{};
+    ASSERT_EQ(smx_detect(pair.det, x, &da), SMX_OK);
+    ASSERT_EQ(smx_detect(copy, x, &db), SMX_OK);
+    ASSERT_EQ(std::memcmp(&da, &db, sizeof da), 0) << i;
+  }
+  EXPECT_EQ(save(pair.det), save(copy));
+}
+
 // Values a hostile but valid stream contains: ordinary ones, large offsets with tiny spread,
 // the feature limit and its neighbour, zero, tiny normal and subnormal values.
 float extreme_value(std::mt19937& rng) {
@@ -376,7 +394,6 @@ TEST(ReachableStates, AHeldWarmupReadingSavesAndLoads) {
     DetectorPair pair(cfg);
     smx_detector* det = pair.det;
     ASSERT_NE(det, nullptr);
-    Storage& b = pair.b;
     std::mt19937 rng(5);
     std::normal_distribution<float> g(20.0f, 2.0f);
     smx_detection d{};
@@ -387,16 +404,7 @@ TEST(ReachableStates, AHeldWarmupReadingSavesAndLoads) {
     const std::vector<unsigned char> snap = save(det);
     const size_t innovation = forge::kDetectorArrays + 16;  // D = 1
     ASSERT_LT(forge::get_f32(snap.data() + innovation), 0.0f);  // held
-    smx_detector* copy = nullptr;
-    ASSERT_EQ(smx_detector_snapshot_load(snap.data(), snap.size(), b.data, b.size, &copy), SMX_OK);
-    for (int i = 0; i < 300; ++i) {
-      const float x[1] = {i == 0 ? next : g(rng)};
-      smx_detection da{}, db{};
-      ASSERT_EQ(smx_detect(det, x, &da), SMX_OK);
-      ASSERT_EQ(smx_detect(copy, x, &db), SMX_OK);
-      ASSERT_EQ(std::memcmp(&da, &db, sizeof da), 0) << i;
-    }
-    EXPECT_EQ(save(det), save(copy));
+    expect_loaded_copy_continues_alike(pair, snap, 300, [&](int i) { return i == 0 ? next : g(rng); });
     std::vector<unsigned char> forged = snap;
     forge::put_f32(forged.data() + innovation, -0.0f);
     EXPECT_TRUE(detector_rejects(forged, cfg));
@@ -420,16 +428,7 @@ TEST(ReachableStates, ARestartedStreamSavesAndLoads) {
   ASSERT_EQ(smx_detector_samples_seen(det), 1u);
   const std::vector<unsigned char> snap = save(det);
   EXPECT_EQ(forge::get_u32(snap.data() + forge::kDetectorRestarted), 1u);
-  smx_detector* copy = nullptr;
-  ASSERT_EQ(smx_detector_snapshot_load(snap.data(), snap.size(), pair.b.data, pair.b.size, &copy), SMX_OK);
-  for (int i = 0; i < 300; ++i) {
-    const float x[1] = {g(rng)};
-    smx_detection da{}, db{};
-    ASSERT_EQ(smx_detect(det, x, &da), SMX_OK);
-    ASSERT_EQ(smx_detect(copy, x, &db), SMX_OK);
-    ASSERT_EQ(std::memcmp(&da, &db, sizeof da), 0) << i;
-  }
-  EXPECT_EQ(save(det), save(copy));
+  expect_loaded_copy_continues_alike(pair, snap, 300, [&](int) { return g(rng); });
   std::vector<unsigned char> forged = snap;
   forge::put_u32(forged.data() + forge::kDetectorRestarted, 2);
   EXPECT_TRUE(detector_rejects(forged, cfg));
