@@ -179,9 +179,10 @@ int parse(Console& io, int argc, char** argv, Options& o) {
     else if (name == "delimiter") {
       if (value == "tab" || value == "\\t" || value == "\t") o.delimiter = '\t';
       else if (value == "," || value == ";") o.delimiter = value[0];
-      else return usage_error(io, "--delimiter must be ',', ';' or tab");
+      else return usage_error(io, "--delimiter must be ',', ';' or tab, not '" + printable(value) + "'");
     } else if (name == "on-bad-row") {
-      if (value != "fail" && value != "skip") return usage_error(io, "--on-bad-row must be fail or skip");
+      if (value != "fail" && value != "skip")
+        return usage_error(io, "--on-bad-row must be fail or skip, not '" + printable(value) + "'");
       o.skip_bad_rows = value == "skip";
     } else if (name == "learn-rows") {
       if (!parse_count(value, o.learn_rows))

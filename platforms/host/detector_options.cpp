@@ -209,6 +209,8 @@ bool record_detector_option(const std::string& name, const std::string& value,
   DetectorSettings trial = settings;
   if (o == nullptr || !o->apply(value, scratch, trial)) {
     error = "invalid value '" + value + "' for --" + name;
+    // (what the option takes: its metavariable and help, which states the range)
+    if (o != nullptr) error += " (" + std::string(o->value) + ": " + o->help + ")";
     return false;
   }
   settings = trial;
