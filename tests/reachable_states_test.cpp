@@ -117,7 +117,7 @@ smx_config random_model_config(std::mt19937& rng) {
   return c;
 }
 
-// Random accepted calls on a model; after each, the model's snapshot loads, saves the same
+// Random accepted calls on a model (observe, set_params, merge); after each, the model's snapshot loads, saves the same
 // bytes, and the loaded copy answers the next call with the same bits.
 void check_model_sequence(uint32_t seed) {
   SCOPED_TRACE("seed " + std::to_string(seed));
@@ -130,6 +130,18 @@ void check_model_sequence(uint32_t seed) {
   ASSERT_EQ(smx_model_create(&c, a.data, a.size, &m), SMX_OK);
   std::vector<float> x(c.features), w(c.components), mu(size_t{c.components} * c.features),
       var(mu.size());
+  // A second model of the shape, with extreme parameters, to merge in.
+  smx_config other = c;
+  other.init_samples = 0;
+  size_t other_bytes = 0;
+  ASSERT_EQ(smx_model_size(&other, &other_bytes), SMX_OK);
+  Storage o(other_bytes);
+  smx_model* from = nullptr;
+  ASSERT_EQ(smx_model_create(&other, o.data, o.size, &from), SMX_OK);
+  for (float& v : w) v = std::fabs(extreme_value(rng)) + 1e-3f;
+  for (float& v : mu) v = extreme_value(rng);
+  for (float& v : var) v = std::fabs(extreme_value(rng)) + FLT_MIN;
+  ASSERT_EQ(smx_model_set_params(from, w.data(), mu.data(), var.data()), SMX_OK);
   for (int step = 0; step < 160; ++step) {
     const std::vector<unsigned char> snapshot = save(m);
     smx_model* copy = nullptr;
@@ -143,6 +155,13 @@ void check_model_sequence(uint32_t seed) {
       for (float& v : var) v = std::fabs(extreme_value(rng)) + FLT_MIN;
       ASSERT_EQ(smx_model_set_params(m, w.data(), mu.data(), var.data()), SMX_OK);
       ASSERT_EQ(smx_model_set_params(copy, w.data(), mu.data(), var.data()), SMX_OK);
+    } else if (op <= 2 && smx_is_ready(m)) {
+      const float weights[] = {1.0f, 0.3f, FLT_MIN};
+      const float weight = weights[rng() % 3];
+      ASSERT_EQ(smx_model_merge(m, from, weight), SMX_OK);
+      ASSERT_EQ(smx_model_merge(copy, from, weight), SMX_OK);
+      for (float& v : x) v = extreme_value(rng);
+      ASSERT_EQ(smx_observe(from, x.data(), nullptr), SMX_OK);
     } else {
       for (float& v : x) v = extreme_value(rng);
       float la = 0.0f, lb = 0.0f;
@@ -381,6 +400,11 @@ TEST(ReachableStates, ForgedDetectorScalingAndModelStatesAreRejected) {
   s = r.snapshot;
   const size_t iterate_weight = model + forge::kModelArrays + 4 * (k + 2 * k * d);
   forge::put_f32(s.data() + iterate_weight, 0.0f);
+  EXPECT_TRUE(detector_rejects(s, r.cfg));
+  // A schedule position only a merge reaches (a lone model's snapshot may hold it; a
+  // detector's model is never merged).
+  s = r.snapshot;
+  forge::put_u64(s.data() + model + forge::kModelSteps + 8, r.cfg.model.init_samples - 1);
   EXPECT_TRUE(detector_rejects(s, r.cfg));
 }
 

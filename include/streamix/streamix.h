@@ -133,10 +133,34 @@ smx_status smx_score(const smx_model* m, const float* x, float* log_likelihood);
  * largest log-density gap are returned as 0). */
 smx_status smx_responsibilities(const smx_model* m, const float* x, float* resp);
 
+/* Merges the statistics of `from` into `into`, as if `into` had also learned from the
+ * samples `from` learned from: for fleets (a gateway aggregates its devices' models) and
+ * back-fills (shards learned in parallel, then merged). Each model counts with its
+ * effective sample count n = 1 / gamma_t, the inverse of its step size at its schedule
+ * position t (under the 1/t schedule, step_exponent = 1, exactly the samples its
+ * statistics average, step_offset counting as prior samples; otherwise the weight one more
+ * sample is averaged against); `from`'s count is scaled by weight, in (0, 1]. Per
+ * component k, with counts c = n s0_k, the pairwise (Chan et al.) combination: weights add,
+ * means combine by count, variances pool within and between (mean distance squared).
+ * `into`'s average (averaging on, with iterates) merges with `from`'s reported parameters
+ * the same way. The merged parameters are in effect at once (also during the hold);
+ * samples_seen adds `from`'s, and `into`'s schedule moves on to the position whose step is
+ * 1 / (n_into + weight n_from), never back and never past samples_seen. `from` is not
+ * changed.
+ * Meaningful only when component k of both models describes the same thing: both started
+ * from the same parameters (smx_model_set_params from one source, or one model's snapshot
+ * loaded twice) and learned similar data; two models that initialized from their own
+ * warm-ups generally number their components differently.
+ * SMX_ERR_ARGUMENT (both unchanged) for a null or invalid model, another K or D, weight
+ * outside (0, 1] or NaN, or the same (or overlapping) storage; SMX_ERR_NOT_READY if either
+ * model has no parameters yet. */
+smx_status smx_model_merge(smx_model* into, const smx_model* from, float weight);
+
 /* The config the model was created with. */
 smx_status smx_model_config(const smx_model* m, smx_config* cfg);
 
-/* Samples accepted by smx_observe since creation (or since the snapshot's model was). */
+/* Samples accepted by smx_observe since creation (or since the snapshot's model was),
+ * plus those of every model merged into it. */
 uint64_t smx_samples_seen(const smx_model* m);
 
 /* 1 once the model has parameters, 0 before (and for a NULL or invalid model). */

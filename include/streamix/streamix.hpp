@@ -142,6 +142,11 @@ class basic_model {
     return static_cast<status>(
         smx_score_batch(c(), x.data(), log_likelihood.size(), log_likelihood.data()));
   }
+  // Merges from's statistics into this model's (smx_model_merge); from is unchanged.
+  template <class Other>
+  [[nodiscard]] status merge(const basic_model<Other>& from, float weight = 1.0f) noexcept {
+    return static_cast<status>(smx_model_merge(m(), from.c_model(), weight));
+  }
   [[nodiscard]] status snapshot_size(size_t& bytes) const noexcept {
     return static_cast<status>(smx_snapshot_size(c(), &bytes));
   }

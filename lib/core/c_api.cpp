@@ -149,6 +149,19 @@ smx_status smx_responsibilities(const smx_model* m, const float* x, float* resp)
   return SMX_OK;
 }
 
+smx_status smx_model_merge(smx_model* into, const smx_model* from, float weight) {
+  if (!is_model(into) || !is_model(from) || !(weight > 0.0f && weight <= 1.0f))
+    return SMX_ERR_ARGUMENT;
+  const smx_config &a = into->config, &b = from->config;
+  if (a.components != b.components || a.features != b.features) return SMX_ERR_ARGUMENT;
+  if (core::regions_overlap(into, core::carve_storage(a, nullptr, nullptr), from,
+                            core::carve_storage(b, nullptr, nullptr)))
+    return SMX_ERR_ARGUMENT;
+  if (!into->ready || !from->ready) return SMX_ERR_NOT_READY;
+  core::merge(into, from, weight);
+  return SMX_OK;
+}
+
 uint64_t smx_samples_seen(const smx_model* m) { return is_model(m) ? m->samples_seen : 0; }
 
 int smx_is_ready(const smx_model* m) { return is_model(m) && m->ready ? 1 : 0; }

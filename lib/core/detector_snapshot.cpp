@@ -173,6 +173,8 @@ bool detector_snapshot_check(const unsigned char* in, size_t len, smx_detector_c
   if (det.restarted > 1 || (det.restarted == 1 && det.samples_seen == 0)) return false;
   if (model.samples_seen != det.samples_seen) return false;
   if (ready != (det.samples_seen >= c->model.init_samples)) return false;
+  // A detector's model starts from its warm-up and is never merged.
+  if (ready && model.step_origin != c->model.init_samples) return false;
   if (det.scored != (ready ? det.samples_seen - c->model.init_samples : 0)) return false;
   if (!tail_is_valid(det.tail, det.scored)) return false;
   Checker array_checker(in + detector_fixed_bytes(version), 0.0f);

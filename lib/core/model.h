@@ -256,6 +256,17 @@ void initialize_from_warmup(smx_model* m);
 // Step size gamma_t = max(gamma_min, (t + t0)^-alpha).
 float step_size(const smx_config& c, uint64_t t);
 
+// The samples a ready model's statistics are worth: 1 / gamma_t at its schedule position
+// t = step_origin + steps (the weight one more sample is averaged against; under the 1/t
+// schedule, exactly the samples averaged, step_offset counting as prior samples).
+double effective_samples(const smx_model* m);
+
+// Merges from's statistics into's (both ready, of one shape, distinct; weight in (0, 1]
+// scales from's effective samples): per component the pairwise combination of (weight,
+// mean, M2), the average too once into has one, the iterate refreshed, samples_seen summed
+// and the schedule moved on to the merged count (see smx_model_merge).
+void merge(smx_model* into, const smx_model* from, float weight);
+
 }  // namespace streamix::core
 
 #endif  // STREAMIX_CORE_MODEL_H

@@ -22,8 +22,9 @@
 //            samples_seen = buffered, steps = step_origin = averaged = 0, and every parameter
 //            array as created: statistics' weights = weight_floor, iterate and average
 //            weights 0, means and residuals 0, variances max(1, variance_floor)
-//   ready    (ready 1): buffered = 0, step_origin 0 (set_params) or init_samples (the
-//            warm-up), step_origin + steps <= samples_seen; statistics' weights in
+//   ready    (ready 1): buffered = 0, step_origin + steps <= samples_seen (step_origin is
+//            0 after set_params, init_samples after the warm-up, and moves on at a merge:
+//            any value); statistics' weights in
 //            [weight_floor, 1], iterate weights in (0, 1], average weights too once averaged
 //   averaged = the steps past hold_samples + average_from - 1 (0 without averaging)
 //   values   weights in [0, 1]; means |m| <= 2 SMX_MAX_ABS_FEATURE (kMaxAbsLocation);
@@ -185,7 +186,6 @@ bool state_is_valid(const smx_model& m, const smx_config& c, size_t total) {
     if (m.samples_seen != m.buffered || m.steps != 0 || m.step_origin != 0) return false;
   } else {
     if (m.buffered != 0) return false;
-    if (m.step_origin != 0 && m.step_origin != c.init_samples) return false;
     if (m.samples_seen < m.step_origin || m.steps > m.samples_seen - m.step_origin) return false;
   }
   if (m.averaged != expected_averaged(c, m.steps)) return false;

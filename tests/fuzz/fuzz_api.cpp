@@ -104,7 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int ready_before = smx_is_ready(m);
     smx_status s = SMX_OK;
     float log_p = 0.0f;
-    switch (in.byte() % 9) {
+    switch (in.byte() % 10) {
       case 0:
         for (uint32_t d = 0; d < dd; ++d) x[d] = in.feature();
         s = smx_observe(m, x, &log_p);
@@ -166,6 +166,34 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           check_model(m, c);
         }
         s = SMX_OK;  // every call of the burst was checked above
+        break;
+      }
+      case 9: {  // merge a copy that learned on: this model's snapshot, loaded and fed
+        size_t written = 0;
+        smx_model* other = nullptr;
+        if (smx_snapshot_save(m, g_snapshot, sizeof g_snapshot, &written) != SMX_OK ||
+            smx_snapshot_load(g_snapshot, written, g_loaded, kStorageBytes, &other) != SMX_OK) {
+          __builtin_trap();  // every state saves to a snapshot that loads
+        }
+        for (int i = in.byte() % 8; i > 0; --i) {
+          for (uint32_t d = 0; d < dd; ++d) x[d] = in.feature();
+          (void)smx_observe(other, x, nullptr);
+        }
+        const float weight = in.byte() < 128 ? in.byte() / 255.0f : in.f32();
+        alignas(64) static unsigned char other_before[kStorageBytes];
+        std::memcpy(other_before, g_loaded, bytes);
+        std::memcpy(g_before, g_storage, bytes);
+        s = smx_model_merge(m, other, weight);
+        require(std::memcmp(other_before, g_loaded, bytes) == 0);  // from is only read
+        if (s == SMX_OK) {
+          require(weight > 0.0f && weight <= 1.0f && smx_is_ready(m));
+          written = 0;
+          require(smx_snapshot_save(m, g_snapshot, sizeof g_snapshot, &written) == SMX_OK);
+          smx_model* reloaded = nullptr;
+          require(smx_snapshot_load(g_snapshot, written, g_loaded, kStorageBytes, &reloaded) == SMX_OK);
+        } else {
+          require(s == SMX_ERR_ARGUMENT || s == SMX_ERR_NOT_READY);
+        }
         break;
       }
       default:  // extreme but valid magnitudes, to push the numerics
