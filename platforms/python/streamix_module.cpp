@@ -135,6 +135,13 @@ class Model {
     return out;
   }
 
+  // from's statistics merged into this model's (smx_model_merge); from is unchanged.
+  void merge(const Model& from, float weight) {
+    const smx_status s = smx_model_merge(m_, from.m_, weight);
+    if (s == SMX_ERR_NOT_READY) throw py::value_error("merge: both models need parameters (a model still warming up cannot merge)");
+    if (s != SMX_OK) throw py::value_error("merge: the models must differ and have the same n_components and n_features, and weight must be in (0, 1]");
+  }
+
   // log p per row under the current parameters (NaN for every row before the model is ready).
   py::array_t<float> score(const Rows& x) const {
     const size_t n = row_count(x, features(), "X");
@@ -378,6 +385,7 @@ PYBIND11_MODULE(_streamix, m) {
       .def("responsibilities", &Model::responsibilities)
       .def("params", &Model::params)
       .def("set_params", &Model::set_params)
+      .def("merge", &Model::merge)
       .def("to_bytes", &Model::to_bytes);
   py::class_<Detector>(m, "Detector")
       .def(py::init<uint32_t, const std::vector<std::pair<std::string, std::string>>&>())

@@ -225,6 +225,16 @@ class OnlineGaussianMixture(_Snapshotted):
                                _np.asarray(covariances, dtype=_np.float32))
         return self
 
+    def merge(self, other, weight=1.0):
+        """Merges other's statistics into this model's, as if this model had also learned
+        from what other learned (smx_model_merge): each counts by its effective number of
+        samples, other's scaled by weight in (0, 1]. Meaningful when the components
+        correspond (both started from the same parameters). other is unchanged; returns self."""
+        if not isinstance(other, OnlineGaussianMixture):
+            raise TypeError(f"merge takes an OnlineGaussianMixture, not {type(other).__name__}")
+        self._model.merge(other._model, float(weight))
+        return self
+
     @classmethod
     def from_sklearn(cls, gm, **settings):
         """A model with the parameters of a fitted sklearn.mixture.GaussianMixture whose
