@@ -114,10 +114,12 @@ smx_config random_model_config(std::mt19937& rng) {
   c.step_floor = floors_step[rng() % 3];
   const float exponents[] = {0.51f, 0.6f, 1.0f};
   c.step_exponent = exponents[rng() % 3];
+  const uint32_t batch_sizes[] = {1, 1, 3, 8};
+  c.batch_size = batch_sizes[rng() % 4];
   return c;
 }
 
-// Random accepted calls on a model (observe, set_params, merge); after each, the model's snapshot loads, saves the same
+// Random accepted calls on a model (observe, observe_batch, set_params, merge); after each, the model's snapshot loads, saves the same
 // bytes, and the loaded copy answers the next call with the same bits.
 void check_model_sequence(uint32_t seed) {
   SCOPED_TRACE("seed " + std::to_string(seed));
@@ -155,7 +157,14 @@ void check_model_sequence(uint32_t seed) {
       for (float& v : var) v = std::fabs(extreme_value(rng)) + FLT_MIN;
       ASSERT_EQ(smx_model_set_params(m, w.data(), mu.data(), var.data()), SMX_OK);
       ASSERT_EQ(smx_model_set_params(copy, w.data(), mu.data(), var.data()), SMX_OK);
-    } else if (op <= 2 && smx_is_ready(m)) {
+    } else if (op <= 4) {  // a run of rows in one call (mini-batches straight from it)
+      const size_t rows = 1 + rng() % 20;
+      std::vector<float> xs(rows * c.features), la(rows), lb(rows);
+      for (float& v : xs) v = extreme_value(rng);
+      ASSERT_EQ(smx_observe_batch(m, xs.data(), rows, la.data()), SMX_OK);
+      ASSERT_EQ(smx_observe_batch(copy, xs.data(), rows, lb.data()), SMX_OK);
+      ASSERT_EQ(std::memcmp(la.data(), lb.data(), sizeof(float) * rows), 0) << "step " << step;
+    } else if (op <= 6 && smx_is_ready(m)) {
       const float weights[] = {1.0f, 0.3f, FLT_MIN};
       const float weight = weights[rng() % 3];
       ASSERT_EQ(smx_model_merge(m, from, weight), SMX_OK);

@@ -18,6 +18,10 @@ inline constexpr size_t kModelConfig = 12;   // u32 K, u32 D, ...
 inline constexpr size_t kModelReady = 56;    // u32 ready, u32 buffered, u64 samples_seen,
 inline constexpr size_t kModelSteps = 72;    //   u64 steps, u64 step_origin, u64 averaged
 inline constexpr size_t kModelArrays = 96;   // stats weight[K], mean[K][D], variance[K][D], ...
+// Format 2 (mini-batches): the config and the state one u32 longer each.
+inline constexpr size_t kModelBatchSize = 56;   // u32 batch_size, the config's last field
+inline constexpr size_t kModelV2Steps = 76;     // u64 steps (after ready, buffered, samples_seen)
+inline constexpr size_t kModelV2Pending = 100;  // u32 pending, the state's last field
 // Detector snapshots ("SDTS").
 inline constexpr uint32_t kDetectorMagic = 0x53544453u;
 inline constexpr size_t kDetectorFeatures = 12;     // u32 features
@@ -66,11 +70,11 @@ inline size_t detector_model_offset(const unsigned char* s) {
   return kDetectorArrays + 4 * kDetectorArrayCount * size_t{get_u32(s + kDetectorFeatures)};
 }
 
-// Sets the magic and version of a model snapshot of `length` bytes at s, its length field
-// to `length` and its CRC.
+// Sets the magic and version (2 stays 2, anything else becomes 1) of a model snapshot of
+// `length` bytes at s, its length field to `length` and its CRC.
 inline void repair_model(unsigned char* s, size_t length) {
   put_u32(s, kModelMagic);
-  put_u32(s + 4, 1);
+  put_u32(s + 4, get_u32(s + 4) == 2 ? 2 : 1);
   put_u32(s + 8, static_cast<uint32_t>(length));
   put_u32(s + length - 4, crc32(s, length - 4));
 }

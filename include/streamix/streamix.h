@@ -29,7 +29,7 @@ typedef enum smx_status {
 /* Limits checked by smx_model_size / smx_model_create. */
 /* The library's version (CMakeLists.txt reads it from here). */
 #define SMX_VERSION_MAJOR 0
-#define SMX_VERSION_MINOR 2
+#define SMX_VERSION_MINOR 3
 #define SMX_VERSION_PATCH 0
 /* "MAJOR.MINOR.PATCH" of the library linked in (may differ from the header's). */
 const char* smx_version(void);
@@ -37,6 +37,7 @@ const char* smx_version(void);
 #define SMX_MAX_COMPONENTS 1024u
 #define SMX_MAX_FEATURES 4096u
 #define SMX_MAX_INIT_SAMPLES 65536u
+#define SMX_MAX_BATCH_SIZE 4096u
 /* Largest accepted |x_d|: sqrt(FLT_MAX), so that x_d * x_d is finite. */
 #define SMX_MAX_ABS_FEATURE 1.8446742e19f
 /* Largest variance a model holds: 2^125, so that 1 / (2 variance) is a normal float. Larger
@@ -61,6 +62,8 @@ typedef struct smx_config {
   uint32_t seed;          /* k-means++ seeding of the self-initialization, default 1 */
   uint32_t average_from;  /* Polyak-Ruppert averaging: 0 = off (default); n >= 1 averages
                              the parameter iterates from the n-th M-step on */
+  uint32_t batch_size;    /* m, 1..SMX_MAX_BATCH_SIZE, default 1: samples per stepwise
+                             update (mini-batch stepwise EM; see smx_observe_batch) */
 } smx_config;
 
 /* Opaque: lives inside the caller's storage. The storage holds no pointers into itself,
@@ -77,7 +80,10 @@ typedef struct smx_model smx_model;
  * of 16), N = init_samples, A = 1 if average_from > 0:
  * a 256-byte header; 6 P-vectors and 6 D-by-P arrays (statistics, E-step parameters,
  * scratch), 3 + 3 more with averaging; the warm-up buffer of N samples plus one float per
- * sample for k-means++ seeding.
+ * sample for k-means++ seeding. That is for batch_size 1; with mini-batches of M > 1,
+ *   SMX_MODEL_BATCH_BYTES(K, D, N, A, M) = SMX_MODEL_BYTES(K, D, N, A)
+ *                                         + 4 P (1 + 2 D) + ceil64(4 M D)
+ * adds the mini-batch's sums (a P-vector and two D-by-P arrays) and its pending samples.
  * smx_model_size computes the same value after validating the config.
  */
 #define SMX_PADDED_COMPONENTS(K) \
@@ -86,6 +92,11 @@ typedef struct smx_model smx_model;
   ((size_t)256u + (size_t)4u * SMX_PADDED_COMPONENTS(K) * (6u + 3u * ((A) ? 1u : 0u)) + \
    (size_t)4u * SMX_PADDED_COMPONENTS(K) * (size_t)(D) * (6u + 3u * ((A) ? 1u : 0u)) +   \
    ((size_t)4u * (size_t)(N) * ((size_t)(D) + 1u) + 63u) / 64u * 64u)
+#define SMX_MODEL_BATCH_BYTES(K, D, N, A, M)                                               \
+  (SMX_MODEL_BYTES(K, D, N, A) +                                                          \
+   ((M) > 1u ? (size_t)4u * SMX_PADDED_COMPONENTS(K) * (1u + 2u * (size_t)(D)) +           \
+                   ((size_t)4u * (size_t)(M) * (size_t)(D) + 63u) / 64u * 64u             \
+             : (size_t)0u))
 
 /* Fills *cfg with the defaults above for K components and D features (cfg may be NULL). */
 void smx_config_init(smx_config* cfg, uint32_t components, uint32_t features);
@@ -123,6 +134,26 @@ smx_status smx_model_get_params(const smx_model* m, float* weights, float* means
  * initializes the model and also reports NaN). SMX_ERR_NOT_READY (model unchanged) if the
  * model has neither parameters nor a warm-up buffer (init_samples = 0). */
 smx_status smx_observe(smx_model* m, const float* x, float* log_likelihood);
+
+/* Learns from n samples (x: n rows of D floats, row-major), in order; log_likelihood (n
+ * floats, may be NULL) receives each sample's prequential log p, as smx_observe would. With
+ * batch_size m = 1 this is n calls of smx_observe, bit for bit. With m > 1, once the model
+ * is ready, samples are learned in mini-batches of exactly m (stepwise EM with mini-batches,
+ * Liang & Klein 2009): the m samples share the parameters before their mini-batch (each is
+ * scored under them), their responsibilities and their statistics, centred on the current
+ * means, are summed, and the statistics move once by the mini-batch's step towards the
+ * mini-batch's average, followed by one refresh. The step of a mini-batch that ends at
+ * position t (counted in samples, as steps and the hold are) is min(1, m gamma_t): the share
+ * of the statistics its m samples are worth when the statistics are worth 1 / gamma_t
+ * samples (with step_exponent 1: exactly what m single steps give). Samples that do not
+ * complete a mini-batch wait in the model (its storage holds m of them; a snapshot keeps
+ * them) and complete it in a later call, so where calls split a stream does not change what
+ * is learned; smx_observe feeds the same mini-batches one sample at a time. Warm-up samples
+ * are buffered as by smx_observe. At most one dead component is re-seeded per mini-batch,
+ * by its first sample that no live component explains.
+ * Every row is validated before anything is learned: a bad row (SMX_ERR_INPUT) rejects the
+ * whole call with the model and log_likelihood unchanged. SMX_ERR_NOT_READY as smx_observe. */
+smx_status smx_observe_batch(smx_model* m, const float* x, size_t n, float* log_likelihood);
 
 /* log p(x) in nats under the current parameters. SMX_ERR_NOT_READY before the model has
  * parameters. -INFINITY if x is so far from every component that no density is

@@ -82,6 +82,7 @@ class config {
   config& weight_floor(float w) noexcept { return c_.weight_floor = w, *this; }
   config& seed(uint32_t s) noexcept { return c_.seed = s, *this; }
   config& average_from(uint32_t n) noexcept { return c_.average_from = n, *this; }
+  config& batch_size(uint32_t m) noexcept { return c_.batch_size = m, *this; }
 
   uint32_t components() const noexcept { return c_.components; }
   uint32_t features() const noexcept { return c_.features; }
@@ -113,6 +114,16 @@ class basic_model {
   [[nodiscard]] status observe(span<const float> x, float* log_likelihood = nullptr) noexcept {
     if (x.size() != features()) return status::argument;
     return static_cast<status>(smx_observe(m(), x.data(), log_likelihood));
+  }
+  // Learns from the rows of x (n x D, row-major) in order, in mini-batches of batch_size
+  // (smx_observe_batch); log_likelihood (empty, or n values) gets each row's log p.
+  [[nodiscard]] status observe_batch(span<const float> x, span<float> log_likelihood = {}) noexcept {
+    const size_t d = features();
+    if (d == 0 || x.size() % d != 0) return status::argument;
+    const size_t n = x.size() / d;
+    if (!log_likelihood.empty() && log_likelihood.size() != n) return status::argument;
+    return static_cast<status>(smx_observe_batch(
+        m(), x.data(), n, log_likelihood.empty() ? nullptr : log_likelihood.data()));
   }
   [[nodiscard]] status score(span<const float> x, float& log_likelihood) const noexcept {
     if (x.size() != features()) return status::argument;

@@ -39,6 +39,7 @@ void smx_config_init(smx_config* cfg, uint32_t components, uint32_t features) {
   cfg->weight_floor = components > 0 ? 0.01f / static_cast<float>(components) : 0.01f;
   cfg->seed = 1;
   cfg->average_from = 0;
+  cfg->batch_size = 1;
 }
 
 #define SMX_STRINGIFY_(x) #x
@@ -116,6 +117,20 @@ smx_status smx_observe(smx_model* m, const float* x, float* log_likelihood) {
   if (!m->ready && m->config.init_samples == 0) return SMX_ERR_NOT_READY;
   const float log_p = core::observe(m, x);
   if (log_likelihood) *log_likelihood = log_p;
+  return SMX_OK;
+}
+
+smx_status smx_observe_batch(smx_model* m, const float* x, size_t n, float* log_likelihood) {
+  if (!is_model(m)) return SMX_ERR_ARGUMENT;
+  if (n == 0) return SMX_OK;
+  if (x == nullptr) return SMX_ERR_ARGUMENT;
+  const size_t d = m->config.features;
+  if (n > SIZE_MAX / sizeof(float) / d) return SMX_ERR_ARGUMENT;
+  for (size_t i = 0; i < n; ++i) {
+    if (!core::sample_is_valid(x + i * d, m->config.features)) return SMX_ERR_INPUT;
+  }
+  if (!m->ready && m->config.init_samples == 0) return SMX_ERR_NOT_READY;
+  core::observe_rows(m, x, n, log_likelihood);
   return SMX_OK;
 }
 

@@ -262,6 +262,7 @@ ConfigRule broken_rule(const smx_detector_config& c) {
   if (uint64_t{c.features} * v != c.model.features) return ConfigRule::kViewFeatures;
   const ConfigRule model = broken_rule(c.model);
   if (model != ConfigRule::kNone) return model;
+  if (c.model.batch_size != 1) return ConfigRule::kDetectorBatch;
   if (!(c.smoothing > 0.0f && c.smoothing <= 1.0f)) return ConfigRule::kSmoothing;
   if (!(c.residual_rate > 0.0f && c.residual_rate < 1.0f)) return ConfigRule::kResidualRate;
   if (c.scaling > SMX_SCALING_FIXED) return ConfigRule::kScaling;

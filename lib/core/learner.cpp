@@ -212,6 +212,94 @@ void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, floa
   if (held && iterate_shares_stats(m)) clear_held_iterate(c, a);
 }
 
+namespace {
+
+// Whether any component is dead (its weight statistic at the floor).
+bool any_dead(const smx_model* m, const ModelArrays& a) {
+  for (uint32_t k = 0; k < a.stats.shape.components; ++k) {
+    if (a.stats.weight[k] <= m->config.weight_floor) return true;
+  }
+  return false;
+}
+
+// One mini-batch of batch_size rows (D floats each) learned by a ready model: every row's
+// E-step under the iterate (its log p into log_p, if not null) and its terms into the sums,
+// then one step of the statistics towards the mini-batch's, one refresh. The skeleton is
+// learn's; the first row no live component explains re-seeds the first dead component.
+void learn_batch(smx_model* m, const ModelArrays& a, const float* rows, float* log_p) {
+  const smx_config& c = m->config;
+  const BatchArrays b = batch_arrays_of(m);
+  const uint32_t size = c.batch_size, features = c.features;
+  const uint64_t hold = c.hold_samples;
+  const bool held = !iterate_shares_stats(m);
+  bool may_reseed = m->steps >= hold && any_dead(m, a);
+  Reseed reseeding;
+  const float* seed_row = nullptr;
+  const float scale = 1.0f / static_cast<float>(size);
+  for (uint32_t i = 0; i < size; ++i) {
+    const float* x = rows + size_t{i} * features;
+    const float lp = estep_sample(a, x);
+    if (log_p) log_p[i] = lp;
+    if (may_reseed) {
+      reseeding = component_to_reseed(m, a);
+      if (reseeding.dead >= 0) {  // the row belongs wholly to the re-seeded component
+        for (uint32_t k = 0; k < a.stats.shape.stride; ++k) a.resp[k] = 0.0f;
+        a.resp[reseeding.dead] = 1.0f;
+        seed_row = x;
+        may_reseed = false;
+      }
+    }
+    kernels::batch_accumulate(a.stats, x, a.resp, scale, b.sums);
+  }
+  // (as in learn: steps never pass the samples seen)
+  const bool counted = m->samples_seen - m->step_origin - m->steps >= size;
+  if (counted) m->steps += size;
+  const float step = static_cast<float>(size) * step_size(c, m->step_origin + m->steps);
+  kernels::batch_update(a.stats, b.sums, step < 1.0f ? step : 1.0f, c.variance_floor, c.weight_floor);
+  const kernels::Shape s = a.stats.shape;
+  std::memset(b.sums.weight, 0, sizeof(float) * s.stride * (1 + 2 * size_t{s.features}));
+  if (seed_row) reseed(a, static_cast<uint32_t>(reseeding.dead), reseeding.nearest, seed_row, c.variance_floor);
+  const bool refresh = m->steps > hold;
+  if (refresh) refresh_iterate(a);
+  if (refresh && averaging_enabled(c) && m->steps - hold >= c.average_from) update_average(m, a, counted);
+  if (held && iterate_shares_stats(m)) clear_held_iterate(c, a);
+}
+
+// A ready model's sample into its pending mini-batch (scored under the iterate), which is
+// learned once it holds batch_size samples. (Out of line: smx_observe's per-sample path
+// keeps its frame.)
+__attribute__((noinline)) float add_to_batch(smx_model* m, const ModelArrays& a, const float* x) {
+  const float log_p = estep_sample(a, x);
+  const uint32_t features = m->config.features;
+  float* rows = batch_arrays_of(m).rows;
+  std::memcpy(rows + size_t{m->pending} * features, x, sizeof(float) * features);
+  if (++m->pending == m->config.batch_size) {
+    learn_batch(m, a, rows, nullptr);
+    m->pending = 0;
+    // The rows are no longer state (the storage stays a function of the state).
+    std::memset(rows, 0, sizeof(float) * m->config.batch_size * features);
+  }
+  return log_p;
+}
+
+}  // namespace
+
+void observe_rows(smx_model* m, const float* x, size_t n, float* log_p) {
+  const uint32_t size = m->config.batch_size, features = m->config.features;
+  for (size_t i = 0; i < n;) {
+    const float* row = x + i * features;
+    if (m->ready && size > 1 && m->pending == 0 && n - i >= size) {  // a whole mini-batch
+      for (uint32_t j = 0; j < size; ++j) count_up(m->samples_seen);
+      learn_batch(m, arrays_of(m), row, log_p ? log_p + i : nullptr);
+      i += size;
+      continue;
+    }
+    const float lp = observe(m, row);
+    if (log_p) log_p[i] = lp;
+    ++i;
+  }
+}
+
 float take_sample(smx_model* m, const ModelArrays& a, const float* x) {
   count_up(m->samples_seen);
   return estep_sample(a, x);
@@ -221,6 +309,7 @@ float observe(smx_model* m, const float* x, const WarmupHook* hook) {
   count_up(m->samples_seen);
   if (!m->ready) return buffer_warmup_sample(m, x, hook);
   const ModelArrays a = arrays_of(m);
+  if (m->config.batch_size > 1) return add_to_batch(m, a, x);
   const float log_p = estep_sample(a, x);
   learn(m, a, x, log_p, 1.0f);
   return log_p;

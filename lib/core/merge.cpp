@@ -108,7 +108,7 @@ void merge(smx_model* into, const smx_model* from, float weight) {
   // back, and never past the samples seen: step_origin + steps <= samples_seen).
   into->samples_seen = saturating_add(into->samples_seen, from->samples_seen);
   const uint64_t t = into->step_origin + into->steps;
-  into->step_origin = position_for(c, total, t, into->samples_seen) - into->steps;
+  into->step_origin = position_for(c, total, t, into->samples_seen - into->pending) - into->steps;
 }
 
 }  // namespace streamix::core

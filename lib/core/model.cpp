@@ -11,7 +11,8 @@ static_assert(SMX_MAX_VARIANCE == kernels::kMaxVariance, "the public ceiling is 
 
 bool averaging_enabled(const smx_config& c) { return c.average_from > 0; }
 
-size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out) {
+size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out,
+                     uint32_t* batch_offset) {
   const kernels::Shape shape = shape_of(c);
   const size_t vector_bytes = sizeof(float) * shape.stride;
   const size_t matrix_bytes = vector_bytes * shape.features;
@@ -47,7 +48,23 @@ size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out)
   a.seeding = a.warmup ? a.warmup + size_t{c.init_samples} * c.features : nullptr;
   offset += (sizeof(float) * warmup_floats + 63) / 64 * 64;
   if (out) *out = a;
+  if (batch_offset) *batch_offset = c.batch_size > 1 ? static_cast<uint32_t>(offset) : 0;
+  if (c.batch_size > 1) {  // the sums (weights, first and second moments), the pending rows
+    offset += vector_bytes + 2 * matrix_bytes;
+    offset += (sizeof(float) * c.batch_size * c.features + 63) / 64 * 64;
+  }
   return offset;
+}
+
+BatchArrays batch_arrays_of(const smx_model* m) {
+  const kernels::Shape shape = shape_of(m->config);
+  auto* base = reinterpret_cast<float*>(reinterpret_cast<unsigned char*>(const_cast<smx_model*>(m)) +
+                                        m->batch_offset);
+  const size_t matrix = size_t{shape.stride} * shape.features;
+  BatchArrays b;
+  b.sums = kernels::BatchSums{base, base + shape.stride, base + shape.stride + matrix};
+  b.rows = base + shape.stride + 2 * matrix;
+  return b;
 }
 
 ModelArrays arrays_of(const smx_model* m) {
@@ -87,6 +104,7 @@ ConfigRule broken_rule(const smx_config& c) {
   // The floors of all K weights together must leave room: K * floor < 1.
   if (!(c.weight_floor >= FLT_MIN && static_cast<double>(c.weight_floor) * c.components < 1.0))
     return ConfigRule::kWeightFloor;
+  if (c.batch_size < 1 || c.batch_size > SMX_MAX_BATCH_SIZE) return ConfigRule::kBatchSize;
   return ConfigRule::kNone;
 }
 
@@ -113,11 +131,13 @@ void set_padding_log_weights(const kernels::ParamArrays& p) {
 
 smx_model* create_model(const smx_config& c, void* storage) {
   ModelArrays a;
-  const size_t bytes = carve_storage(c, static_cast<unsigned char*>(storage), &a);
+  uint32_t batch_offset = 0;
+  const size_t bytes = carve_storage(c, static_cast<unsigned char*>(storage), &a, &batch_offset);
   std::memset(storage, 0, bytes);
   auto* m = static_cast<smx_model*>(storage);
   m->magic = kModelMagic;
   m->config = c;
+  m->batch_offset = batch_offset;
   size_t i = 0;
   for_each_array(a, [&](float*& p) {
     m->array_offset[i++] =
@@ -210,6 +230,10 @@ void refresh_iterate(const ModelArrays& a) {
 void start_from_stats(smx_model* m, uint64_t origin) {
   m->ready = 1;
   m->buffered = 0;
+  if (m->pending > 0) {  // samples waiting for the old parameters' mini-batch are dropped
+    m->pending = 0;
+    std::memset(batch_arrays_of(m).rows, 0, sizeof(float) * m->config.batch_size * m->config.features);
+  }
   m->steps = 0;  // first: a new hold starts, and the iterate is held in its own arrays
   m->step_origin = origin;
   m->averaged = 0;

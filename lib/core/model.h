@@ -24,6 +24,8 @@ struct smx_model {
   uint64_t step_origin;   // samples the statistics summarized at initialization: the step
                           // size continues from t = step_origin + steps
   uint64_t averaged;      // iterates in the Polyak-Ruppert average
+  uint32_t pending;       // samples waiting for their mini-batch (batch_size > 1)
+  uint32_t batch_offset;  // byte offset of the mini-batch's arrays (0: batch_size 1)
   // Byte offsets of the arrays, in streamix::core::for_each_array order (0: absent). Set by
   // create_model from carve_storage, so the hot path does not recompute the layout; they
   // are relative, so the model stays relocatable. (20 = streamix::core::kArrayCount.)
@@ -107,8 +109,18 @@ inline kernels::Shape shape_of(const smx_config& c) {
 }
 
 // Lays out the arrays of a model with config c from `base` and returns the storage size.
-// With base == nullptr it only computes the size.
-size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out);
+// With base == nullptr it only computes the size. The mini-batch's arrays (batch_size > 1)
+// follow the others, from *batch_offset (0 without them).
+size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out,
+                     uint32_t* batch_offset = nullptr);
+
+// The mini-batch's arrays: its sums (kernels::BatchSums) and its pending samples (batch_size
+// rows of D floats). Only for batch_size > 1.
+struct BatchArrays {
+  kernels::BatchSums sums;
+  float* rows;
+};
+BatchArrays batch_arrays_of(const smx_model* m);
 
 // Once past the hold, the iterate is theta_bar(s) after every step, and theta_bar copies the
 // statistics' means and variances unchanged: the iterate then uses the statistics' arrays
@@ -126,8 +138,8 @@ ModelArrays arrays_of(const smx_model* m);
 // The rules a model's or a detector's config can break, in the order they are checked.
 enum class ConfigRule : uint8_t {
   kNone, kComponents, kFeatures, kStepExponent, kStepOffset, kStepFloor, kInitSamples,
-  kVarianceFloor, kWeightFloor,
-  kDetectorFeatures, kViews, kViewFeatures, kSmoothing, kResidualRate, kScaling,
+  kVarianceFloor, kWeightFloor, kBatchSize,
+  kDetectorFeatures, kDetectorBatch, kViews, kViewFeatures, kSmoothing, kResidualRate, kScaling,
   kWarmupSamples, kTailRate, kAlarmRate, kAnomalyWeight
 };
 // The first rule c breaks (kNone: c is valid).
@@ -220,8 +232,14 @@ struct WarmupHook {
 
 // One sample through the learner (x validated): during the warm-up buffered (the last one
 // initializes the model, after hook->prepare if given), then estep_sample and learn with
-// weight 1. Counts the sample.
+// weight 1; with batch_size > 1, scored and added to the pending mini-batch, which is
+// learned when it is full. Counts the sample.
 float observe(smx_model* m, const float* x, const WarmupHook* hook = nullptr);
+
+// n samples (rows of D floats, validated) through observe, in order, with whole mini-batches
+// learned straight from x (each row's E-step serves its score and its statistics); log_p
+// (may be null) gets each sample's log p.
+void observe_rows(smx_model* m, const float* x, size_t n, float* log_p);
 
 // The scoring half on its own, for callers that learn with a weight of their choosing (the
 // detector): counts the sample and returns estep_sample(a, x).

@@ -1,16 +1,20 @@
-// Snapshot format, version 1. All integers and floats little-endian; floats as IEEE-754
-// binary32 bit patterns; arrays component-major (row k = component k), logical K only.
+// Snapshot format, versions 1 and 2. All integers and floats little-endian; floats as
+// IEEE-754 binary32 bit patterns; arrays component-major (row k = component k), logical K
+// only. Version 2 is version 1 with the mini-batch's fields (marked v2); a model with
+// batch_size 1 saves version 1, so its bytes are what they were before mini-batches, and a
+// version 1 snapshot loads with batch_size 1 and nothing pending.
 //   u32 magic "SMXS" | u32 version | u32 total bytes (CRC included)
 //   config: u32 K, u32 D, f32 step_exponent, f32 step_offset, f32 step_floor,
 //           u32 hold_samples, u32 init_samples, f32 variance_floor, f32 weight_floor,
-//           u32 seed, u32 average_from
+//           u32 seed, u32 average_from, (v2) u32 batch_size
 //   state:  u32 ready, u32 buffered, u64 samples_seen, u64 steps, u64 step_origin,
-//           u64 averaged
+//           u64 averaged, (v2) u32 pending
 //   stats:  f32 weight[K], mean[K][D], variance[K][D], then mean_residual[K][D] (below)
 //   iterate parameters: f32 weight[K], mean[K][D], variance[K][D]
 //   average parameters (only if average_from > 0): the same three arrays
 //   stats mean_residual: f32 [K][D]
 //   warm-up buffer: f32 [buffered][D]
+//   (v2) pending mini-batch: f32 [pending][D]
 //   u32 CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) of every byte before it
 // Derived terms (log weights, normalizers, precisions) are not stored: loading recomputes
 // them with the same code, so a loaded model behaves bit-for-bit like the saved one.
@@ -22,11 +26,14 @@
 //            samples_seen = buffered, steps = step_origin = averaged = 0, and every parameter
 //            array as created: statistics' weights = weight_floor, iterate and average
 //            weights 0, means and residuals 0, variances max(1, variance_floor)
-//   ready    (ready 1): buffered = 0, step_origin + steps <= samples_seen (step_origin is
-//            0 after set_params, init_samples after the warm-up, and moves on at a merge:
-//            any value); statistics' weights in
+//   ready    (ready 1): buffered = 0, step_origin + steps + pending <= samples_seen
+//            (step_origin is 0 after set_params, init_samples after the warm-up, and moves
+//            on at a merge: any value); steps a multiple of batch_size; statistics' weights in
 //            [weight_floor, 1], iterate weights in (0, 1], average weights too once averaged
-//   averaged = the steps past hold_samples + average_from - 1 (0 without averaging)
+//   averaged = the steps (mini-batches) ending at or past hold_samples + average_from
+//            samples of steps (0 without averaging)
+//   batch    (v2) batch_size > 1 (1 saves version 1); pending < batch_size, 0 in the
+//            warm-up; pending rows valid features
 //   values   weights in [0, 1]; means |m| <= 2 SMX_MAX_ABS_FEATURE (kMaxAbsLocation);
 //            variances in [variance_floor, SMX_MAX_VARIANCE]; warm-up rows valid features;
 //            |mean_residual| <= 2^-23 |mean| (the rounding error of its mean)
@@ -45,21 +52,27 @@ namespace streamix::core {
 namespace {
 
 constexpr uint32_t kSnapshotMagic = 0x53584D53u;  // bytes "SMXS"
-constexpr uint32_t kSnapshotVersion = 1;
-constexpr size_t kConfigBytes = 11 * 4;
-constexpr size_t kStateBytes = 2 * 4 + 4 * 8;
-constexpr size_t kFixedBytes = kSnapshotPreambleBytes + kConfigBytes + kStateBytes + 4;
+constexpr uint32_t kNewestVersion = 2;
+// The version a config saves: 2 only with mini-batches.
+uint32_t version_of(const smx_config& c) { return c.batch_size > 1 ? 2 : 1; }
+constexpr size_t config_bytes(uint32_t version) { return (version >= 2 ? 12 : 11) * 4; }
+constexpr size_t state_bytes(uint32_t version) { return (version >= 2 ? 3 : 2) * 4 + 4 * 8; }
+constexpr size_t fixed_bytes(uint32_t version) {
+  return kSnapshotPreambleBytes + config_bytes(version) + state_bytes(version) + 4;
+}
+constexpr size_t kFixedBytesV1 = fixed_bytes(1);
 
-size_t snapshot_bytes(const smx_config& c, uint32_t buffered) {
+size_t snapshot_bytes(const smx_config& c, uint32_t buffered, uint32_t pending) {
   const size_t k = c.components, d = c.features;
   const size_t param_floats = k + 2 * k * d;
   const size_t sets = averaging_enabled(c) ? 3 : 2;  // stats, iterate, average
-  return kFixedBytes + 4 * (sets * param_floats + k * d + size_t{buffered} * d);
+  return fixed_bytes(version_of(c)) +
+         4 * (sets * param_floats + k * d + size_t{buffered} * d + size_t{pending} * d);
 }
 
 // The format, described once (the byte layout is listed at the top of this file).
 template <class Archive>
-void transfer_config(Archive& ar, smx_config& c) {
+void transfer_config(Archive& ar, smx_config& c, uint32_t version) {
   ar.u32(c.components);
   ar.u32(c.features);
   ar.f32(c.step_exponent);
@@ -71,22 +84,33 @@ void transfer_config(Archive& ar, smx_config& c) {
   ar.f32(c.weight_floor);
   ar.u32(c.seed);
   ar.u32(c.average_from);
+  if (version >= 2) {
+    ar.u32(c.batch_size);
+  } else {
+    c.batch_size = 1;
+  }
 }
 
 template <class Archive>
-void transfer_state(Archive& ar, smx_model& m) {
+void transfer_state(Archive& ar, smx_model& m, uint32_t version) {
   ar.u32(m.ready);
   ar.u32(m.buffered);
   ar.u64(m.samples_seen);
   ar.u64(m.steps);
   ar.u64(m.step_origin);
   ar.u64(m.averaged);
+  if (version >= 2) {
+    ar.u32(m.pending);
+  } else {
+    m.pending = 0;
+  }
 }
 
 // The arrays, component-major. With every pointer of `a` null (validation), the archive
 // gets null destinations and only reads.
 template <class Archive>
-void transfer_arrays(Archive& ar, const smx_config& c, uint32_t buffered, const ModelArrays& a) {
+void transfer_arrays(Archive& ar, const smx_config& c, uint32_t buffered, uint32_t pending,
+                     const ModelArrays& a, float* pending_rows) {
   const uint32_t stride = shape_of(c).stride;
   auto at = [](float* base, size_t i) { return base ? base + i : nullptr; };
   auto matrix = [&](Kind kind, float* base) {
@@ -104,6 +128,7 @@ void transfer_arrays(Archive& ar, const smx_config& c, uint32_t buffered, const 
   if (averaging_enabled(c)) param_set(a.average.weight, a.average.mean, a.average.variance);
   matrix(Kind::finite, a.stats.mean_residual);  // bounded by its mean: see arrays_are_valid
   for (size_t i = 0; i < size_t{buffered} * c.features; ++i) ar.value(Kind::feature, at(a.warmup, i));
+  for (size_t i = 0; i < size_t{pending} * c.features; ++i) ar.value(Kind::feature, at(pending_rows, i));
 }
 
 // The arrays of a snapshot read in place, float by float, in the order of transfer_arrays.
@@ -171,25 +196,32 @@ bool arrays_are_valid(const unsigned char* arrays, const smx_model& m) {
                      4 * 2 * n) == 0;
 }
 
-// The averaged iterates a model has after `steps` steps: one per step from step
-// hold_samples + average_from on (learn), none without averaging.
+// The averaged iterates a model has after `steps` steps of batch_size samples each: one per
+// step that ends at or past hold_samples + average_from (learn, learn_batch), none without
+// averaging.
 uint64_t expected_averaged(const smx_config& c, uint64_t steps) {
   if (!averaging_enabled(c)) return 0;
-  const uint64_t first = uint64_t{c.hold_samples} + c.average_from;
-  return steps >= first ? steps - first + 1 : 0;
+  const uint64_t first = uint64_t{c.hold_samples} + c.average_from, size = c.batch_size;
+  const uint64_t first_step = (first + size - 1) / size, step_count = steps / size;
+  return step_count >= first_step ? step_count - first_step + 1 : 0;
 }
 
-bool state_is_valid(const smx_model& m, const smx_config& c, size_t total) {
+bool state_is_valid(const smx_model& m, const smx_config& c, size_t total, uint32_t version) {
   if (m.ready > 1 || m.buffered > c.init_samples) return false;
+  if (version != version_of(c)) return false;  // batch_size 1 saves version 1
+  if (m.pending >= c.batch_size || (!m.ready && m.pending != 0)) return false;
   if (!m.ready) {
     if (m.buffered == c.init_samples && m.buffered > 0) return false;  // would have initialized
     if (m.samples_seen != m.buffered || m.steps != 0 || m.step_origin != 0) return false;
   } else {
     if (m.buffered != 0) return false;
-    if (m.samples_seen < m.step_origin || m.steps > m.samples_seen - m.step_origin) return false;
+    if (m.samples_seen < m.step_origin || m.steps > m.samples_seen - m.step_origin ||
+        m.pending > m.samples_seen - m.step_origin - m.steps)
+      return false;
+    if (m.steps % c.batch_size != 0) return false;
   }
   if (m.averaged != expected_averaged(c, m.steps)) return false;
-  return total == snapshot_bytes(c, m.buffered);
+  return total == snapshot_bytes(c, m.buffered, m.pending);
 }
 
 }  // namespace
@@ -206,42 +238,58 @@ bool value_is_valid(Kind kind, float v, float variance_floor) {
   return false;
 }
 
-size_t snapshot_size(const smx_model* m) { return snapshot_bytes(m->config, m->buffered); }
+size_t snapshot_size(const smx_model* m) { return snapshot_bytes(m->config, m->buffered, m->pending); }
+
+namespace {
+float* pending_rows(const smx_model* m) { return m->config.batch_size > 1 ? batch_arrays_of(m).rows : nullptr; }
+}  // namespace
 
 size_t snapshot_save(const smx_model* m, unsigned char* out) {
   smx_model header = *m;  // the archives take references; the model itself stays const
   const size_t total = snapshot_size(m);
+  const uint32_t version = version_of(m->config);
   Writer w(out);
-  write_preamble(w, kSnapshotMagic, kSnapshotVersion, total);
-  transfer_config(w, header.config);
-  transfer_state(w, header);
-  transfer_arrays(w, m->config, m->buffered, arrays_of(m));
+  write_preamble(w, kSnapshotMagic, version, total);
+  transfer_config(w, header.config, version);
+  transfer_state(w, header, version);
+  transfer_arrays(w, m->config, m->buffered, m->pending, arrays_of(m), pending_rows(m));
   w.u32(crc32(out, total - 4));
   return total;
 }
 
-bool snapshot_config(const unsigned char* in, size_t len, smx_config* c, size_t* total) {
+namespace {
+// The preamble and config of a snapshot: its config, length and version.
+bool read_config(const unsigned char* in, size_t len, smx_config* c, size_t* total,
+                 uint32_t* version) {
   size_t length = 0;
-  if (!check_preamble(in, len, kSnapshotMagic, kSnapshotVersion, kSnapshotVersion, kFixedBytes, &length))
+  if (!check_preamble(in, len, kSnapshotMagic, 1, kNewestVersion, kFixedBytesV1, &length, version))
     return false;
+  if (length < fixed_bytes(*version)) return false;
   Reader r(in + kSnapshotPreambleBytes);
-  transfer_config(r, *c);
+  transfer_config(r, *c, *version);
   *total = length;
   return config_is_valid(*c);
+}
+}  // namespace
+
+bool snapshot_config(const unsigned char* in, size_t len, smx_config* c, size_t* total) {
+  uint32_t version = 0;
+  return read_config(in, len, c, total, &version);
 }
 
 bool snapshot_check(const unsigned char* in, size_t len, smx_config* c, size_t* total,
                     smx_model* header) {
-  if (!snapshot_config(in, len, c, total)) return false;
+  uint32_t version = 0;
+  if (!read_config(in, len, c, total, &version)) return false;
   // A snapshot with a valid CRC can still come from something other than this library:
   // check every value.
   smx_model state{};
-  Reader state_reader(in + kSnapshotPreambleBytes + kConfigBytes);
-  transfer_state(state_reader, state);
-  if (!state_is_valid(state, *c, *total)) return false;
-  const unsigned char* arrays = in + kSnapshotPreambleBytes + kConfigBytes + kStateBytes;
+  Reader state_reader(in + kSnapshotPreambleBytes + config_bytes(version));
+  transfer_state(state_reader, state, version);
+  if (!state_is_valid(state, *c, *total, version)) return false;
+  const unsigned char* arrays = in + kSnapshotPreambleBytes + config_bytes(version) + state_bytes(version);
   Checker checker(arrays, c->variance_floor);
-  transfer_arrays(checker, *c, state.buffered, ModelArrays{});
+  transfer_arrays(checker, *c, state.buffered, state.pending, ModelArrays{}, nullptr);
   state.config = *c;
   if (!checker.ok() || !arrays_are_valid(arrays, state)) return false;
   if (header) *header = state;
@@ -251,13 +299,15 @@ bool snapshot_check(const unsigned char* in, size_t len, smx_config* c, size_t* 
 void snapshot_restore(const unsigned char* in, const smx_config& c, void* storage,
                       smx_model** model) {
   smx_model* m = create_model(c, storage);
-  Reader r(in + kSnapshotPreambleBytes + kConfigBytes);
-  transfer_state(r, *m);
+  const uint32_t version = version_of(c);
+  Reader r(in + kSnapshotPreambleBytes + config_bytes(version));
+  transfer_state(r, *m, version);
   const ModelArrays a = arrays_of(m);
   // Through the checking archive, which stores what it decodes: one instantiation of
   // transfer_arrays fewer (the values were checked by snapshot_check already).
-  Checker arrays(in + kSnapshotPreambleBytes + kConfigBytes + kStateBytes, c.variance_floor);
-  transfer_arrays(arrays, c, m->buffered, a);
+  Checker arrays(in + kSnapshotPreambleBytes + config_bytes(version) + state_bytes(version),
+                 c.variance_floor);
+  transfer_arrays(arrays, c, m->buffered, m->pending, a, pending_rows(m));
   kernels::derive_estep_terms(a.iterate);
   if (averaging_enabled(c)) kernels::derive_estep_terms(a.average);
   *model = m;

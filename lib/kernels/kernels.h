@@ -90,6 +90,16 @@ struct Stats {
   Shape shape;
 };
 
+// A mini-batch's sums, centred on the statistics' means (mean + mean_residual), each
+// sample's terms scaled by `scale` (1 / batch size): weight[k] = sum scale r_k (P floats),
+// first[d][k] = sum scale r_k delta and second[d][k] = sum scale r_k min(delta^2, ceiling)
+// (D-by-P), delta = (x_d - mean) - mean_residual. Zero between mini-batches.
+struct BatchSums {
+  float* weight;
+  float* first;
+  float* second;
+};
+
 // Parameters in E-step-ready form. weight, mean and variance are the primary values;
 // log_weight, log_norm and half_precision are derived from them by derive_estep_terms.
 struct ParamArrays {
@@ -126,6 +136,10 @@ struct KernelTable {
   // log p(x_i) for n samples (rows of D floats) under p: the batch layout (vectorized across
   // samples where that pays); out has n floats.
   void (*score_batch)(const EStepParams& p, const float* x, size_t n, float* out);
+  void (*batch_accumulate)(const Stats& s, const float* x, const float* r, float scale,
+                           const BatchSums& sums);
+  void (*batch_update)(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
+                       float weight_floor);
   // Optional: whether this CPU can run the backend (null: always).
   bool (*supported)();
   // Optional: restrict dispatch to one target by name, or lift the restriction (null).
@@ -154,6 +168,10 @@ void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
 void running_mean(float* avg, const float* value, size_t n, float inv_count);
 float estep(const EStepParams& p, const float* x, float* log_joint, float* resp);
 void score_batch(const EStepParams& p, const float* x, size_t n, float* out);
+void batch_accumulate(const Stats& s, const float* x, const float* r, float scale,
+                      const BatchSums& sums);
+void batch_update(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
+                  float weight_floor);
 }  // namespace scalar
 #define STREAMIX_KERNEL(op) scalar::op
 #else
@@ -225,6 +243,26 @@ inline void score_batch(const EStepParams& p, const float* x, size_t n, float* o
 
 inline float estep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
   return STREAMIX_KERNEL(estep)(p, x, log_joint, resp);
+}
+
+// Adds one sample (x, its responsibilities r) to a mini-batch's sums, its terms scaled by
+// scale (see BatchSums). Blocks whose responsibilities are all 0 are skipped.
+inline void batch_accumulate(const Stats& s, const float* x, const float* r, float scale,
+                             const BatchSums& sums) {
+  STREAMIX_KERNEL(batch_accumulate)(s, x, r, scale, sums);
+}
+
+// The stepwise update towards a mini-batch's statistics, the pairwise (Chan et al.) merge of
+// the statistics kept, (1 - gamma) s0, with the mini-batch's, gamma R: with R = weight[k],
+// Delta = first / R, within = max(second / R - Delta^2, 0),
+//   s0' = max((1 - gamma) s0 + gamma R, weight_floor),  eta = gamma R / s0'
+//   mean + mean_residual += eta Delta (an exact TwoSum, renormalized)
+//   var' = clamp((1 - eta)(var + min(eta Delta^2, kMaxVariance)) + eta within)
+// For one sample (within = 0) that is mstep_update's arithmetic. Components with R = 0 keep
+// their means and variances.
+inline void batch_update(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
+                         float weight_floor) {
+  STREAMIX_KERNEL(batch_update)(s, sums, gamma, variance_floor, weight_floor);
 }
 
 #undef STREAMIX_KERNEL

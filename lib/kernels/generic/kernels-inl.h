@@ -125,16 +125,15 @@ inline void Responsibilities(const float* l, uint32_t n, const LogSumExp& lse, f
   }
 }
 
-// The weighted-Welford update of the lanes at `at` (see kernels.h): stores the statistics'
-// new mean (a TwoSum of mean and residual + step, exact), residual and variance; returns the
-// variance.
-template <class S>
-inline typename S::V UpdateElement(typename S::V e, typename S::V xf, const Stats& s, size_t at,
-                                   typename S::V variance_floor, typename S::V ceiling) {
+// The weighted-Welford step of the lanes at `at` by e towards a point delta away from the
+// mean (mean + residual, loaded by the caller), plus e times the spread within a mini-batch
+// (kWithin): stores the statistics' new mean (a TwoSum of mean and residual + step, exact),
+// residual and variance; returns the variance.
+template <class S, bool kWithin>
+inline typename S::V WelfordStep(typename S::V e, typename S::V delta, typename S::V within,
+                                 typename S::V mean, typename S::V residual, const Stats& s,
+                                 size_t at, typename S::V variance_floor, typename S::V ceiling) {
   using V = typename S::V;
-  const V mean = S::load(s.mean + at);
-  const V residual = S::load(s.mean_residual + at);
-  const V delta = S::sub(S::sub(xf, mean), residual);
   const V addend = S::mul_add(e, delta, residual);
   const V sum = S::add(mean, addend);
   const V addend_part = S::sub(sum, mean);
@@ -143,10 +142,22 @@ inline typename S::V UpdateElement(typename S::V e, typename S::V xf, const Stat
   S::store(sum, s.mean + at);
   // (e delta) delta may overflow to +inf, never NaN: min turns it into the ceiling.
   const V increment = S::min(S::mul(S::mul(e, delta), delta), ceiling);
-  const V updated = S::mul(S::sub(S::set(1.0f), e), S::add(S::load(s.variance + at), increment));
+  V updated = S::mul(S::sub(S::set(1.0f), e), S::add(S::load(s.variance + at), increment));
+  if (kWithin) updated = S::mul_add(e, within, updated);
   const V variance = S::min(S::max(updated, variance_floor), ceiling);
   S::store(variance, s.variance + at);
   return variance;
+}
+
+// The per-sample step of the lanes at `at` towards x_f (see kernels.h).
+template <class S>
+inline typename S::V UpdateElement(typename S::V e, typename S::V xf, const Stats& s, size_t at,
+                                   typename S::V variance_floor, typename S::V ceiling) {
+  using V = typename S::V;
+  const V mean = S::load(s.mean + at);
+  const V residual = S::load(s.mean_residual + at);
+  const V delta = S::sub(S::sub(xf, mean), residual);
+  return WelfordStep<S, false>(e, delta, S::zero(), mean, residual, s, at, variance_floor, ceiling);
 }
 
 // The weight statistics at k: s0' = max((1 - gamma) s0 + gamma r, floor), stored in
@@ -187,6 +198,68 @@ inline void MstepUpdate(const Stats& s, const float* x, const float* r, float ga
       for (size_t j = 0; j < S::kWidth; j += lanes) {
         UpdateElement<S>(S::load(eta + j), xf, s, f * stride + first + j, v_variance_floor, v_ceiling);
       }
+    }
+  }
+}
+
+// One sample into a mini-batch's sums (see kernels.h): w = scale r per component, then
+// first += w delta and second += w min(delta^2, ceiling) for the blocks with any w.
+template <class S>
+inline void BatchAccumulate(const Stats& s, const float* x, const float* r, float scale,
+                            const BatchSums& sums) {
+  using V = typename S::V;
+  const size_t lanes = S::lanes();
+  const size_t stride = s.shape.stride;
+  const V v_scale = S::set(scale), ceiling = S::set(kMaxVariance);
+  for (size_t first = 0; first < stride; first += S::kWidth) {
+    alignas(64) float w[kBlock];
+    bool any = false;
+    for (size_t j = 0; j < S::kWidth; j += lanes) {
+      const V wv = S::mul(v_scale, S::load(r + first + j));
+      S::store(wv, w + j);
+      S::store(S::add(S::load(sums.weight + first + j), wv), sums.weight + first + j);
+      any = any || !S::all_true(S::eq(wv, S::zero()));
+    }
+    if (!any) continue;
+    for (uint32_t f = 0; f < s.shape.features; ++f) {
+      const V xf = S::set(x[f]);
+      for (size_t j = 0; j < S::kWidth; j += lanes) {
+        const size_t at = f * stride + first + j;
+        const V delta = S::sub(S::sub(xf, S::load(s.mean + at)), S::load(s.mean_residual + at));
+        const V wv = S::load(w + j);
+        S::store(S::mul_add(wv, delta, S::load(sums.first + at)), sums.first + at);
+        S::store(S::mul_add(wv, S::min(S::mul(delta, delta), ceiling), S::load(sums.second + at)),
+                 sums.second + at);
+      }
+    }
+  }
+}
+
+// The stepwise update towards a mini-batch's statistics (see kernels.h).
+template <class S>
+inline void BatchUpdate(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
+                        float weight_floor) {
+  using V = typename S::V;
+  const size_t lanes = S::lanes();
+  const size_t stride = s.shape.stride;
+  const V v_gamma = S::set(gamma), v_keep = S::set(1.0f - gamma);
+  const V v_weight_floor = S::set(weight_floor);
+  const V v_variance_floor = S::set(variance_floor), ceiling = S::set(kMaxVariance);
+  for (size_t k = 0; k < stride; k += lanes) {
+    V s0;
+    const V gr = UpdateWeight<S>(s, sums.weight, k, v_gamma, v_keep, v_weight_floor, &s0);
+    const V e = S::div(gr, s0);
+    if (S::all_true(S::eq(e, S::zero()))) continue;  // no responsibility in the mini-batch
+    const V total = S::load(sums.weight + k);
+    const V inv = S::zero_unless(S::gt(total, S::zero()), S::div(S::set(1.0f), total));
+    for (uint32_t f = 0; f < s.shape.features; ++f) {
+      const size_t at = f * stride + k;
+      const V delta = S::mul(S::load(sums.first + at), inv);
+      const V within = S::max(S::sub(S::mul(S::load(sums.second + at), inv),
+                                     S::min(S::mul(delta, delta), ceiling)),
+                              S::zero());
+      WelfordStep<S, true>(e, delta, within, S::load(s.mean + at), S::load(s.mean_residual + at), s,
+                           at, v_variance_floor, ceiling);
     }
   }
 }
@@ -497,6 +570,15 @@ inline void ScoreBatch(const EStepParams& p, const float* x, size_t n, float* ou
   if (p.shape.block() == 4) return generic::ScoreBatch<Simd<16>, Simd<4>>(p, x, n, out);
   if (p.shape.block() == 8) return generic::ScoreBatch<Simd<16>, Simd<8>>(p, x, n, out);
   generic::ScoreBatch<Simd<16>, Simd<16>>(p, x, n, out);
+}
+
+inline void BatchAccumulate(const Stats& s, const float* x, const float* r, float scale,
+                            const BatchSums& sums) {
+  STREAMIX_BY_BLOCK(s.shape.block(), BatchAccumulate, s, x, r, scale, sums);
+}
+inline void BatchUpdate(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
+                        float weight_floor) {
+  STREAMIX_BY_BLOCK(s.shape.block(), BatchUpdate, s, sums, gamma, variance_floor, weight_floor);
 }
 
 #undef STREAMIX_BY_BLOCK

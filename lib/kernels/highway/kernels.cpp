@@ -88,6 +88,8 @@ HWY_EXPORT(RunningMean);
 HWY_EXPORT(ScoreBatch);
 HWY_EXPORT(EStep);
 HWY_EXPORT(MstepRefresh);
+HWY_EXPORT(BatchAccumulate);
+HWY_EXPORT(BatchUpdate);
 
 namespace {
 
@@ -115,6 +117,14 @@ float estep(const EStepParams& p, const float* x, float* log_joint, float* resp)
 void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
                    float variance_floor, float weight_floor, const ParamArrays& out) {
   HWY_DYNAMIC_DISPATCH(MstepRefresh)(s, x, r, gamma, variance_floor, weight_floor, out);
+}
+void batch_accumulate(const Stats& s, const float* x, const float* r, float scale,
+                      const BatchSums& sums) {
+  HWY_DYNAMIC_DISPATCH(BatchAccumulate)(s, x, r, scale, sums);
+}
+void batch_update(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
+                  float weight_floor) {
+  HWY_DYNAMIC_DISPATCH(BatchUpdate)(s, sums, gamma, variance_floor, weight_floor);
 }
 
 #if defined(HWY_COMPILE_ONLY_STATIC)
@@ -182,6 +192,8 @@ KernelTable slot_table(size_t i) {
   t.running_mean = HWY_DISPATCH_TABLE(RunningMean)[i];
   t.estep = HWY_DISPATCH_TABLE(EStep)[i];
   t.score_batch = HWY_DISPATCH_TABLE(ScoreBatch)[i];
+  t.batch_accumulate = HWY_DISPATCH_TABLE(BatchAccumulate)[i];
+  t.batch_update = HWY_DISPATCH_TABLE(BatchUpdate)[i];
   t.resolved = nullptr;
   return t;
 }
@@ -219,6 +231,8 @@ const KernelTable kHighwayTable = {"highway",
                                    highway::running_mean,
                                    highway::estep,
                                    highway::score_batch,
+                                   highway::batch_accumulate,
+                                   highway::batch_update,
                                    nullptr,
                                    highway::restrict_target,
                                    highway::target,

@@ -84,31 +84,81 @@ void responsibilities(const float* l, uint32_t n, const LogSumExp& lse, float* r
   }
 }
 
+namespace {
+
+// The weighted-Welford step of one element by eta towards a point delta away from the mean
+// (mean + residual), plus eta times the spread within a mini-batch (kWithin).
+template <bool kWithin>
+inline void welford_step(float eta, float delta, float within, float* mean, float* residual,
+                         float* variance, float variance_floor) {
+  // TwoSum of mean and (residual + step): mean' is the rounded sum, residual' its error.
+  const float addend = *residual + eta * delta;
+  const float sum = *mean + addend;
+  const float addend_part = sum - *mean;
+  *residual = (*mean - (sum - addend_part)) + (addend - addend_part);
+  *mean = sum;
+  // (eta delta) delta may overflow to +inf, never NaN: min() turns it into the ceiling.
+  const float increment = std::min(eta * delta * delta, kMaxVariance);
+  float updated = (1.0f - eta) * (*variance + increment);
+  if (kWithin) updated += eta * within;
+  *variance = std::min(std::max(updated, variance_floor), kMaxVariance);
+}
+
+// s0' = max((1 - gamma) s0 + gamma r, floor); returns eta = gamma r / s0'.
+inline float weight_step(float* s0, float r, float gamma, float weight_floor) {
+  const float gr = gamma * r;
+  const float updated = std::max((1.0f - gamma) * *s0 + gr, weight_floor);
+  *s0 = updated;
+  return gr / updated;
+}
+
+}  // namespace
+
 void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
                   float variance_floor, float weight_floor) {
   const uint32_t stride = s.shape.stride;
-  const float keep = 1.0f - gamma;
   for (uint32_t k = 0; k < s.shape.components; ++k) {
-    const float gr = gamma * r[k];
-    const float s0 = std::max(keep * s.weight[k] + gr, weight_floor);
-    s.weight[k] = s0;
-    const float eta = gr / s0;
+    const float eta = weight_step(s.weight + k, r[k], gamma, weight_floor);
     if (eta == 0.0f) continue;  // a far component: its mean and variance are unchanged
     float* mean = s.mean + k;
     float* residual = s.mean_residual + k;
     float* variance = s.variance + k;
     for (uint32_t d = 0; d < s.shape.features; ++d, mean += stride, residual += stride, variance += stride) {
-      const float delta = (x[d] - *mean) - *residual;
-      // TwoSum of mean and (residual + step): mean' is the rounded sum, residual' its error.
-      const float addend = *residual + eta * delta;
-      const float sum = *mean + addend;
-      const float addend_part = sum - *mean;
-      *residual = (*mean - (sum - addend_part)) + (addend - addend_part);
-      *mean = sum;
-      // (eta delta) delta may overflow to +inf, never NaN: min() turns it into the ceiling.
-      const float increment = std::min(eta * delta * delta, kMaxVariance);
-      const float updated = (1.0f - eta) * (*variance + increment);
-      *variance = std::min(std::max(updated, variance_floor), kMaxVariance);
+      welford_step<false>(eta, (x[d] - *mean) - *residual, 0.0f, mean, residual, variance, variance_floor);
+    }
+  }
+}
+
+void batch_accumulate(const Stats& s, const float* x, const float* r, float scale,
+                      const BatchSums& sums) {
+  const uint32_t stride = s.shape.stride;
+  for (uint32_t k = 0; k < s.shape.components; ++k) {
+    if (r[k] == 0.0f) continue;
+    const float w = scale * r[k];
+    sums.weight[k] += w;
+    for (uint32_t d = 0; d < s.shape.features; ++d) {
+      const size_t at = size_t{d} * stride + k;
+      const float delta = (x[d] - s.mean[at]) - s.mean_residual[at];
+      sums.first[at] += w * delta;
+      sums.second[at] += w * std::min(delta * delta, kMaxVariance);
+    }
+  }
+}
+
+void batch_update(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
+                  float weight_floor) {
+  const uint32_t stride = s.shape.stride;
+  for (uint32_t k = 0; k < s.shape.components; ++k) {
+    const float total = sums.weight[k];
+    const float eta = weight_step(s.weight + k, total, gamma, weight_floor);
+    if (eta == 0.0f) continue;  // no responsibility in the mini-batch (or a vanishing one)
+    const float inv = 1.0f / total;
+    for (uint32_t d = 0; d < s.shape.features; ++d) {
+      const size_t at = size_t{d} * stride + k;
+      const float delta = sums.first[at] * inv;
+      const float within = std::max(sums.second[at] * inv - std::min(delta * delta, kMaxVariance), 0.0f);
+      welford_step<true>(eta, delta, within, s.mean + at, s.mean_residual + at, s.variance + at,
+                         variance_floor);
     }
   }
 }
@@ -233,6 +283,8 @@ const KernelTable kScalarTable = {"scalar",
                                   scalar::running_mean,
                                   scalar::estep,
                                   scalar::score_batch,
+                                  scalar::batch_accumulate,
+                                  scalar::batch_update,
                                   nullptr,
                                   nullptr,
                                   scalar_target,
