@@ -121,13 +121,21 @@ class Model {
   bool ready() const { return smx_is_ready(m_) == 1; }
   uint64_t samples_seen() const { return smx_samples_seen(m_); }
 
-  // One stepwise update per row; prequential log p per row (NaN in the warm-up).
+  // The rows learned in order (smx_observe_batch: whole mini-batches straight from the
+  // array); prequential log p per row (NaN in the warm-up). A rejected call changes nothing;
+  // then the rows go one at a time to name the one rejected.
   py::array_t<float> observe(const Rows& x) {
     const size_t n = row_count(x, features(), "X");
     py::array_t<float> out(static_cast<py::ssize_t>(n));
     const float* rows = x.data();
     float* ll = out.mutable_data();
     const size_t d = features();
+    smx_status whole;
+    {
+      py::gil_scoped_release unlocked;
+      whole = smx_observe_batch(m_, rows, n, ll);
+    }
+    if (whole == SMX_OK) return out;
     const Rejection r = learn_rows(storage_, n, [&](size_t i) { return smx_observe(m_, rows + i * d, ll + i); });
     if (r.row >= 0 && r.status == SMX_ERR_NOT_READY)
       throw py::value_error("the model has no parameters and no warm-up (init_samples 0): set them first");
@@ -373,7 +381,8 @@ PYBIND11_MODULE(_streamix, m) {
       .def_readwrite("variance_floor", &smx_config::variance_floor)
       .def_readwrite("weight_floor", &smx_config::weight_floor)
       .def_readwrite("seed", &smx_config::seed)
-      .def_readwrite("average_from", &smx_config::average_from);
+      .def_readwrite("average_from", &smx_config::average_from)
+      .def_readwrite("batch_size", &smx_config::batch_size);
   py::class_<Model>(m, "Model")
       .def(py::init<const smx_config&>())
       .def_static("from_bytes", [](const py::bytes& b) { return Model(std::string(b), true); })

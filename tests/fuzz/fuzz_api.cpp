@@ -13,8 +13,8 @@
 
 namespace {
 
-constexpr uint32_t kMaxK = 8, kMaxD = 8, kMaxN = 64;
-constexpr size_t kStorageBytes = SMX_MODEL_BYTES(kMaxK, kMaxD, kMaxN, 1);
+constexpr uint32_t kMaxK = 8, kMaxD = 8, kMaxN = 64, kMaxBatch = 16;
+constexpr size_t kStorageBytes = SMX_MODEL_BATCH_BYTES(kMaxK, kMaxD, kMaxN, 1, kMaxBatch);
 alignas(64) unsigned char g_storage[kStorageBytes];
 alignas(64) unsigned char g_before[kStorageBytes];
 alignas(64) unsigned char g_loaded[kStorageBytes];
@@ -88,6 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (raw & 16) c.weight_floor = in.f32();
   if (raw & 32) c.hold_samples = in.u32();
   if (raw & 64) c.seed = in.u32();
+  c.batch_size = raw & 128 ? in.u32() : 1 + in.byte() % kMaxBatch;
   smx_model* m = nullptr;
   const smx_status created = smx_model_create(&c, g_storage, kStorageBytes, &m);
   if (created != SMX_OK) {
@@ -97,14 +98,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t bytes = 0;
   require(smx_model_size(&c, &bytes) == SMX_OK && bytes <= kStorageBytes);
   const uint32_t kk = c.components, dd = c.features;
-  float x[4 * kMaxD], out[kMaxK * kMaxD * 2], w[kMaxK], mean[kMaxK * kMaxD], var[kMaxK * kMaxD];
+  float x[2 * kMaxBatch * kMaxD], out[kMaxK * kMaxD * 2 + 2 * kMaxBatch], w[kMaxK], mean[kMaxK * kMaxD], var[kMaxK * kMaxD];
 
   for (int call = 0; call < 256 && !in.empty(); ++call) {
     std::memcpy(g_before, g_storage, bytes);
     const int ready_before = smx_is_ready(m);
     smx_status s = SMX_OK;
     float log_p = 0.0f;
-    switch (in.byte() % 10) {
+    switch (in.byte() % 11) {
       case 0:
         for (uint32_t d = 0; d < dd; ++d) x[d] = in.feature();
         s = smx_observe(m, x, &log_p);
@@ -193,6 +194,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           require(smx_snapshot_load(g_snapshot, written, g_loaded, kStorageBytes, &reloaded) == SMX_OK);
         } else {
           require(s == SMX_ERR_ARGUMENT || s == SMX_ERR_NOT_READY);
+        }
+        break;
+      }
+      case 10: {  // rows in one call: mini-batches straight from them, and pending ones
+        const size_t n = in.byte() % (2 * kMaxBatch + 1);
+        for (size_t i = 0; i < n * dd; ++i) x[i] = in.feature();
+        for (size_t i = 0; i < n; ++i) out[i] = 12345.0f;
+        s = smx_observe_batch(m, x, n, out);
+        if (s != SMX_OK) {
+          for (size_t i = 0; i < n; ++i) require(out[i] == 12345.0f);  // untouched
         }
         break;
       }

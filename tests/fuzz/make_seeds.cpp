@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
   write(dir + "/snapshot/ready", snapshot_of(streamix::config(2, 3), 200));
   write(dir + "/snapshot/warming_up", snapshot_of(streamix::config(3, 2), 7));
   write(dir + "/snapshot/averaged", snapshot_of(streamix::config(2, 1).average_from(5), 300));
+  // format 2: mini-batches of 8, five samples pending
+  write(dir + "/snapshot/minibatch_pending_v2",
+        snapshot_of(streamix::config(2, 3).batch_size(8).average_from(3), 205));
   // (detector format 3; the corpus keeps seeds of formats 1, unsuffixed, and 2)
   write(dir + "/snapshot/detector_ready_v3", detector_snapshot_of(SMX_VIEW_LEVEL | SMX_VIEW_RESIDUAL, 300));
   write(dir + "/snapshot/detector_warming_up_v3", detector_snapshot_of(SMX_VIEW_LEVEL, 5));

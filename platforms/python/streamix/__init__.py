@@ -37,6 +37,7 @@ _MODEL_SETTINGS = {
     "variance_floor": "variance_floor",
     "weight_floor": "weight_floor",
     "average_from": "average_from",
+    "batch_size": "batch_size",
     "random_state": "seed",
 }
 
@@ -144,8 +145,6 @@ class OnlineGaussianMixture(_Snapshotted):
         self._model = self._new_model()
 
     def _new_model(self):
-        if self.batch_size != 1:
-            raise ValueError("batch_size: only 1 (one stepwise update per row) for now")
         for name in ("n_components", "n_features"):
             v = getattr(self, name)
             if not isinstance(v, (int, _np.integer)) or v < 1:
@@ -166,7 +165,9 @@ class OnlineGaussianMixture(_Snapshotted):
 
     # -- learning ------------------------------------------------------------------------
     def partial_fit(self, X, y=None):
-        """One stepwise update per row of X (n_samples x n_features); returns self."""
+        """Learns from the rows of X (n_samples x n_features), in order: one stepwise update
+        per row, or per mini-batch of batch_size rows (rows that do not complete one wait in
+        the model for the next call); returns self."""
         self._model.observe(_rows(X, self.n_features))
         return self
 
@@ -254,15 +255,14 @@ class OnlineGaussianMixture(_Snapshotted):
 
     # -- snapshots (and _Snapshotted's) ------------------------------------------------------
     @classmethod
-    def from_bytes(cls, data, **settings):
-        """The model saved in data (settings the snapshot does not hold: batch_size)."""
+    def from_bytes(cls, data):
+        """The model saved in data, with its settings."""
         model = _streamix.Model.from_bytes(bytes(data))
         c = model.config
         self = cls.__new__(cls)
         self.n_components, self.n_features = c.components, c.features
         for name, field in _MODEL_SETTINGS.items():
             setattr(self, name, getattr(c, field))
-        self.batch_size = settings.get("batch_size", 1)
         self._model = model
         return self
 
