@@ -4,6 +4,8 @@
 //   observe/<backend>/K:<K>/D:<D>      smx_observe (score, E-step, M-step, refresh)
 //   score/<backend>/K:<K>/D:<D>        smx_score
 //   score_batch/<backend>/K:<K>/D:<D>  smx_score_batch over 4,096 samples, per sample
+//   observe_batch/<backend>/K:<K>/D:<D> smx_observe_batch over 4,096 samples in mini-batches
+//                                      of 64 (mini-batch stepwise EM), per sample
 //   observe/<backend>/far/K:16/D:16    14 of 16 components 100 sigma from the data
 //   em_iteration/armadillo/K:<K>/D:<D> fgmm_diag, one EM iteration over 4,096 samples, per sample
 //   observe/floor/K:<K>/D:<D>          the method with nothing else (method_floor.h)
@@ -57,8 +59,8 @@ struct Setup {
     }
   }
   const float* sample(size_t i) const { return &stream[(i % kStreamLength) * d]; }
-  bool make(streamix::model& model) const {
-    const auto cfg = streamix::config(k, d).init_samples(0).hold_samples(0);
+  bool make(streamix::model& model, uint32_t batch_size = 1) const {
+    const auto cfg = streamix::config(k, d).init_samples(0).hold_samples(0).batch_size(batch_size);
     return streamix::model::create(cfg, model) == streamix::status::ok &&
            model.set_params(w, means, vars) == streamix::status::ok;
   }
@@ -99,6 +101,22 @@ void score_batch(benchmark::State& state, const char* backend, uint32_t k, uint3
   for (auto _ : state) {
     benchmark::DoNotOptimize(
         smx_score_batch(model.c_model(), s.stream.data(), kStreamLength, out.data()));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * kStreamLength);
+}
+
+constexpr uint32_t kMiniBatch = 64;
+
+void observe_batch(benchmark::State& state, const char* backend, uint32_t k, uint32_t d) {
+  if (!use_backend(state, backend)) return;
+  const Setup s(k, d);
+  streamix::model model;
+  if (!s.make(model, kMiniBatch)) return state.SkipWithError("setup failed");
+  std::vector<float> out(kStreamLength);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        smx_observe_batch(model.c_model(), s.stream.data(), kStreamLength, out.data()));
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * kStreamLength);
@@ -188,6 +206,8 @@ void register_all() {
                                      Op::score, k, d, false);
         benchmark::RegisterBenchmark(("score_batch/" + backend + "/" + shape).c_str(),
                                      score_batch, b, k, d);
+        benchmark::RegisterBenchmark(("observe_batch/" + backend + "/" + shape).c_str(),
+                                     observe_batch, b, k, d);
       }
       benchmark::RegisterBenchmark(("observe/textbook/" + shape).c_str(), per_sample_textbook,
                                    Op::observe, k, d, false);

@@ -57,7 +57,7 @@ TEST(MiniBatch, BatchSizeOneIsThePerSampleLearnerBitForBit) {
   for (size_t i = 0; i < 3000; ++i) ASSERT_EQ(a.observe({&x[i * 3], 3}, &la[i]), status::ok);
   ASSERT_EQ(b.observe_batch(x, lb), status::ok);
   EXPECT_EQ(std::memcmp(la.data(), lb.data(), sizeof(float) * la.size()), 0);
-  EXPECT_EQ(image(a), image(b));
+  EXPECT_EQ(image(a), image(b));  // (batch_size 1 has no mini-batch scratch)
   EXPECT_EQ(snapshot(a)[4], 1);  // batch_size 1 saves snapshot format 1, as before
 }
 
@@ -242,7 +242,7 @@ TEST(MiniBatch, PendingSamplesSaveLoadAndContinueAlike) {
   ASSERT_EQ(model.observe_batch({x.data() + 517 * 3, 483 * 3}, la), status::ok);
   for (size_t i = 0; i < 483; ++i) ASSERT_EQ(copy.observe({x.data() + (517 + i) * 3, 3}, &lb[i]), status::ok);
   EXPECT_EQ(std::memcmp(la.data(), lb.data(), sizeof(float) * la.size()), 0);
-  EXPECT_EQ(image(model), image(copy));
+  EXPECT_EQ(snapshot(model), snapshot(copy));
   // Forged states, each with a repaired CRC: a full mini-batch pending (it would have been
   // learned), steps that are not whole mini-batches, format 2 for batch_size 1.
   EXPECT_EQ(forge::get_u32(saved.data() + forge::kModelV2Pending), 7u);

@@ -82,8 +82,9 @@ typedef struct smx_model smx_model;
  * scratch), 3 + 3 more with averaging; the warm-up buffer of N samples plus one float per
  * sample for k-means++ seeding. That is for batch_size 1; with mini-batches of M > 1,
  *   SMX_MODEL_BATCH_BYTES(K, D, N, A, M) = SMX_MODEL_BYTES(K, D, N, A)
- *                                         + 4 P (1 + 2 D) + ceil64(4 M D)
- * adds the mini-batch's sums (a P-vector and two D-by-P arrays) and its pending samples.
+ *                                         + 4 P (1 + 2 D) + ceil64(4 M (P + D + 1))
+ * adds the mini-batch's sums (a P-vector and two D-by-P arrays) and, per sample of the
+ * mini-batch, its responsibilities, its features (samples wait there) and its log p.
  * smx_model_size computes the same value after validating the config.
  */
 #define SMX_PADDED_COMPONENTS(K) \
@@ -95,7 +96,8 @@ typedef struct smx_model smx_model;
 #define SMX_MODEL_BATCH_BYTES(K, D, N, A, M)                                               \
   (SMX_MODEL_BYTES(K, D, N, A) +                                                          \
    ((M) > 1u ? (size_t)4u * SMX_PADDED_COMPONENTS(K) * (1u + 2u * (size_t)(D)) +           \
-                   ((size_t)4u * (size_t)(M) * (size_t)(D) + 63u) / 64u * 64u             \
+                   ((size_t)4u * (size_t)(M) *                                             \
+                        (SMX_PADDED_COMPONENTS(K) + (size_t)(D) + 1u) + 63u) / 64u * 64u  \
              : (size_t)0u))
 
 /* Fills *cfg with the defaults above for K components and D features (cfg may be NULL). */

@@ -222,42 +222,40 @@ bool any_dead(const smx_model* m, const ModelArrays& a) {
   return false;
 }
 
-// One mini-batch of batch_size rows (D floats each) learned by a ready model: every row's
-// E-step under the iterate (its log p into log_p, if not null) and its terms into the sums,
-// then one step of the statistics towards the mini-batch's, one refresh. The skeleton is
-// learn's; the first row no live component explains re-seeds the first dead component.
-void learn_batch(smx_model* m, const ModelArrays& a, const float* rows, float* log_p) {
+// One mini-batch of batch_size rows (D floats each) learned by a ready model, whose E-steps
+// under the iterate left each row's responsibilities in b.resp: the rows' terms into the
+// sums, then one step of the statistics towards the mini-batch's, one refresh. The skeleton
+// is learn's; the first row no live component explains re-seeds the first dead component.
+void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const float* rows) {
   const smx_config& c = m->config;
-  const BatchArrays b = batch_arrays_of(m);
-  const uint32_t size = c.batch_size, features = c.features;
+  const uint32_t size = c.batch_size, features = c.features, stride = a.stats.shape.stride;
   const uint64_t hold = c.hold_samples;
   const bool held = !iterate_shares_stats(m);
-  bool may_reseed = m->steps >= hold && any_dead(m, a);
   Reseed reseeding;
   const float* seed_row = nullptr;
+  if (m->steps >= hold && any_dead(m, a)) {
+    for (uint32_t i = 0; i < size && !seed_row; ++i) {
+      const float* x = rows + size_t{i} * features;
+      estep_sample(a, x);  // (the log joint densities the rule reads)
+      reseeding = component_to_reseed(m, a);
+      if (reseeding.dead < 0) continue;
+      float* r = b.resp + size_t{i} * stride;  // the row belongs wholly to the re-seeded one
+      for (uint32_t k = 0; k < stride; ++k) r[k] = 0.0f;
+      r[reseeding.dead] = 1.0f;
+      seed_row = x;
+    }
+  }
   const float scale = 1.0f / static_cast<float>(size);
   for (uint32_t i = 0; i < size; ++i) {
-    const float* x = rows + size_t{i} * features;
-    const float lp = estep_sample(a, x);
-    if (log_p) log_p[i] = lp;
-    if (may_reseed) {
-      reseeding = component_to_reseed(m, a);
-      if (reseeding.dead >= 0) {  // the row belongs wholly to the re-seeded component
-        for (uint32_t k = 0; k < a.stats.shape.stride; ++k) a.resp[k] = 0.0f;
-        a.resp[reseeding.dead] = 1.0f;
-        seed_row = x;
-        may_reseed = false;
-      }
-    }
-    kernels::batch_accumulate(a.stats, x, a.resp, scale, b.sums);
+    kernels::batch_accumulate(a.stats, rows + size_t{i} * features, b.resp + size_t{i} * stride,
+                              scale, b.sums);
   }
   // (as in learn: steps never pass the samples seen)
   const bool counted = m->samples_seen - m->step_origin - m->steps >= size;
   if (counted) m->steps += size;
   const float step = static_cast<float>(size) * step_size(c, m->step_origin + m->steps);
   kernels::batch_update(a.stats, b.sums, step < 1.0f ? step : 1.0f, c.variance_floor, c.weight_floor);
-  const kernels::Shape s = a.stats.shape;
-  std::memset(b.sums.weight, 0, sizeof(float) * s.stride * (1 + 2 * size_t{s.features}));
+  std::memset(b.sums.weight, 0, sizeof(float) * stride * (1 + 2 * size_t{features}));
   if (seed_row) reseed(a, static_cast<uint32_t>(reseeding.dead), reseeding.nearest, seed_row, c.variance_floor);
   const bool refresh = m->steps > hold;
   if (refresh) refresh_iterate(a);
@@ -265,19 +263,23 @@ void learn_batch(smx_model* m, const ModelArrays& a, const float* rows, float* l
   if (held && iterate_shares_stats(m)) clear_held_iterate(c, a);
 }
 
-// A ready model's sample into its pending mini-batch (scored under the iterate), which is
-// learned once it holds batch_size samples. (Out of line: smx_observe's per-sample path
-// keeps its frame.)
+// A ready model's sample into its pending mini-batch, scored now under the iterate by the
+// mini-batch's own E-step (its row's result does not depend on the other rows); the
+// mini-batch is learned once it holds batch_size samples, their E-steps run again there
+// (the responsibilities are scratch, not state: a merge or a snapshot in between needs
+// nothing of them). (Out of line: smx_observe's per-sample path keeps its frame.)
 __attribute__((noinline)) float add_to_batch(smx_model* m, const ModelArrays& a, const float* x) {
-  const float log_p = estep_sample(a, x);
-  const uint32_t features = m->config.features;
-  float* rows = batch_arrays_of(m).rows;
-  std::memcpy(rows + size_t{m->pending} * features, x, sizeof(float) * features);
-  if (++m->pending == m->config.batch_size) {
-    learn_batch(m, a, rows, nullptr);
+  const BatchArrays b = batch_arrays_of(m);
+  const uint32_t features = m->config.features, size = m->config.batch_size;
+  float log_p;
+  kernels::batch_estep(estep_view(a.iterate), x, 1, &log_p, b.resp);
+  std::memcpy(b.rows + size_t{m->pending} * features, x, sizeof(float) * features);
+  if (++m->pending == size) {
+    kernels::batch_estep(estep_view(a.iterate), b.rows, size, b.log_p, b.resp);
+    learn_batch(m, a, b, b.rows);
     m->pending = 0;
     // The rows are no longer state (the storage stays a function of the state).
-    std::memset(rows, 0, sizeof(float) * m->config.batch_size * features);
+    std::memset(b.rows, 0, sizeof(float) * size * features);
   }
   return log_p;
 }
@@ -290,7 +292,10 @@ void observe_rows(smx_model* m, const float* x, size_t n, float* log_p) {
     const float* row = x + i * features;
     if (m->ready && size > 1 && m->pending == 0 && n - i >= size) {  // a whole mini-batch
       for (uint32_t j = 0; j < size; ++j) count_up(m->samples_seen);
-      learn_batch(m, arrays_of(m), row, log_p ? log_p + i : nullptr);
+      const ModelArrays a = arrays_of(m);
+      const BatchArrays b = batch_arrays_of(m);
+      kernels::batch_estep(estep_view(a.iterate), row, size, log_p ? log_p + i : b.log_p, b.resp);
+      learn_batch(m, a, b, row);
       i += size;
       continue;
     }

@@ -49,9 +49,9 @@ size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out,
   offset += (sizeof(float) * warmup_floats + 63) / 64 * 64;
   if (out) *out = a;
   if (batch_offset) *batch_offset = c.batch_size > 1 ? static_cast<uint32_t>(offset) : 0;
-  if (c.batch_size > 1) {  // the sums (weights, first and second moments), the pending rows
+  if (c.batch_size > 1) {  // the sums; per sample responsibilities, features and log p
     offset += vector_bytes + 2 * matrix_bytes;
-    offset += (sizeof(float) * c.batch_size * c.features + 63) / 64 * 64;
+    offset += (sizeof(float) * c.batch_size * (size_t{shape.stride} + c.features + 1) + 63) / 64 * 64;
   }
   return offset;
 }
@@ -60,10 +60,12 @@ BatchArrays batch_arrays_of(const smx_model* m) {
   const kernels::Shape shape = shape_of(m->config);
   auto* base = reinterpret_cast<float*>(reinterpret_cast<unsigned char*>(const_cast<smx_model*>(m)) +
                                         m->batch_offset);
-  const size_t matrix = size_t{shape.stride} * shape.features;
+  const size_t matrix = size_t{shape.stride} * shape.features, size = m->config.batch_size;
   BatchArrays b;
   b.sums = kernels::BatchSums{base, base + shape.stride, base + shape.stride + matrix};
-  b.rows = base + shape.stride + 2 * matrix;
+  b.resp = base + shape.stride + 2 * matrix;  // (aligned: every array before is whole P-vectors)
+  b.rows = b.resp + size * shape.stride;
+  b.log_p = b.rows + size * shape.features;
   return b;
 }
 

@@ -114,11 +114,14 @@ inline kernels::Shape shape_of(const smx_config& c) {
 size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out,
                      uint32_t* batch_offset = nullptr);
 
-// The mini-batch's arrays: its sums (kernels::BatchSums) and its pending samples (batch_size
-// rows of D floats). Only for batch_size > 1.
+// The mini-batch's arrays, only for batch_size > 1: its sums (kernels::BatchSums), and per
+// sample of the mini-batch its responsibilities (rows of P floats), its features (the
+// samples waiting for the mini-batch: rows of D floats) and its log p (scratch).
 struct BatchArrays {
   kernels::BatchSums sums;
+  float* resp;
   float* rows;
+  float* log_p;
 };
 BatchArrays batch_arrays_of(const smx_model* m);
 

@@ -136,6 +136,7 @@ struct KernelTable {
   // log p(x_i) for n samples (rows of D floats) under p: the batch layout (vectorized across
   // samples where that pays); out has n floats.
   void (*score_batch)(const EStepParams& p, const float* x, size_t n, float* out);
+  void (*batch_estep)(const EStepParams& p, const float* x, size_t n, float* log_p, float* resp);
   void (*batch_accumulate)(const Stats& s, const float* x, const float* r, float scale,
                            const BatchSums& sums);
   void (*batch_update)(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
@@ -168,6 +169,7 @@ void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
 void running_mean(float* avg, const float* value, size_t n, float inv_count);
 float estep(const EStepParams& p, const float* x, float* log_joint, float* resp);
 void score_batch(const EStepParams& p, const float* x, size_t n, float* out);
+void batch_estep(const EStepParams& p, const float* x, size_t n, float* log_p, float* resp);
 void batch_accumulate(const Stats& s, const float* x, const float* r, float scale,
                       const BatchSums& sums);
 void batch_update(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
@@ -243,6 +245,15 @@ inline void score_batch(const EStepParams& p, const float* x, size_t n, float* o
 
 inline float estep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
   return STREAMIX_KERNEL(estep)(p, x, log_joint, resp);
+}
+
+// The E-step of n rows (D floats each) under p: log p(x_i) into log_p[i] and the
+// responsibilities into resp row i (P floats from resp + i P, aligned like the model's
+// arrays; padding 0), as the learner's estep defines them. A row's results do not depend on
+// the other rows of the call (vectorized across rows, K <= 8 on SIMD backends, a partial
+// tile is padded), so a row learned alone or among others gets the same bits.
+inline void batch_estep(const EStepParams& p, const float* x, size_t n, float* log_p, float* resp) {
+  STREAMIX_KERNEL(batch_estep)(p, x, n, log_p, resp);
 }
 
 // Adds one sample (x, its responsibilities r) to a mini-batch's sums, its terms scaled by

@@ -382,18 +382,14 @@ inline void RunningMean(float* avg, const float* value, size_t n, float inv_coun
 // The learner's E-step, fused: the log joint densities and their maximum, then one exp per
 // component, e = exp(l - max), cut at 2^-64 (those terms sum to < P 2^-64 < 2^-54, which a
 // sum >= 1 absorbs exactly in float), and r = e / sum e, zero below 2^-64 as everywhere.
+// The second half of the E-step, from the P log joint densities (resp may be log_joint
+// itself: each value is read before its responsibility is written in its place).
 template <class S>
-inline float EStep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
+inline float EStepFromLogJoint(uint32_t stride, const float* log_joint, float* resp) {
   using V = typename S::V;
   const size_t lanes = S::lanes();
-  const size_t stride = p.shape.stride;
   V top = S::set(-kInf);
-  for (uint32_t first = 0; first < stride; first += S::kWidth) {
-    const float* xs[1] = {x};
-    float* out[1] = {log_joint + first};
-    LogJointSamples<S, 1>(p, xs, first, out);
-    for (size_t j = 0; j < S::kWidth; j += lanes) top = S::max(top, S::load(log_joint + first + j));
-  }
+  for (size_t k = 0; k < stride; k += lanes) top = S::max(top, S::load(log_joint + k));
   const float max = S::max_of_lanes(top);
   if (max == -kInf) {  // no component can take the sample
     for (size_t k = 0; k < stride; ++k) resp[k] = 0.0f;
@@ -413,6 +409,16 @@ inline float EStep(const EStepParams& p, const float* x, float* log_joint, float
     S::store(S::zero_unless(S::ge(r, smallest), r), resp + k);
   }
   return max + std::log(total);
+}
+
+template <class S>
+inline float EStep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
+  const float* xs[1] = {x};
+  for (uint32_t first = 0; first < p.shape.stride; first += S::kWidth) {
+    float* out[1] = {log_joint + first};
+    LogJointSamples<S, 1>(p, xs, first, out);
+  }
+  return EStepFromLogJoint<S>(p.shape.stride, log_joint, resp);
 }
 
 // log p(x) for N samples: the log joint densities of kScoreChunk components at a time go to
@@ -515,6 +521,104 @@ inline void ScoreTileAcrossSamples(const EStepParams& p, const float* x, float* 
   S::storeu(S::select(finite, log_p, S::set(-kInf)), out);
 }
 
+// The learner's E-step for a tile of up to lanes() rows, lanes across rows as in
+// ScoreTileAcrossSamples (unused lanes see a row of zeros): each component's log joint
+// density per lane, one exponential per component and lane, e = exp(l - max) cut at 2^-64,
+// log p = max + log(sum e) and r = e / sum e (0 below 2^-64, and everywhere in a lane whose
+// every component is -inf), written as rows of P responsibilities.
+template <class S>
+inline void EStepTileAcrossSamples(const EStepParams& p, const float* x, size_t count,
+                                   float* log_p, float* resp) {
+  using V = typename S::V;
+  const size_t lanes = S::lanes();
+  const uint32_t k_count = p.shape.components, features = p.shape.features;
+  const size_t stride = p.shape.stride;
+  alignas(64) float tile[kFeatureChunk * kBlock];
+  V acc[kAcrossSamplesMaxComponents];
+  for (uint32_t k = 0; k < k_count; ++k) acc[k] = S::zero();
+  for (uint32_t f0 = 0; f0 < features; f0 += kFeatureChunk) {
+    const uint32_t chunk = features - f0 < kFeatureChunk ? features - f0 : kFeatureChunk;
+    for (size_t s = 0; s < lanes; ++s) {
+      if (s >= count) {
+        for (uint32_t f = 0; f < chunk; ++f) tile[f * lanes + s] = 0.0f;
+        continue;
+      }
+      const float* row = x + s * features + f0;
+      for (uint32_t f = 0; f < chunk; ++f) tile[f * lanes + s] = row[f];
+    }
+    for (uint32_t k = 0; k < k_count; ++k) {
+      V even = acc[k], odd = S::zero();
+      uint32_t f = 0;
+      for (; f + 2 <= chunk; f += 2) {  // two chains, as LogJointSamples
+        const size_t at = (f0 + f) * stride + k;
+        const V d0 = S::sub(S::load(tile + f * lanes), S::set(p.mean[at]));
+        const V d1 = S::sub(S::load(tile + (f + 1) * lanes), S::set(p.mean[at + stride]));
+        even = S::mul_add(S::mul(S::set(p.half_precision[at]), d0), d0, even);
+        odd = S::mul_add(S::mul(S::set(p.half_precision[at + stride]), d1), d1, odd);
+      }
+      if (f < chunk) {
+        const size_t at = (f0 + f) * stride + k;
+        const V d0 = S::sub(S::load(tile + f * lanes), S::set(p.mean[at]));
+        even = S::mul_add(S::mul(S::set(p.half_precision[at]), d0), d0, even);
+      }
+      acc[k] = S::add(even, odd);
+    }
+  }
+  V top = S::set(-kInf);
+  for (uint32_t k = 0; k < k_count; ++k) {
+    acc[k] = S::sub(S::set(p.log_weight[k] + p.log_norm[k]), acc[k]);
+    top = S::max(top, acc[k]);
+  }
+  const auto finite = S::gt(top, S::set(-kInf));
+  const V shift = S::zero_unless(finite, top);
+  V sum = S::zero();
+  for (uint32_t k = 0; k < k_count; ++k) {
+    acc[k] = S::zero_unless(finite, ExpCut<S>(S::sub(acc[k], shift), kMinLogResponsibility));
+    sum = S::add(sum, acc[k]);
+  }
+  const V safe_sum = S::select(finite, sum, S::set(1.0f));
+  const V inv = S::div(S::set(1.0f), safe_sum), smallest = S::set(0x1.0p-64f);
+  alignas(64) float lp[kBlock], r[kAcrossSamplesMaxComponents * kBlock];
+  S::store(S::select(finite, S::add(shift, S::log(safe_sum)), S::set(-kInf)), lp);
+  for (uint32_t k = 0; k < k_count; ++k) {
+    const V v = S::mul(acc[k], inv);
+    S::store(S::zero_unless(S::ge(v, smallest), v), r + k * lanes);
+  }
+  for (size_t s = 0; s < count; ++s) {
+    log_p[s] = lp[s];
+    float* row = resp + s * stride;
+    for (uint32_t k = 0; k < k_count; ++k) row[k] = r[k * lanes + s];
+    for (size_t k = k_count; k < stride; ++k) row[k] = 0.0f;
+  }
+}
+
+template <class Wide, class S>
+inline void BatchEStep(const EStepParams& p, const float* x, size_t n, float* log_p, float* resp) {
+  const size_t lanes = Wide::lanes();
+  const uint32_t features = p.shape.features, stride = p.shape.stride;
+  if (p.shape.components <= kAcrossSamplesMaxComponents && lanes >= 4) {
+    for (size_t i = 0; i < n; i += lanes) {
+      const size_t count = n - i < lanes ? n - i : lanes;
+      EStepTileAcrossSamples<Wide>(p, x + i * features, count, log_p + i, resp + i * stride);
+    }
+    return;
+  }
+  // Lanes across components: four rows' log joint densities at a time (the same bits as
+  // one at a time), each row's responsibilities written over its own.
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float* xs[4] = {x + i * features, x + (i + 1) * features, x + (i + 2) * features,
+                          x + (i + 3) * features};
+    for (uint32_t first = 0; first < stride; first += S::kWidth) {
+      float* out[4] = {resp + i * stride + first, resp + (i + 1) * stride + first,
+                       resp + (i + 2) * stride + first, resp + (i + 3) * stride + first};
+      LogJointSamples<S, 4>(p, xs, first, out);
+    }
+    for (size_t j = i; j < i + 4; ++j) log_p[j] = EStepFromLogJoint<S>(stride, resp + j * stride, resp + j * stride);
+  }
+  for (; i < n; ++i) log_p[i] = EStep<S>(p, x + i * features, resp + i * stride, resp + i * stride);
+}
+
 template <class Wide, class S>
 inline void ScoreBatch(const EStepParams& p, const float* x, size_t n, float* out) {
   const size_t lanes = Wide::lanes();
@@ -572,6 +676,11 @@ inline void ScoreBatch(const EStepParams& p, const float* x, size_t n, float* ou
   generic::ScoreBatch<Simd<16>, Simd<16>>(p, x, n, out);
 }
 
+inline void BatchEStep(const EStepParams& p, const float* x, size_t n, float* log_p, float* resp) {
+  if (p.shape.block() == 4) return generic::BatchEStep<Simd<16>, Simd<4>>(p, x, n, log_p, resp);
+  if (p.shape.block() == 8) return generic::BatchEStep<Simd<16>, Simd<8>>(p, x, n, log_p, resp);
+  generic::BatchEStep<Simd<16>, Simd<16>>(p, x, n, log_p, resp);
+}
 inline void BatchAccumulate(const Stats& s, const float* x, const float* r, float scale,
                             const BatchSums& sums) {
   STREAMIX_BY_BLOCK(s.shape.block(), BatchAccumulate, s, x, r, scale, sums);

@@ -88,6 +88,7 @@ HWY_EXPORT(RunningMean);
 HWY_EXPORT(ScoreBatch);
 HWY_EXPORT(EStep);
 HWY_EXPORT(MstepRefresh);
+HWY_EXPORT(BatchEStep);
 HWY_EXPORT(BatchAccumulate);
 HWY_EXPORT(BatchUpdate);
 
@@ -117,6 +118,9 @@ float estep(const EStepParams& p, const float* x, float* log_joint, float* resp)
 void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
                    float variance_floor, float weight_floor, const ParamArrays& out) {
   HWY_DYNAMIC_DISPATCH(MstepRefresh)(s, x, r, gamma, variance_floor, weight_floor, out);
+}
+void batch_estep(const EStepParams& p, const float* x, size_t n, float* log_p, float* resp) {
+  HWY_DYNAMIC_DISPATCH(BatchEStep)(p, x, n, log_p, resp);
 }
 void batch_accumulate(const Stats& s, const float* x, const float* r, float scale,
                       const BatchSums& sums) {
@@ -192,6 +196,7 @@ KernelTable slot_table(size_t i) {
   t.running_mean = HWY_DISPATCH_TABLE(RunningMean)[i];
   t.estep = HWY_DISPATCH_TABLE(EStep)[i];
   t.score_batch = HWY_DISPATCH_TABLE(ScoreBatch)[i];
+  t.batch_estep = HWY_DISPATCH_TABLE(BatchEStep)[i];
   t.batch_accumulate = HWY_DISPATCH_TABLE(BatchAccumulate)[i];
   t.batch_update = HWY_DISPATCH_TABLE(BatchUpdate)[i];
   t.resolved = nullptr;
@@ -231,6 +236,7 @@ const KernelTable kHighwayTable = {"highway",
                                    highway::running_mean,
                                    highway::estep,
                                    highway::score_batch,
+                                   highway::batch_estep,
                                    highway::batch_accumulate,
                                    highway::batch_update,
                                    nullptr,

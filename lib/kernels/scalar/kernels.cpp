@@ -242,6 +242,17 @@ float estep(const EStepParams& p, const float* x, float* log_joint_out, float* r
   return max + log_positive(total);
 }
 
+void batch_estep(const EStepParams& p, const float* x, size_t n, float* log_p, float* resp) {
+  const uint32_t stride = p.shape.stride;
+  for (size_t i = 0; i < n; ++i) {
+    float* r = resp + i * stride;
+    // (the row serves as the log joint densities' scratch: estep reads each before it
+    // writes the responsibility in its place)
+    log_p[i] = scalar::estep(p, x + i * p.shape.features, r, r);
+    for (uint32_t k = p.shape.components; k < stride; ++k) r[k] = 0.0f;
+  }
+}
+
 // log p(x) a block of components at a time (no scratch beyond one block), combined by the
 // streaming log-sum-exp rule.
 void score_batch(const EStepParams& p, const float* x, size_t n, float* out) {
@@ -283,6 +294,7 @@ const KernelTable kScalarTable = {"scalar",
                                   scalar::running_mean,
                                   scalar::estep,
                                   scalar::score_batch,
+                                  scalar::batch_estep,
                                   scalar::batch_accumulate,
                                   scalar::batch_update,
                                   nullptr,
