@@ -196,6 +196,71 @@ TEST(MiniBatch, LargeOffsetStaysAccurate) {
   EXPECT_NEAR(var[0], variance, 1e-4 * variance);
 }
 
+// The dead-component rule in mini-batches of 16: a component that never gets data dies;
+// the first poorly explained row of a later mini-batch re-seeds it there (its mean at that
+// row, its variance spanning the gap to the live component), rows explained by some
+// component never do, and the outlier's cluster is then explained.
+TEST(MiniBatch, TheFirstPoorlyExplainedRowReseedsADeadComponent) {
+  streamix::model model;
+  ASSERT_EQ(streamix::model::create(streamix::config(3, 2).init_samples(0).batch_size(16), model), status::ok);
+  ASSERT_EQ(model.set_params(std::vector<float>{0.4f, 0.4f, 0.2f}, std::vector<float>{0, 0, 1, 1, 1000, 1000},
+                             std::vector<float>(6, 1.0f)),
+            status::ok);
+  const std::vector<float> x(16 * 20000 * 2, 0.5f);  // a constant: nothing is poorly explained
+  ASSERT_EQ(model.observe_batch(x), status::ok);
+  std::vector<float> w(3), mean(6), var(6);
+  ASSERT_EQ(model.get_params(w, mean, var), status::ok);
+  ASSERT_LT(w[2], 0.0035f);  // dead: its statistic held at the floor, 0.01 / 3
+  EXPECT_EQ(mean[4], 1000.0f);
+  const std::vector<float> live = mean;
+  // A mini-batch whose 6th and 9th rows are far outliers: the 6th re-seeds component 2.
+  std::vector<float> batch(32, 0.5f);
+  batch[10] = -50.0f, batch[11] = 70.0f;
+  batch[16] = -51.0f, batch[17] = 69.0f;
+  ASSERT_EQ(model.observe_batch(batch), status::ok);
+  ASSERT_EQ(model.get_params(w, mean, var), status::ok);
+  EXPECT_EQ(mean[4], -50.0f);
+  EXPECT_EQ(mean[5], 70.0f);
+  bool spans_gap = false;
+  for (int k = 0; k < 2; ++k) {
+    const float g0 = -50.0f - live[k * 2], g1 = 70.0f - live[k * 2 + 1];
+    spans_gap = spans_gap || (var[4] == g0 * g0 && var[5] == g1 * g1);
+  }
+  EXPECT_TRUE(spans_gap) << var[4] << " " << var[5];
+  float log_p = 0.0f;
+  ASSERT_EQ(model.score(std::vector<float>{-50.5f, 69.5f}, log_p), status::ok);
+  EXPECT_GT(log_p, -30.0f);
+}
+
+// The rule's edge: a row at 1.05 times the poorly-explained squared distance of the nearest
+// live component (the 1 - 1e-4 chi-square quantile, 19.29 for D = 2 by Wilson-Hilferty)
+// re-seeds the dead component; one at 0.95 times it, earlier in the mini-batch, does not.
+// (The mini-batch only looks at rows whose log p is below a bound; this holds it to the
+// rule's exact edge. Both rows share the parameters they are judged by, as only rows of one
+// mini-batch do.)
+TEST(MiniBatch, TheReseedRuleKeepsItsEdge) {
+  for (const uint32_t batch : {16u, 32u}) {
+    SCOPED_TRACE(batch);
+    streamix::model model;
+    ASSERT_EQ(streamix::model::create(streamix::config(3, 2).init_samples(0).hold_samples(0).batch_size(batch), model),
+              status::ok);
+    // (the dead component broad, so that its peak does not dominate the bound)
+    ASSERT_EQ(model.set_params(std::vector<float>{0.5f, 0.5f, 0.0f}, std::vector<float>{0, 0, 20, 0, -100, -100},
+                               std::vector<float>{1, 1, 1, 1, 1e6f, 1e6f}),
+              status::ok);
+    const float nine_d = 18.0f, c = 1.0f - 2.0f / nine_d + 3.719f * std::sqrt(2.0f / nine_d);
+    const float limit = 2.0f * c * c * c;
+    std::vector<float> rows(2 * batch, 0.1f);
+    rows[3 * 2 + 1] = std::sqrt(0.95f * limit);  // explained, barely
+    rows[9 * 2 + 1] = std::sqrt(1.05f * limit);  // poorly explained, barely
+    ASSERT_EQ(model.observe_batch(rows), status::ok);
+    std::vector<float> w(3), mean(6), var(6);
+    ASSERT_EQ(model.get_params(w, mean, var), status::ok);
+    EXPECT_EQ(mean[4], rows[9 * 2]);
+    EXPECT_EQ(mean[5], rows[9 * 2 + 1]);
+  }
+}
+
 TEST(MiniBatch, ABadRowRejectsTheWholeCallAndChangesNothing) {
   const std::vector<float> clean = three_clusters(100, 5);
   for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(), 1e20f}) {

@@ -222,11 +222,30 @@ bool any_dead(const smx_model* m, const ModelArrays& a) {
   return false;
 }
 
+// The largest log p a sample that no live component explains can have (component_to_reseed's
+// rule), with a margin for rounding: each live component gives it at most its peak density
+// times exp(-limit / 2), each dead one at most its peak, the peak being
+// exp(log w_k + log_norm_k). Rows scoring above it need not be looked at.
+float reseed_candidate_bound(const smx_model* m, const ModelArrays& a) {
+  const kernels::ParamArrays& p = a.iterate;
+  const float half_limit = 0.5f * poorly_explained_distance(p.shape.features);
+  float top = -kernels::kInf;
+  for (uint32_t k = 0; k < p.shape.components; ++k) {
+    const bool dead = a.stats.weight[k] <= m->config.weight_floor;
+    top = std::fmax(top, p.log_weight[k] + p.log_norm[k] - (dead ? 0.0f : half_limit));
+  }
+  // log of a sum of K terms, each at most exp(top): at most top + log K.
+  const float bound = top + std::log(static_cast<float>(p.shape.components));
+  return bound + 1.0f + 1e-3f * std::fabs(bound);
+}
+
 // One mini-batch of batch_size rows (D floats each) learned by a ready model, whose E-steps
-// under the iterate left each row's responsibilities in b.resp: the rows' terms into the
-// sums, then one step of the statistics towards the mini-batch's, one refresh. The skeleton
-// is learn's; the first row no live component explains re-seeds the first dead component.
-void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const float* rows) {
+// under the iterate left each row's responsibilities in b.resp and its log p in log_p: the
+// rows' terms into the sums, then one step of the statistics towards the mini-batch's, one
+// refresh. The skeleton is learn's; the first row no live component explains re-seeds the
+// first dead component.
+void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const float* rows,
+                 const float* log_p) {
   const smx_config& c = m->config;
   const uint32_t size = c.batch_size, features = c.features, stride = a.stats.shape.stride;
   const uint64_t hold = c.hold_samples;
@@ -234,7 +253,9 @@ void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const
   Reseed reseeding;
   const float* seed_row = nullptr;
   if (m->steps >= hold && any_dead(m, a)) {
+    const float bound = reseed_candidate_bound(m, a);
     for (uint32_t i = 0; i < size && !seed_row; ++i) {
+      if (log_p[i] > bound) continue;  // explained by some component: not a candidate
       const float* x = rows + size_t{i} * features;
       estep_sample(a, x);  // (the log joint densities the rule reads)
       reseeding = component_to_reseed(m, a);
@@ -276,7 +297,7 @@ __attribute__((noinline)) float add_to_batch(smx_model* m, const ModelArrays& a,
   std::memcpy(b.rows + size_t{m->pending} * features, x, sizeof(float) * features);
   if (++m->pending == size) {
     kernels::batch_estep(estep_view(a.iterate), b.rows, size, b.log_p, b.resp);
-    learn_batch(m, a, b, b.rows);
+    learn_batch(m, a, b, b.rows, b.log_p);
     m->pending = 0;
     // The rows are no longer state (the storage stays a function of the state).
     std::memset(b.rows, 0, sizeof(float) * size * features);
@@ -294,8 +315,9 @@ void observe_rows(smx_model* m, const float* x, size_t n, float* log_p) {
       for (uint32_t j = 0; j < size; ++j) count_up(m->samples_seen);
       const ModelArrays a = arrays_of(m);
       const BatchArrays b = batch_arrays_of(m);
-      kernels::batch_estep(estep_view(a.iterate), row, size, log_p ? log_p + i : b.log_p, b.resp);
-      learn_batch(m, a, b, row);
+      float* row_log_p = log_p ? log_p + i : b.log_p;
+      kernels::batch_estep(estep_view(a.iterate), row, size, row_log_p, b.resp);
+      learn_batch(m, a, b, row, row_log_p);
       i += size;
       continue;
     }
