@@ -235,16 +235,15 @@ TEST(MiniBatch, TheFirstPoorlyExplainedRowReseedsADeadComponent) {
 // The rule's edge: a row at 1.05 times the poorly-explained squared distance of the nearest
 // live component (the 1 - 1e-4 chi-square quantile, 19.29 for D = 2 by Wilson-Hilferty)
 // re-seeds the dead component; one at 0.95 times it, earlier in the mini-batch, does not.
-// (The mini-batch only looks at rows whose log p is below a bound; this holds it to the
-// rule's exact edge. Both rows share the parameters they are judged by, as only rows of one
-// mini-batch do.)
+// (The mini-batch applies the rule only to rows that its E-step does not clearly show
+// explained; this holds that shortcut to the rule's exact edge. Both rows share the
+// parameters they are judged by, as only rows of one mini-batch do.)
 TEST(MiniBatch, TheReseedRuleKeepsItsEdge) {
   for (const uint32_t batch : {16u, 32u}) {
     SCOPED_TRACE(batch);
     streamix::model model;
     ASSERT_EQ(streamix::model::create(streamix::config(3, 2).init_samples(0).hold_samples(0).batch_size(batch), model),
               status::ok);
-    // (the dead component broad, so that its peak does not dominate the bound)
     ASSERT_EQ(model.set_params(std::vector<float>{0.5f, 0.5f, 0.0f}, std::vector<float>{0, 0, 20, 0, -100, -100},
                                std::vector<float>{1, 1, 1, 1, 1e6f, 1e6f}),
               status::ok);

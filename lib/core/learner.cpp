@@ -222,21 +222,20 @@ bool any_dead(const smx_model* m, const ModelArrays& a) {
   return false;
 }
 
-// The largest log p a sample that no live component explains can have (component_to_reseed's
-// rule), with a margin for rounding: each live component gives it at most its peak density
-// times exp(-limit / 2), each dead one at most its peak, the peak being
-// exp(log w_k + log_norm_k). Rows scoring above it need not be looked at.
-float reseed_candidate_bound(const smx_model* m, const ModelArrays& a) {
+// Whether a row of a mini-batch is certainly explained by a live component, from its log p
+// and responsibilities alone: its most responsible live component k has log joint density
+// l_k = log p + log r_k within the poorly explained radius (component_to_reseed's rule, with
+// a margin for the rounding of log p and r). Rows it cannot clear get the rule itself.
+bool clearly_explained(const smx_model* m, const ModelArrays& a, const float* r, float log_p) {
   const kernels::ParamArrays& p = a.iterate;
-  const float half_limit = 0.5f * poorly_explained_distance(p.shape.features);
-  float top = -kernels::kInf;
+  int32_t best = -1;
+  float top = 0.0f;
   for (uint32_t k = 0; k < p.shape.components; ++k) {
-    const bool dead = a.stats.weight[k] <= m->config.weight_floor;
-    top = std::fmax(top, p.log_weight[k] + p.log_norm[k] - (dead ? 0.0f : half_limit));
+    if (a.stats.weight[k] > m->config.weight_floor && r[k] > top) best = static_cast<int32_t>(k), top = r[k];
   }
-  // log of a sum of K terms, each at most exp(top): at most top + log K.
-  const float bound = top + std::log(static_cast<float>(p.shape.components));
-  return bound + 1.0f + 1e-3f * std::fabs(bound);
+  if (best < 0) return false;
+  const float edge = p.log_weight[best] + p.log_norm[best] - 0.5f * poorly_explained_distance(p.shape.features);
+  return log_p + std::log(top) >= edge + 1e-3f * (1.0f + std::fabs(log_p));
 }
 
 // One mini-batch of batch_size rows (D floats each) learned by a ready model, whose E-steps
@@ -253,9 +252,8 @@ void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const
   Reseed reseeding;
   const float* seed_row = nullptr;
   if (m->steps >= hold && any_dead(m, a)) {
-    const float bound = reseed_candidate_bound(m, a);
     for (uint32_t i = 0; i < size && !seed_row; ++i) {
-      if (log_p[i] > bound) continue;  // explained by some component: not a candidate
+      if (clearly_explained(m, a, b.resp + size_t{i} * stride, log_p[i])) continue;
       const float* x = rows + size_t{i} * features;
       estep_sample(a, x);  // (the log joint densities the rule reads)
       reseeding = component_to_reseed(m, a);
