@@ -126,9 +126,7 @@ smx_status smx_observe_batch(smx_model* m, const float* x, size_t n, float* log_
   if (x == nullptr) return SMX_ERR_ARGUMENT;
   const size_t d = m->config.features;
   if (n > SIZE_MAX / sizeof(float) / d) return SMX_ERR_ARGUMENT;
-  for (size_t i = 0; i < n; ++i) {
-    if (!core::sample_is_valid(x + i * d, m->config.features)) return SMX_ERR_INPUT;
-  }
+  if (!core::rows_are_valid(x, n * d)) return SMX_ERR_INPUT;
   if (!m->ready && m->config.init_samples == 0) return SMX_ERR_NOT_READY;
   core::observe_rows(m, x, n, log_likelihood);
   return SMX_OK;

@@ -235,7 +235,7 @@ bool clearly_explained(const smx_model* m, const ModelArrays& a, const float* r,
   }
   if (best < 0) return false;
   const float edge = p.log_weight[best] + p.log_norm[best] - 0.5f * poorly_explained_distance(p.shape.features);
-  return log_p + std::log(top) >= edge + 1e-3f * (1.0f + std::fabs(log_p));
+  return log_p + kernels::log_positive(top) >= edge + 1e-3f * (1.0f + std::fabs(log_p));
 }
 
 // One mini-batch of batch_size rows (D floats each) learned by a ready model, whose E-steps
@@ -264,11 +264,7 @@ void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const
       seed_row = x;
     }
   }
-  const float scale = 1.0f / static_cast<float>(size);
-  for (uint32_t i = 0; i < size; ++i) {
-    kernels::batch_accumulate(a.stats, rows + size_t{i} * features, b.resp + size_t{i} * stride,
-                              scale, b.sums);
-  }
+  kernels::batch_accumulate(a.stats, rows, b.resp, size, 1.0f / static_cast<float>(size), b.sums);
   // (as in learn: steps never pass the samples seen)
   const bool counted = m->samples_seen - m->step_origin - m->steps >= size;
   if (counted) m->steps += size;

@@ -137,8 +137,8 @@ struct KernelTable {
   // samples where that pays); out has n floats.
   void (*score_batch)(const EStepParams& p, const float* x, size_t n, float* out);
   void (*batch_estep)(const EStepParams& p, const float* x, size_t n, float* log_p, float* resp);
-  void (*batch_accumulate)(const Stats& s, const float* x, const float* r, float scale,
-                           const BatchSums& sums);
+  void (*batch_accumulate)(const Stats& s, const float* x, const float* resp, size_t n,
+                           float scale, const BatchSums& sums);
   void (*batch_update)(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
                        float weight_floor);
   // Optional: whether this CPU can run the backend (null: always).
@@ -170,7 +170,7 @@ void running_mean(float* avg, const float* value, size_t n, float inv_count);
 float estep(const EStepParams& p, const float* x, float* log_joint, float* resp);
 void score_batch(const EStepParams& p, const float* x, size_t n, float* out);
 void batch_estep(const EStepParams& p, const float* x, size_t n, float* log_p, float* resp);
-void batch_accumulate(const Stats& s, const float* x, const float* r, float scale,
+void batch_accumulate(const Stats& s, const float* x, const float* resp, size_t n, float scale,
                       const BatchSums& sums);
 void batch_update(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
                   float weight_floor);
@@ -256,11 +256,12 @@ inline void batch_estep(const EStepParams& p, const float* x, size_t n, float* l
   STREAMIX_KERNEL(batch_estep)(p, x, n, log_p, resp);
 }
 
-// Adds one sample (x, its responsibilities r) to a mini-batch's sums, its terms scaled by
-// scale (see BatchSums). Blocks whose responsibilities are all 0 are skipped.
-inline void batch_accumulate(const Stats& s, const float* x, const float* r, float scale,
-                             const BatchSums& sums) {
-  STREAMIX_KERNEL(batch_accumulate)(s, x, r, scale, sums);
+// Adds n rows (x: D floats each; resp: their responsibilities, rows of P floats) to a
+// mini-batch's sums, their terms scaled by scale (see BatchSums); components without
+// responsibility are skipped. The order of the additions depends only on n and the shape.
+inline void batch_accumulate(const Stats& s, const float* x, const float* resp, size_t n,
+                             float scale, const BatchSums& sums) {
+  STREAMIX_KERNEL(batch_accumulate)(s, x, resp, n, scale, sums);
 }
 
 // The stepwise update towards a mini-batch's statistics, the pairwise (Chan et al.) merge of

@@ -1,7 +1,9 @@
 /* Instruction counting on the Cortex-M4 (count_instructions.sh runs it under QEMU, which
  * logs one line per executed instruction): N calls of one operation on a K x D model, with
  * the operation, K, D and N read from the semihosting command line ("observe 2 4 100").
- * The operations: observe and score (the library, parameters set, no hold), and
+ * The operations: observe and score (the library, parameters set, no hold), observe_batch
+ * (one smx_observe_batch call over the whole pool, mini-batches of 16: a call is 64
+ * samples), and
  * textbook_observe and textbook_score (bench/textbook.c, compiled with the same flags), and
  * floor_observe (bench/method_floor.cpp: the method with nothing else).
  * Everything but the calls is the same whatever N is: the setup, and a pool of 64 samples
@@ -18,7 +20,10 @@
 #define MAX_D 16
 #define POOL 64
 
+#define BATCH 16
 static unsigned char storage[SMX_MODEL_BYTES(MAX_K, MAX_D, 0, 0)] __attribute__((aligned(64)));
+static unsigned char batch_storage[SMX_MODEL_BATCH_BYTES(MAX_K, MAX_D, 0, 0, BATCH)]
+    __attribute__((aligned(64)));
 static float textbook_storage[TEXTBOOK_FLOATS(MAX_K, MAX_D)];
 static float floor_storage[METHOD_FLOOR_FLOATS(MAX_K, MAX_D)];
 static float weights[MAX_K], means[MAX_K * MAX_D], variances[MAX_K * MAX_D];
@@ -95,6 +100,13 @@ int main(void) {
     board_write("count: setup failed\n");
     return 1;
   }
+  smx_model* batch_model = 0;
+  cfg.batch_size = BATCH;
+  if (smx_model_create(&cfg, batch_storage, sizeof batch_storage, &batch_model) != SMX_OK ||
+      smx_model_set_params(batch_model, weights, means, variances) != SMX_OK) {
+    board_write("count: setup failed\n");
+    return 1;
+  }
   textbook_gmm textbook;
   textbook_init(&textbook, (int)k, (int)d, textbook_storage, weights, means, variances);
   method_floor floor_model;
@@ -103,6 +115,8 @@ int main(void) {
   float log_p = 0.0f;
   if (same(op, "observe")) {
     for (long i = 0; i < n; ++i) smx_observe(model, pool + (i % POOL) * d, &log_p), sink = log_p;
+  } else if (same(op, "observe_batch")) {
+    for (long i = 0; i < n; ++i) smx_observe_batch(batch_model, pool, POOL, 0);
   } else if (same(op, "score")) {
     for (long i = 0; i < n; ++i) smx_score(model, pool + (i % POOL) * d, &log_p), sink = log_p;
   } else if (same(op, "textbook_observe")) {

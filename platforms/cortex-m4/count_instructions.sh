@@ -21,13 +21,21 @@ per_call() {  # OP K D
   echo $(( (with - base + calls / 2) / calls ))
 }
 
-echo "| K x D | observe | textbook observe | ratio | score | textbook score | ratio |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+# observe_batch: one call learns the 64-sample pool in mini-batches of 16; per sample.
+per_sample_batched() {  # K D
+  base=$(trace_lines "observe_batch $1 $2 0")
+  with=$(trace_lines "observe_batch $1 $2 4")
+  echo $(( (with - base + 128) / 256 ))
+}
+
+echo "| K x D | observe | textbook observe | ratio | score | textbook score | ratio | observe_batch (16), per sample |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for shape in "2 4" "3 3" "8 8" "16 16"; do
   set -- $shape
   o=$(per_call observe "$1" "$2")
   to=$(per_call textbook_observe "$1" "$2")
   s=$(per_call score "$1" "$2")
   ts=$(per_call textbook_score "$1" "$2")
-  echo "| $1 x $2 | $o | $to | $(awk "BEGIN{printf \"%.2f\", $o / $to}") | $s | $ts | $(awk "BEGIN{printf \"%.2f\", $s / $ts}") |"
+  b=$(per_sample_batched "$1" "$2")
+  echo "| $1 x $2 | $o | $to | $(awk "BEGIN{printf \"%.2f\", $o / $to}") | $s | $ts | $(awk "BEGIN{printf \"%.2f\", $s / $ts}") | $b |"
 done

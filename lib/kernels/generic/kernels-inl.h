@@ -25,6 +25,11 @@ constexpr float kLog2Pi = 1.8378770664093453f;
 // (FLT_MIN = 1.18e-38) and is flushed to 0 by construction, not by the FPU mode.
 constexpr float kExpFloor = -87.0f;
 
+// Kernels that run lanes across samples (batch scoring, the mini-batch's E-step) do so up to
+// this many components, transposing this many features at a time (2 KiB of stack).
+constexpr uint32_t kAcrossSamplesMaxComponents = kBlock / 2;
+constexpr uint32_t kFeatureChunk = 32;
+
 // exp(x) for x <= 0 that never produces a denormal: lanes below max(cut, kExpFloor) give
 // exactly 0. The input is clamped before exp, so no lane computes garbage.
 template <class S>
@@ -202,36 +207,68 @@ inline void MstepUpdate(const Stats& s, const float* x, const float* r, float ga
   }
 }
 
-// One sample into a mini-batch's sums (see kernels.h): w = scale r per component, then
-// first += w delta and second += w min(delta^2, ceiling) for the blocks with any w.
-template <class S>
-inline void BatchAccumulate(const Stats& s, const float* x, const float* r, float scale,
-                            const BatchSums& sums) {
+// N rows into a mini-batch's sums in the per-row layout (lanes across components): per
+// component w = scale r, then first += w delta and second += w min(delta^2, ceiling), each
+// block's statistics and sums loaded once for the N rows; blocks where no row has any w are
+// skipped.
+template <class S, int N>
+inline void AccumulateRows(const Stats& s, const float* const* xs, const float* const* rs,
+                           float scale, const BatchSums& sums) {
   using V = typename S::V;
   const size_t lanes = S::lanes();
   const size_t stride = s.shape.stride;
   const V v_scale = S::set(scale), ceiling = S::set(kMaxVariance);
   for (size_t first = 0; first < stride; first += S::kWidth) {
-    alignas(64) float w[kBlock];
+    alignas(64) float w[N][kBlock];
     bool any = false;
     for (size_t j = 0; j < S::kWidth; j += lanes) {
-      const V wv = S::mul(v_scale, S::load(r + first + j));
-      S::store(wv, w + j);
-      S::store(S::add(S::load(sums.weight + first + j), wv), sums.weight + first + j);
-      any = any || !S::all_true(S::eq(wv, S::zero()));
+      V total = S::load(sums.weight + first + j);
+      for (int r = 0; r < N; ++r) {
+        const V wv = S::mul(v_scale, S::load(rs[r] + first + j));
+        S::store(wv, w[r] + j);
+        total = S::add(total, wv);
+        any = any || !S::all_true(S::eq(wv, S::zero()));
+      }
+      S::store(total, sums.weight + first + j);
     }
     if (!any) continue;
     for (uint32_t f = 0; f < s.shape.features; ++f) {
-      const V xf = S::set(x[f]);
       for (size_t j = 0; j < S::kWidth; j += lanes) {
         const size_t at = f * stride + first + j;
-        const V delta = S::sub(S::sub(xf, S::load(s.mean + at)), S::load(s.mean_residual + at));
-        const V wv = S::load(w + j);
-        S::store(S::mul_add(wv, delta, S::load(sums.first + at)), sums.first + at);
-        S::store(S::mul_add(wv, S::min(S::mul(delta, delta), ceiling), S::load(sums.second + at)),
-                 sums.second + at);
+        const V mean = S::load(s.mean + at), residual = S::load(s.mean_residual + at);
+        V first_sum = S::load(sums.first + at), second_sum = S::load(sums.second + at);
+        for (int r = 0; r < N; ++r) {
+          const V delta = S::sub(S::sub(S::set(xs[r][f]), mean), residual);
+          const V wv = S::load(w[r] + j);
+          first_sum = S::mul_add(wv, delta, first_sum);
+          second_sum = S::mul_add(wv, S::min(S::mul(delta, delta), ceiling), second_sum);
+        }
+        S::store(first_sum, sums.first + at);
+        S::store(second_sum, sums.second + at);
       }
     }
+  }
+}
+
+// Four rows at a time, then one. (Lanes across rows, as the E-step runs for few components,
+// was slower here for every shape measured, 2 x 4 to 8 x 8: a horizontal sum per component,
+// feature and tile; bench/README.md.)
+template <class S>
+inline void BatchAccumulate(const Stats& s, const float* x, const float* resp, size_t n,
+                            float scale, const BatchSums& sums) {
+  const uint32_t features = s.shape.features, stride = s.shape.stride;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float* xs[4] = {x + i * features, x + (i + 1) * features, x + (i + 2) * features,
+                          x + (i + 3) * features};
+    const float* rs[4] = {resp + i * stride, resp + (i + 1) * stride, resp + (i + 2) * stride,
+                          resp + (i + 3) * stride};
+    AccumulateRows<S, 4>(s, xs, rs, scale, sums);
+  }
+  for (; i < n; ++i) {
+    const float* xs[1] = {x + i * features};
+    const float* rs[1] = {resp + i * stride};
+    AccumulateRows<S, 1>(s, xs, rs, scale, sums);
   }
 }
 
@@ -467,8 +504,6 @@ inline void ScorePerSampleLayout(const EStepParams& p, const float* x, size_t be
 // of lanes() samples is transposed feature by feature, each component's log density
 // accumulates in one vector, and the log-sum-exp over components runs lane-wise (one exp per
 // component and sample). S here is the widest Simd (the layout's block plays no part).
-constexpr uint32_t kAcrossSamplesMaxComponents = kBlock / 2;
-constexpr uint32_t kFeatureChunk = 32;  // features transposed at a time (2 KiB of stack)
 
 template <class S>
 inline void ScoreTileAcrossSamples(const EStepParams& p, const float* x, float* out) {
@@ -681,9 +716,9 @@ inline void BatchEStep(const EStepParams& p, const float* x, size_t n, float* lo
   if (p.shape.block() == 8) return generic::BatchEStep<Simd<16>, Simd<8>>(p, x, n, log_p, resp);
   generic::BatchEStep<Simd<16>, Simd<16>>(p, x, n, log_p, resp);
 }
-inline void BatchAccumulate(const Stats& s, const float* x, const float* r, float scale,
-                            const BatchSums& sums) {
-  STREAMIX_BY_BLOCK(s.shape.block(), BatchAccumulate, s, x, r, scale, sums);
+inline void BatchAccumulate(const Stats& s, const float* x, const float* resp, size_t n,
+                            float scale, const BatchSums& sums) {
+  STREAMIX_BY_BLOCK(s.shape.block(), BatchAccumulate, s, x, resp, n, scale, sums);
 }
 inline void BatchUpdate(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
                         float weight_floor) {

@@ -122,9 +122,9 @@ void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
 void batch_estep(const EStepParams& p, const float* x, size_t n, float* log_p, float* resp) {
   HWY_DYNAMIC_DISPATCH(BatchEStep)(p, x, n, log_p, resp);
 }
-void batch_accumulate(const Stats& s, const float* x, const float* r, float scale,
+void batch_accumulate(const Stats& s, const float* x, const float* resp, size_t n, float scale,
                       const BatchSums& sums) {
-  HWY_DYNAMIC_DISPATCH(BatchAccumulate)(s, x, r, scale, sums);
+  HWY_DYNAMIC_DISPATCH(BatchAccumulate)(s, x, resp, n, scale, sums);
 }
 void batch_update(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
                   float weight_floor) {

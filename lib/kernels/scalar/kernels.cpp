@@ -129,18 +129,22 @@ void mstep_update(const Stats& s, const float* x, const float* r, float gamma,
   }
 }
 
-void batch_accumulate(const Stats& s, const float* x, const float* r, float scale,
+void batch_accumulate(const Stats& s, const float* x, const float* resp, size_t n, float scale,
                       const BatchSums& sums) {
-  const uint32_t stride = s.shape.stride;
-  for (uint32_t k = 0; k < s.shape.components; ++k) {
-    if (r[k] == 0.0f) continue;
-    const float w = scale * r[k];
-    sums.weight[k] += w;
-    for (uint32_t d = 0; d < s.shape.features; ++d) {
-      const size_t at = size_t{d} * stride + k;
-      const float delta = (x[d] - s.mean[at]) - s.mean_residual[at];
-      sums.first[at] += w * delta;
-      sums.second[at] += w * std::min(delta * delta, kMaxVariance);
+  const uint32_t stride = s.shape.stride, features = s.shape.features;
+  for (size_t i = 0; i < n; ++i) {
+    const float* r = resp + i * stride;
+    const float* xi = x + i * features;
+    for (uint32_t k = 0; k < s.shape.components; ++k) {
+      if (r[k] == 0.0f) continue;
+      const float w = scale * r[k];
+      sums.weight[k] += w;
+      for (uint32_t d = 0; d < features; ++d) {
+        const size_t at = size_t{d} * stride + k;
+        const float delta = (xi[d] - s.mean[at]) - s.mean_residual[at];
+        sums.first[at] += w * delta;
+        sums.second[at] += w * std::min(delta * delta, kMaxVariance);
+      }
     }
   }
 }
