@@ -21,8 +21,16 @@ namespace {
 //   the refresh's divide (0.5 / var), exponent shift and add, mantissa and/or, product
 //   multiply (6) and an eighth of a Log (~18 / 8): 20; per component: the responsibility's
 //   Exp (~16) and the weight statistics' 5 and Log (~18): ~40.
+//  Mini-batch (observe_batch, mini-batches of m = 64), per sample: the E-step above, plus the
+//   sums' 6 per component and feature (two subtracts for delta, FMA, multiply, min, FMA) and
+//   2 per component (the weight's multiply and add); per mini-batch, shared by its m
+//   samples: the update (the M-step's 12 per element and a divide for 1 / R, a multiply and
+//   a multiply-subtract for Delta and the spread: 16) and the refresh (8, as above), and per
+//   component the weight statistics and Log (~25).
 constexpr double kEStepPerElement = 3, kEStepPerComponent = 20;
 constexpr double kMStepPerElement = 20, kMStepPerComponent = 40;
+constexpr double kSumsPerElement = 6, kSumsPerComponent = 2;
+constexpr double kBatchUpdatePerElement = 24, kBatchUpdatePerComponent = 25, kMiniBatch = 64;
 
 }  // namespace
 
@@ -97,6 +105,25 @@ void Recorder::print_hardware_limit(std::FILE* out) const {
     std::fprintf(out, "  M-step: %4.0f lane-ops -> %6.1f ns at peak; observe - score  %6.1f ns: %.0f %% of peak (%.2fx the peak time)\n",
                  mstep_ops, mstep_peak_ns, mstep_ns, 100.0 * mstep_peak_ns / mstep_ns,
                  mstep_ns / mstep_peak_ns);
+  }
+  // Mini-batches and batch scoring, at K = D = 16 and 64 (P = K).
+  for (const int k : {16, 64}) {
+    const std::string shape = "K:" + std::to_string(k) + "/D:" + std::to_string(k);
+    const double kd = double(k) * k;
+    const double estep = kd * kEStepPerElement + k * kEStepPerComponent;
+    const double batch = estep + kd * kSumsPerElement + k * kSumsPerComponent +
+                         (kd * kBatchUpdatePerElement + k * kBatchUpdatePerComponent) / kMiniBatch;
+    const double batch_rate = rate("observe_batch/highway/" + shape), score_rate = rate("score_batch/highway/" + shape);
+    if (batch_rate > 0.0) {
+      const double at_peak = batch / peak * 1e9, measured = 1e9 / batch_rate;
+      std::fprintf(out, "  Mini-batch of 64, %s: %5.0f lane-ops per sample -> %6.1f ns at peak; observe_batch/highway %6.1f ns (%.2fx the peak time)\n",
+                   shape.c_str(), batch, at_peak, measured, measured / at_peak);
+    }
+    if (score_rate > 0.0) {
+      const double at_peak = estep / peak * 1e9, measured = 1e9 / score_rate;
+      std::fprintf(out, "  E-step, %s: %5.0f lane-ops per sample -> %6.1f ns at peak; score_batch/highway %6.1f ns (%.2fx the peak time)\n",
+                   shape.c_str(), estep, at_peak, measured, measured / at_peak);
+    }
   }
 }
 

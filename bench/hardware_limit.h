@@ -27,7 +27,8 @@ class Recorder : public benchmark::BenchmarkReporter {
   void Finalize() override { inner_->Finalize(); }
   benchmark::BenchmarkReporter* display() { return this; }
   benchmark::BenchmarkReporter* file() { return nullptr; }  // --benchmark_out still works
-  // Prints the hardware-limit table for K = 16, D = 16 (nothing if the runs are missing).
+  // Prints the hardware-limit table: the E-step and M-step at K = D = 16, mini-batches and
+  // batch scoring at K = D = 16 and 64 (each line only if its runs are there).
   void print_hardware_limit(std::FILE* out) const;
 
  private:

@@ -259,7 +259,7 @@ void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const
       reseeding = component_to_reseed(m, a);
       if (reseeding.dead < 0) continue;
       float* r = b.resp + size_t{i} * stride;  // the row belongs wholly to the re-seeded one
-      for (uint32_t k = 0; k < stride; ++k) r[k] = 0.0f;
+      for (uint32_t k = 0; k < a.stats.shape.components; ++k) r[k] = 0.0f;
       r[reseeding.dead] = 1.0f;
       seed_row = x;
     }
@@ -270,7 +270,6 @@ void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const
   if (counted) m->steps += size;
   const float step = static_cast<float>(size) * step_size(c, m->step_origin + m->steps);
   kernels::batch_update(a.stats, b.sums, step < 1.0f ? step : 1.0f, c.variance_floor, c.weight_floor);
-  std::memset(b.sums.weight, 0, sizeof(float) * stride * (1 + 2 * size_t{features}));
   if (seed_row) reseed(a, static_cast<uint32_t>(reseeding.dead), reseeding.nearest, seed_row, c.variance_floor);
   const bool refresh = m->steps > hold;
   if (refresh) refresh_iterate(a);

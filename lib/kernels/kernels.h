@@ -249,7 +249,8 @@ inline float estep(const EStepParams& p, const float* x, float* log_joint, float
 
 // The E-step of n rows (D floats each) under p: log p(x_i) into log_p[i] and the
 // responsibilities into resp row i (P floats from resp + i P, aligned like the model's
-// arrays; padding 0), as the learner's estep defines them. A row's results do not depend on
+// arrays), as the learner's estep defines them. The rows' padding (k >= K) must be 0 and is
+// left 0 (a backend may write it or not). A row's results do not depend on
 // the other rows of the call (vectorized across rows, K <= 8 on SIMD backends, a partial
 // tile is padded), so a row learned alone or among others gets the same bits.
 inline void batch_estep(const EStepParams& p, const float* x, size_t n, float* log_p, float* resp) {
@@ -271,7 +272,7 @@ inline void batch_accumulate(const Stats& s, const float* x, const float* resp, 
 //   mean + mean_residual += eta Delta (an exact TwoSum, renormalized)
 //   var' = clamp((1 - eta)(var + min(eta Delta^2, kMaxVariance)) + eta within)
 // For one sample (within = 0) that is mstep_update's arithmetic. Components with R = 0 keep
-// their means and variances.
+// their means and variances. The sums are left 0, ready for the next mini-batch.
 inline void batch_update(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
                          float weight_floor) {
   STREAMIX_KERNEL(batch_update)(s, sums, gamma, variance_floor, weight_floor);

@@ -286,15 +286,18 @@ inline void BatchUpdate(const Stats& s, const BatchSums& sums, float gamma, floa
     V s0;
     const V gr = UpdateWeight<S>(s, sums.weight, k, v_gamma, v_keep, v_weight_floor, &s0);
     const V e = S::div(gr, s0);
-    if (S::all_true(S::eq(e, S::zero()))) continue;  // no responsibility in the mini-batch
     const V total = S::load(sums.weight + k);
+    S::store(S::zero(), sums.weight + k);
+    const bool update = !S::all_true(S::eq(e, S::zero()));  // any responsibility in the mini-batch
     const V inv = S::zero_unless(S::gt(total, S::zero()), S::div(S::set(1.0f), total));
     for (uint32_t f = 0; f < s.shape.features; ++f) {
       const size_t at = f * stride + k;
-      const V delta = S::mul(S::load(sums.first + at), inv);
-      const V within = S::max(S::sub(S::mul(S::load(sums.second + at), inv),
-                                     S::min(S::mul(delta, delta), ceiling)),
-                              S::zero());
+      const V first = S::load(sums.first + at), second = S::load(sums.second + at);
+      S::store(S::zero(), sums.first + at);
+      S::store(S::zero(), sums.second + at);
+      if (!update) continue;
+      const V delta = S::mul(first, inv);
+      const V within = S::max(S::sub(S::mul(second, inv), S::min(S::mul(delta, delta), ceiling)), S::zero());
       WelfordStep<S, true>(e, delta, within, S::load(s.mean + at), S::load(s.mean_residual + at), s,
                            at, v_variance_floor, ceiling);
     }
@@ -619,11 +622,10 @@ inline void EStepTileAcrossSamples(const EStepParams& p, const float* x, size_t 
     const V v = S::mul(acc[k], inv);
     S::store(S::zero_unless(S::ge(v, smallest), v), r + k * lanes);
   }
-  for (size_t s = 0; s < count; ++s) {
+  for (size_t s = 0; s < count; ++s) {  // (the rows' padding is the caller's, 0)
     log_p[s] = lp[s];
     float* row = resp + s * stride;
     for (uint32_t k = 0; k < k_count; ++k) row[k] = r[k * lanes + s];
-    for (size_t k = k_count; k < stride; ++k) row[k] = 0.0f;
   }
 }
 

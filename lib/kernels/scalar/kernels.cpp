@@ -154,13 +154,16 @@ void batch_update(const Stats& s, const BatchSums& sums, float gamma, float vari
   const uint32_t stride = s.shape.stride;
   for (uint32_t k = 0; k < s.shape.components; ++k) {
     const float total = sums.weight[k];
+    sums.weight[k] = 0.0f;
     const float eta = weight_step(s.weight + k, total, gamma, weight_floor);
-    if (eta == 0.0f) continue;  // no responsibility in the mini-batch (or a vanishing one)
-    const float inv = 1.0f / total;
+    const float inv = total > 0.0f ? 1.0f / total : 0.0f;
     for (uint32_t d = 0; d < s.shape.features; ++d) {
       const size_t at = size_t{d} * stride + k;
-      const float delta = sums.first[at] * inv;
-      const float within = std::max(sums.second[at] * inv - std::min(delta * delta, kMaxVariance), 0.0f);
+      const float first = sums.first[at], second = sums.second[at];
+      sums.first[at] = sums.second[at] = 0.0f;
+      if (eta == 0.0f) continue;  // no responsibility in the mini-batch (or a vanishing one)
+      const float delta = first * inv;
+      const float within = std::max(second * inv - std::min(delta * delta, kMaxVariance), 0.0f);
       welford_step<true>(eta, delta, within, s.mean + at, s.mean_residual + at, s.variance + at,
                          variance_floor);
     }
@@ -252,8 +255,7 @@ void batch_estep(const EStepParams& p, const float* x, size_t n, float* log_p, f
     float* r = resp + i * stride;
     // (the row serves as the log joint densities' scratch: estep reads each before it
     // writes the responsibility in its place)
-    log_p[i] = scalar::estep(p, x + i * p.shape.features, r, r);
-    for (uint32_t k = p.shape.components; k < stride; ++k) r[k] = 0.0f;
+    log_p[i] = scalar::estep(p, x + i * p.shape.features, r, r);  // (k < K only)
   }
 }
 
