@@ -222,21 +222,84 @@ bool any_dead(const smx_model* m, const ModelArrays& a) {
   return false;
 }
 
-// Whether a row of a mini-batch is certainly explained by a live component, from its log p
-// and responsibilities alone: its most responsible live component k has log joint density
-// l_k = log p + log r_k within the poorly explained radius (component_to_reseed's rule, with
-// a margin for the rounding of log p and r). Rows it cannot clear get the rule itself.
-bool clearly_explained(const smx_model* m, const ModelArrays& a, const float* r, float log_p) {
-  const kernels::ParamArrays& p = a.iterate;
-  int32_t best = -1;
-  float top = 0.0f;
-  for (uint32_t k = 0; k < p.shape.components; ++k) {
-    if (a.stats.weight[k] > m->config.weight_floor && r[k] > top) best = static_cast<int32_t>(k), top = r[k];
+// A mini-batch's screen for the dead-component rule: rows it clears cannot be poorly
+// explained by every live component (component_to_reseed's rule), told from the row's log p
+// and its responsibilities alone (l_k = log p + log r_k; c_k = log w_k + log_norm_k, the
+// component's peak; a live component explains a row when l_k >= c_k - limit / 2). Two tests,
+// each with a margin for rounding; rows that pass neither get the rule itself:
+//  - the row's most responsible live component explains it;
+//  - a row that every live component leaves beyond the radius has p R_live =
+//    sum_live exp(l_k) < sum_live exp(c_k - limit / 2) = exp(bound), R_live the live
+//    components' responsibility: a row with log p + log R_live >= bound is explained. This
+//    one clears rows whose largest responsibility is a dead component's (a repeated reading
+//    a dead component was re-seeded at).
+// R_live is 1 - R_dead over the few dead components, or summed over the live ones where that
+// would cancel.
+class ReseedScreen {
+ public:
+  ReseedScreen(const smx_model* m, const ModelArrays& a) : components_(a.iterate.shape.components) {
+    const kernels::ParamArrays& p = a.iterate;
+    const float half_limit = 0.5f * poorly_explained_distance(p.shape.features);
+    float top = -kernels::kInf;
+    for (uint32_t k = 0; k < components_; ++k) dead_mask_[k / 32] = 0;
+    for (uint32_t k = 0; k < components_; ++k) {
+      if (a.stats.weight[k] > m->config.weight_floor) {
+        top = std::fmax(top, p.log_weight[k] + p.log_norm[k] - half_limit);
+        continue;
+      }
+      dead_mask_[k / 32] |= 1u << (k % 32);
+      if (dead_count_ < kMaxDead) {
+        dead_[dead_count_++] = k;
+      } else {
+        many_dead_ = true;  // R_live summed over the live components
+      }
+    }
+    float sum = 0.0f;
+    for (uint32_t k = 0; k < p.shape.components; ++k) {
+      if (a.stats.weight[k] > m->config.weight_floor)
+        sum += kernels::exp_nonpositive(p.log_weight[k] + p.log_norm[k] - half_limit - top);
+    }
+    bound_ = top + kernels::log_positive(sum > 0.0f ? sum : 1.0f);
+    edge_ = p.log_weight;
+    norm_ = p.log_norm;
+    half_limit_ = half_limit;
   }
-  if (best < 0) return false;
-  const float edge = p.log_weight[best] + p.log_norm[best] - 0.5f * poorly_explained_distance(p.shape.features);
-  return log_p + kernels::log_positive(top) >= edge + 1e-3f * (1.0f + std::fabs(log_p));
-}
+  bool clears(const float* r, float log_p) const {
+    if (!(bound_ > -kernels::kInf)) return false;
+    const float margin = 1e-3f * (1.0f + std::fabs(log_p) + std::fabs(bound_));
+    uint32_t best = components_;
+    float top = 0.0f;
+    for (uint32_t k = 0; k < components_; ++k) {
+      if (r[k] > top && !is_dead(k)) best = k, top = r[k];
+    }
+    if (best == components_) return false;  // no live component has any responsibility
+    if (log_p + kernels::log_positive(top) >= edge_[best] + norm_[best] - half_limit_ + margin) return true;
+    float dead = 0.0f;
+    for (uint32_t i = 0; i < dead_count_ && !many_dead_; ++i) dead += r[dead_[i]];
+    float live = 1.0f - dead;
+    if (many_dead_ || dead > 0.5f) {
+      live = 0.0f;
+      for (uint32_t k = 0; k < components_; ++k) {
+        if (!is_dead(k)) live += r[k];
+      }
+    }
+    const float lhs = log_p + (live < 1.0f ? kernels::log_positive(live) : 0.0f);
+    return lhs >= bound_ + margin;
+  }
+
+ private:
+  bool is_dead(uint32_t k) const { return (dead_mask_[k / 32] >> (k % 32)) & 1u; }
+  const float* edge_;  // log weights and normalizers of the iterate
+  const float* norm_;
+  float half_limit_;
+  static constexpr uint32_t kMaxDead = 16;
+  uint32_t components_;
+  uint32_t dead_[kMaxDead];
+  uint32_t dead_count_ = 0;
+  bool many_dead_ = false;
+  uint32_t dead_mask_[SMX_MAX_COMPONENTS / 32];
+  float bound_ = -kernels::kInf;
+};
 
 // One mini-batch of batch_size rows (D floats each) learned by a ready model, whose E-steps
 // under the iterate left each row's responsibilities in b.resp and its log p in log_p: the
@@ -252,8 +315,9 @@ void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const
   Reseed reseeding;
   const float* seed_row = nullptr;
   if (m->steps >= hold && any_dead(m, a)) {
+    const ReseedScreen screen(m, a);
     for (uint32_t i = 0; i < size && !seed_row; ++i) {
-      if (clearly_explained(m, a, b.resp + size_t{i} * stride, log_p[i])) continue;
+      if (screen.clears(b.resp + size_t{i} * stride, log_p[i])) continue;
       const float* x = rows + size_t{i} * features;
       estep_sample(a, x);  // (the log joint densities the rule reads)
       reseeding = component_to_reseed(m, a);

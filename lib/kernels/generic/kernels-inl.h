@@ -425,7 +425,8 @@ inline void RunningMean(float* avg, const float* value, size_t n, float inv_coun
 // The second half of the E-step, from the P log joint densities (resp may be log_joint
 // itself: each value is read before its responsibility is written in its place).
 template <class S>
-inline float EStepFromLogJoint(uint32_t stride, const float* log_joint, float* resp) {
+__attribute__((always_inline)) inline float EStepFromLogJoint(uint32_t stride, const float* log_joint,
+                                                              float* resp) {
   using V = typename S::V;
   const size_t lanes = S::lanes();
   V top = S::set(-kInf);
