@@ -170,18 +170,23 @@ TEST(Api, StorageSizeFollowsTheDocumentedFormula) {
     for (uint32_t d : {1u, 3u, 64u, 4096u}) {
       for (uint32_t n : {0u, 1024u}) {
         for (uint32_t avg : {0u, 5u}) {
-          smx_config c;
-          smx_config_init(&c, k, d);
-          c.init_samples = n == 0 ? 0 : std::max(n, k);
-          c.average_from = avg;
-          size_t bytes = 0;
-          ASSERT_EQ(smx_model_size(&c, &bytes), SMX_OK);
-          const size_t p = k <= 4 ? 4 : k <= 8 ? 8 : (k + 15) / 16 * 16;
-          const size_t a = avg ? 1 : 0, N = c.init_samples;
-          const size_t formula =
-              256 + 4 * p * (6 + 3 * a) + 4 * p * d * (6 + 3 * a) + (4 * N * (d + 1) + 63) / 64 * 64;
-          EXPECT_EQ(bytes, formula) << k << " " << d << " " << n << " " << avg;
-          EXPECT_EQ(bytes, SMX_MODEL_BYTES(k, d, N, avg));
+          for (uint32_t m : {1u, 7u, 64u}) {
+            smx_config c;
+            smx_config_init(&c, k, d);
+            c.init_samples = n == 0 ? 0 : std::max(n, k);
+            c.average_from = avg;
+            c.batch_size = m;
+            size_t bytes = 0;
+            ASSERT_EQ(smx_model_size(&c, &bytes), SMX_OK);
+            const size_t p = k <= 4 ? 4 : k <= 8 ? 8 : (k + 15) / 16 * 16;
+            const size_t a = avg ? 1 : 0, N = c.init_samples;
+            const size_t batch = m > 1 ? 4 * p * (1 + 2 * d) + (4 * m * (p + d + 1) + 63) / 64 * 64 : 0;
+            const size_t formula = 256 + 4 * p * (6 + 3 * a) + 4 * p * d * (6 + 3 * a) +
+                                   (4 * N * (d + 1) + 63) / 64 * 64 + batch;
+            EXPECT_EQ(bytes, formula) << k << " " << d << " " << n << " " << avg << " " << m;
+            EXPECT_EQ(bytes, SMX_MODEL_BATCH_BYTES(k, d, N, avg, m));
+            if (m == 1) EXPECT_EQ(bytes, SMX_MODEL_BYTES(k, d, N, avg));
+          }
         }
       }
     }
