@@ -132,6 +132,11 @@ void check_model_sequence(uint32_t seed) {
   ASSERT_EQ(smx_model_create(&c, a.data, a.size, &m), SMX_OK);
   std::vector<float> x(c.features), w(c.components), mu(size_t{c.components} * c.features),
       var(mu.size());
+  auto draw_params = [&] {  // extreme but valid parameters into w, mu, var
+    for (float& v : w) v = std::fabs(extreme_value(rng)) + 1e-3f;
+    for (float& v : mu) v = extreme_value(rng);
+    for (float& v : var) v = std::fabs(extreme_value(rng)) + FLT_MIN;
+  };
   // A second model of the shape, with extreme parameters, to merge in.
   smx_config other = c;
   other.init_samples = 0;
@@ -140,9 +145,7 @@ void check_model_sequence(uint32_t seed) {
   Storage o(other_bytes);
   smx_model* from = nullptr;
   ASSERT_EQ(smx_model_create(&other, o.data, o.size, &from), SMX_OK);
-  for (float& v : w) v = std::fabs(extreme_value(rng)) + 1e-3f;
-  for (float& v : mu) v = extreme_value(rng);
-  for (float& v : var) v = std::fabs(extreme_value(rng)) + FLT_MIN;
+  draw_params();
   ASSERT_EQ(smx_model_set_params(from, w.data(), mu.data(), var.data()), SMX_OK);
   for (int step = 0; step < 160; ++step) {
     const std::vector<unsigned char> snapshot = save(m);
@@ -152,9 +155,7 @@ void check_model_sequence(uint32_t seed) {
     ASSERT_EQ(save(copy), snapshot) << "step " << step;
     const uint32_t op = rng() % 40;
     if (op == 0 || (c.init_samples == 0 && !smx_is_ready(m))) {
-      for (float& v : w) v = std::fabs(extreme_value(rng)) + 1e-3f;
-      for (float& v : mu) v = extreme_value(rng);
-      for (float& v : var) v = std::fabs(extreme_value(rng)) + FLT_MIN;
+      draw_params();
       ASSERT_EQ(smx_model_set_params(m, w.data(), mu.data(), var.data()), SMX_OK);
       ASSERT_EQ(smx_model_set_params(copy, w.data(), mu.data(), var.data()), SMX_OK);
     } else if (op <= 4) {  // a run of rows in one call (mini-batches straight from it)

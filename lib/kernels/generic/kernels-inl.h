@@ -504,23 +504,26 @@ inline void ScorePerSampleLayout(const EStepParams& p, const float* x, size_t be
   }
 }
 
-// Batch scoring with few components: lanes run across samples instead of components: a tile
-// of lanes() samples is transposed feature by feature, each component's log density
-// accumulates in one vector, and the log-sum-exp over components runs lane-wise (one exp per
-// component and sample). S here is the widest Simd (the layout's block plays no part).
-
+// Lanes across samples, for few components: a tile of lanes() rows is transposed feature by
+// feature (rows from `count` on read as zeros), and each component's log joint density
+// accumulates in one vector: acc[k] = log w_k + log_norm_k - sum_d h (x_d - mean)^2, lane-wise.
+// S here is the widest Simd (the layout's block plays no part).
 template <class S>
-inline void ScoreTileAcrossSamples(const EStepParams& p, const float* x, float* out) {
+inline void LogJointTileAcrossSamples(const EStepParams& p, const float* x, size_t count,
+                                      typename S::V* acc) {
   using V = typename S::V;
   const size_t lanes = S::lanes();
   const uint32_t k_count = p.shape.components, features = p.shape.features;
   const size_t stride = p.shape.stride;
   alignas(64) float tile[kFeatureChunk * kBlock];
-  V acc[kAcrossSamplesMaxComponents];
   for (uint32_t k = 0; k < k_count; ++k) acc[k] = S::zero();
   for (uint32_t f0 = 0; f0 < features; f0 += kFeatureChunk) {
     const uint32_t chunk = features - f0 < kFeatureChunk ? features - f0 : kFeatureChunk;
     for (size_t s = 0; s < lanes; ++s) {
+      if (s >= count) {
+        for (uint32_t f = 0; f < chunk; ++f) tile[f * lanes + s] = 0.0f;
+        continue;
+      }
       const float* row = x + s * features + f0;
       for (uint32_t f = 0; f < chunk; ++f) tile[f * lanes + s] = row[f];
     }
@@ -545,69 +548,42 @@ inline void ScoreTileAcrossSamples(const EStepParams& p, const float* x, float* 
       }
     }
   }
-  // Lane-wise max-shifted log-sum-exp over the components.
+  for (uint32_t k = 0; k < k_count; ++k) acc[k] = S::sub(S::set(p.log_weight[k] + p.log_norm[k]), acc[k]);
+}
+
+// Batch scoring, a whole tile: the lane-wise max-shifted log-sum-exp over the components
+// (one exp per component and sample).
+template <class S>
+inline void ScoreTileAcrossSamples(const EStepParams& p, const float* x, float* out) {
+  using V = typename S::V;
+  V acc[kAcrossSamplesMaxComponents];
+  LogJointTileAcrossSamples<S>(p, x, S::lanes(), acc);
   V top = S::set(-kInf);
-  for (uint32_t k = 0; k < k_count; ++k) {
-    acc[k] = S::sub(S::set(p.log_weight[k] + p.log_norm[k]), acc[k]);
-    top = S::max(top, acc[k]);
-  }
+  for (uint32_t k = 0; k < p.shape.components; ++k) top = S::max(top, acc[k]);
   const auto finite = S::gt(top, S::set(-kInf));
   const V shift = S::zero_unless(finite, top);
   V sum = S::zero();
-  for (uint32_t k = 0; k < k_count; ++k) sum = S::add(sum, ExpCut<S>(S::sub(acc[k], shift), kExpFloor));
+  for (uint32_t k = 0; k < p.shape.components; ++k) sum = S::add(sum, ExpCut<S>(S::sub(acc[k], shift), kExpFloor));
   // Lanes whose every component is -inf give -inf (sum 0 there: the log is masked).
   const V log_p = S::add(shift, S::log(S::select(finite, sum, S::set(1.0f))));
   S::storeu(S::select(finite, log_p, S::set(-kInf)), out);
 }
 
-// The learner's E-step for a tile of up to lanes() rows, lanes across rows as in
-// ScoreTileAcrossSamples (unused lanes see a row of zeros): each component's log joint
-// density per lane, one exponential per component and lane, e = exp(l - max) cut at 2^-64,
-// log p = max + log(sum e) and r = e / sum e (0 below 2^-64, and everywhere in a lane whose
-// every component is -inf), written as rows of P responsibilities.
+// The learner's E-step for a tile of up to lanes() rows: one exponential per component and
+// lane, e = exp(l - max) cut at 2^-64, log p = max + log(sum e) and r = e / sum e (0 below
+// 2^-64, and everywhere in a lane whose every component is -inf), written as rows of P
+// responsibilities (their first K; the padding is the caller's).
 template <class S>
 inline void EStepTileAcrossSamples(const EStepParams& p, const float* x, size_t count,
                                    float* log_p, float* resp) {
   using V = typename S::V;
   const size_t lanes = S::lanes();
-  const uint32_t k_count = p.shape.components, features = p.shape.features;
+  const uint32_t k_count = p.shape.components;
   const size_t stride = p.shape.stride;
-  alignas(64) float tile[kFeatureChunk * kBlock];
   V acc[kAcrossSamplesMaxComponents];
-  for (uint32_t k = 0; k < k_count; ++k) acc[k] = S::zero();
-  for (uint32_t f0 = 0; f0 < features; f0 += kFeatureChunk) {
-    const uint32_t chunk = features - f0 < kFeatureChunk ? features - f0 : kFeatureChunk;
-    for (size_t s = 0; s < lanes; ++s) {
-      if (s >= count) {
-        for (uint32_t f = 0; f < chunk; ++f) tile[f * lanes + s] = 0.0f;
-        continue;
-      }
-      const float* row = x + s * features + f0;
-      for (uint32_t f = 0; f < chunk; ++f) tile[f * lanes + s] = row[f];
-    }
-    for (uint32_t k = 0; k < k_count; ++k) {
-      V even = acc[k], odd = S::zero();
-      uint32_t f = 0;
-      for (; f + 2 <= chunk; f += 2) {  // two chains, as LogJointSamples
-        const size_t at = (f0 + f) * stride + k;
-        const V d0 = S::sub(S::load(tile + f * lanes), S::set(p.mean[at]));
-        const V d1 = S::sub(S::load(tile + (f + 1) * lanes), S::set(p.mean[at + stride]));
-        even = S::mul_add(S::mul(S::set(p.half_precision[at]), d0), d0, even);
-        odd = S::mul_add(S::mul(S::set(p.half_precision[at + stride]), d1), d1, odd);
-      }
-      if (f < chunk) {
-        const size_t at = (f0 + f) * stride + k;
-        const V d0 = S::sub(S::load(tile + f * lanes), S::set(p.mean[at]));
-        even = S::mul_add(S::mul(S::set(p.half_precision[at]), d0), d0, even);
-      }
-      acc[k] = S::add(even, odd);
-    }
-  }
+  LogJointTileAcrossSamples<S>(p, x, count, acc);
   V top = S::set(-kInf);
-  for (uint32_t k = 0; k < k_count; ++k) {
-    acc[k] = S::sub(S::set(p.log_weight[k] + p.log_norm[k]), acc[k]);
-    top = S::max(top, acc[k]);
-  }
+  for (uint32_t k = 0; k < k_count; ++k) top = S::max(top, acc[k]);
   const auto finite = S::gt(top, S::set(-kInf));
   const V shift = S::zero_unless(finite, top);
   V sum = S::zero();
@@ -623,7 +599,7 @@ inline void EStepTileAcrossSamples(const EStepParams& p, const float* x, size_t 
     const V v = S::mul(acc[k], inv);
     S::store(S::zero_unless(S::ge(v, smallest), v), r + k * lanes);
   }
-  for (size_t s = 0; s < count; ++s) {  // (the rows' padding is the caller's, 0)
+  for (size_t s = 0; s < count; ++s) {
     log_p[s] = lp[s];
     float* row = resp + s * stride;
     for (uint32_t k = 0; k < k_count; ++k) row[k] = r[k * lanes + s];
