@@ -180,7 +180,7 @@ TEST(Api, StorageSizeFollowsTheDocumentedFormula) {
             ASSERT_EQ(smx_model_size(&c, &bytes), SMX_OK);
             const size_t p = k <= 4 ? 4 : k <= 8 ? 8 : (k + 15) / 16 * 16;
             const size_t a = avg ? 1 : 0, N = c.init_samples;
-            const size_t batch = m > 1 ? 4 * p * (1 + 2 * d) + (4 * m * (p + d + 1) + 63) / 64 * 64 : 0;
+            const size_t batch = m > 1 ? 4 * p * (1 + 2 * d) + (4 * m * (p + d + 2) + 63) / 64 * 64 : 0;
             const size_t formula = 256 + 4 * p * (6 + 3 * a) + 4 * p * d * (6 + 3 * a) +
                                    (4 * N * (d + 1) + 63) / 64 * 64 + batch;
             EXPECT_EQ(bytes, formula) << k << " " << d << " " << n << " " << avg << " " << m;

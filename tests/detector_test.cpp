@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "reference.h"
+#include "snapshot_forge.h"
 #include "streamix/streamix.hpp"
 
 namespace {
@@ -75,6 +76,10 @@ TEST(Detector, SizeMacroMatchesSizeFunction) {
   size_t bytes = 0;
   ASSERT_EQ(smx_detector_size(&c, &bytes), SMX_OK);
   EXPECT_EQ(bytes, SMX_DETECTOR_BYTES(3, 5, 2, c.model.init_samples, 0));
+  c.model.batch_size = 32;
+  ASSERT_EQ(smx_detector_size(&c, &bytes), SMX_OK);
+  EXPECT_EQ(bytes, SMX_DETECTOR_BATCH_BYTES(3, 5, 2, c.model.init_samples, 0, 32));
+  EXPECT_GT(bytes, SMX_DETECTOR_BYTES(3, 5, 2, c.model.init_samples, 0));
 }
 
 TEST(Detector, ScoresBeforeLearning) {
@@ -533,6 +538,57 @@ TEST(Detector, TopFeatureNamesTheFaultySensor) {
     EXPECT_EQ(r.is_anomaly, 1);
     EXPECT_EQ(r.top_feature, d);
   }
+}
+
+// Mini-batches in a detector (model.batch_size 16, for back-fills): each reading is scored
+// under the model before its mini-batch is learned, flagged readings join their mini-batch
+// at the gate's weight. The faults of TopFeatureNamesTheFaultySensor are flagged and named
+// as by the per-reading detector, a flagged reading's pending weight saves and loads, and
+// the copy continues bit for bit; a forged pending weight (neither 1 nor the gate's) is
+// rejected.
+TEST(Detector, MiniBatchesFlagTheFaultsAndSaveTheirPendingReadings) {
+  smx_detector_config c = plain_config(2, 4);
+  c.model.batch_size = 16;
+  c.anomaly_weight = 0.25f;
+  Harness h(c);
+  reference::Sampler sampler(two_clusters(4), 17);
+  float x[4];
+  for (int i = 0; i < 1003; ++i) sampler.draw(x), h.detect(x);  // 50 warm-up, 953 = 59 x 16 + 9
+  for (int d = 0; d < 4; ++d) {
+    sampler.draw(x);
+    x[d] += 25.0f;
+    const smx_detection r = h.detect(x);
+    EXPECT_EQ(r.is_anomaly, 1);
+    EXPECT_EQ(r.top_feature, d);
+  }
+  // 13 readings pending, the last four flagged (weight 0.25).
+  size_t bytes = 0, written = 0;
+  ASSERT_EQ(smx_detector_snapshot_size(h.det, &bytes), SMX_OK);
+  std::vector<unsigned char> snap(bytes);
+  ASSERT_EQ(smx_detector_snapshot_save(h.det, snap.data(), bytes, &written), SMX_OK);
+  Harness copy(c);
+  smx_detector* loaded = nullptr;
+  ASSERT_EQ(smx_detector_snapshot_load(snap.data(), written, copy.storage, copy.size, &loaded), SMX_OK);
+  for (int i = 0; i < 100; ++i) {
+    sampler.draw(x);
+    smx_detection a{}, b{};
+    ASSERT_EQ(smx_detect(h.det, x, &a), SMX_OK);
+    ASSERT_EQ(smx_detect(loaded, x, &b), SMX_OK);
+    ASSERT_EQ(std::memcmp(&a, &b, sizeof a), 0) << i;
+  }
+  // The last pending weight is the last float before the two CRCs (the model's, the
+  // detector's); forged to 0.5 with both CRCs repaired, the snapshot is rejected.
+  const size_t last_weight = written - 12;
+  EXPECT_EQ(forge::get_f32(snap.data() + last_weight), 0.25f);
+  std::vector<unsigned char> forged = snap;
+  forge::repair(forged);
+  EXPECT_EQ(forged, snap);  // (the repair alone changes nothing)
+  forge::put_f32(forged.data() + last_weight, 0.5f);
+  forge::repair(forged);
+  Harness rejected(c);
+  smx_detector* none = nullptr;
+  EXPECT_EQ(smx_detector_snapshot_load(forged.data(), written, rejected.storage, rejected.size, &none),
+            SMX_ERR_SNAPSHOT);
 }
 
 TEST(Detector, FixedScalingEqualsScaledInput) {

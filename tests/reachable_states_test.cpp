@@ -211,6 +211,8 @@ smx_detector_config random_detector_config(std::mt19937& rng, uint32_t features)
   const float tail[] = {1e-30f, 0.002f, 1.0f};
   c.tail_rate = tail[rng() % 3];
   if (rng() % 2) c.model.weight_floor = FLT_MIN;
+  const uint32_t batch_sizes[] = {1, 1, 4};
+  c.model.batch_size = batch_sizes[rng() % 3];
   return c;
 }
 

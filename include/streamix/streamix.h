@@ -82,9 +82,10 @@ typedef struct smx_model smx_model;
  * scratch), 3 + 3 more with averaging; the warm-up buffer of N samples plus one float per
  * sample for k-means++ seeding. That is for batch_size 1; with mini-batches of M > 1,
  *   SMX_MODEL_BATCH_BYTES(K, D, N, A, M) = SMX_MODEL_BYTES(K, D, N, A)
- *                                         + 4 P (1 + 2 D) + ceil64(4 M (P + D + 1))
+ *                                         + 4 P (1 + 2 D) + ceil64(4 M (P + D + 2))
  * adds the mini-batch's sums (a P-vector and two D-by-P arrays) and, per sample of the
- * mini-batch, its responsibilities, its features (samples wait there) and its log p.
+ * mini-batch, its responsibilities, its features (samples wait there), its log p and its
+ * learning weight (a detector's gate).
  * smx_model_size computes the same value after validating the config.
  */
 #define SMX_PADDED_COMPONENTS(K) \
@@ -97,7 +98,7 @@ typedef struct smx_model smx_model;
   (SMX_MODEL_BYTES(K, D, N, A) +                                                          \
    ((M) > 1u ? (size_t)4u * SMX_PADDED_COMPONENTS(K) * (1u + 2u * (size_t)(D)) +           \
                    ((size_t)4u * (size_t)(M) *                                             \
-                        (SMX_PADDED_COMPONENTS(K) + (size_t)(D) + 1u) + 63u) / 64u * 64u  \
+                        (SMX_PADDED_COMPONENTS(K) + (size_t)(D) + 2u) + 63u) / 64u * 64u  \
              : (size_t)0u))
 
 /* Fills *cfg with the defaults above for K components and D features (cfg may be NULL). */
@@ -322,11 +323,14 @@ typedef struct smx_detector smx_detector;
  * Storage size, as an integer constant expression: a 256-byte header, 7 D + D V floats of
  * state (rounded up to 64 bytes), then the model with D V features.
  *   SMX_DETECTOR_BYTES(K, D, V, N, A) with V = SMX_VIEW_COUNT(views), N = model.init_samples,
- *   A = 1 if model.average_from > 0.
+ *   A = 1 if model.average_from > 0; SMX_DETECTOR_BATCH_BYTES(K, D, V, N, A, M) for a model
+ *   with batch_size M (a detector that learns in mini-batches: each reading is scored, and
+ *   flagged, before its mini-batch is learned; flagged readings join it at anomaly_weight).
  */
-#define SMX_DETECTOR_BYTES(K, D, V, N, A)                                                   \
+#define SMX_DETECTOR_BATCH_BYTES(K, D, V, N, A, M)                                          \
   ((size_t)256u + ((size_t)4u * (size_t)(D) * (7u + (size_t)(V)) + 63u) / 64u * 64u +       \
-   SMX_MODEL_BYTES(K, (size_t)(D) * (size_t)(V), N, A))
+   SMX_MODEL_BATCH_BYTES(K, (size_t)(D) * (size_t)(V), N, A, M))
+#define SMX_DETECTOR_BYTES(K, D, V, N, A) SMX_DETECTOR_BATCH_BYTES(K, D, V, N, A, 1u)
 
 /* Fills *cfg with the defaults above for K components and D features (cfg may be NULL). */
 void smx_detector_config_init(smx_detector_config* cfg, uint32_t components, uint32_t features);

@@ -18,7 +18,6 @@ const char* rule_text(ConfigRule r) {
     case ConfigRule::kWeightFloor: return "weight_floor must be at least 1.2e-38 and below 1 / components";
     case ConfigRule::kBatchSize: return "batch_size must be 1 to 4096";
     case ConfigRule::kDetectorFeatures: return "features must be 1 to 4096";
-    case ConfigRule::kDetectorBatch: return "model.batch_size must be 1 (a detector learns one reading at a time)";
     case ConfigRule::kViews: return "views must be a non-empty mask of SMX_VIEW_LEVEL, _DELTA, _RESIDUAL";
     case ConfigRule::kViewFeatures:
       return "model.features must be features times the number of views (at most 4096)";

@@ -262,7 +262,6 @@ ConfigRule broken_rule(const smx_detector_config& c) {
   if (uint64_t{c.features} * v != c.model.features) return ConfigRule::kViewFeatures;
   const ConfigRule model = broken_rule(c.model);
   if (model != ConfigRule::kNone) return model;
-  if (c.model.batch_size != 1) return ConfigRule::kDetectorBatch;
   if (!(c.smoothing > 0.0f && c.smoothing <= 1.0f)) return ConfigRule::kSmoothing;
   if (!(c.residual_rate > 0.0f && c.residual_rate < 1.0f)) return ConfigRule::kResidualRate;
   if (c.scaling > SMX_SCALING_FIXED) return ConfigRule::kScaling;
@@ -452,7 +451,11 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
   if (weight > 0.0f) {
     const float limit = influence_limit(tail, excess, result.threshold, ma);
     const float learned_log_p = winsorize(ma, a.input, log_p, limit);
-    learn(m, ma, a.input, learned_log_p, weight);
+    if (m->config.batch_size > 1) {
+      learn_in_batch(m, ma, a.input, weight);
+    } else {
+      learn(m, ma, a.input, learned_log_p, weight);
+    }
     // (updates <= scored at every count: the tracker stops with a saturated count)
     if (std::isfinite(result.score) && tail.updates < det->scored)
       tail_update(tail, result.score < limit ? result.score : limit, weight, c.tail_rate, truncation);

@@ -165,7 +165,7 @@ bool detector_snapshot_check(const unsigned char* in, size_t len, smx_detector_c
   // The model first: its state decides the kinds of the scaling arrays.
   size_t model_total = 0;
   smx_model model{};
-  if (!snapshot_check(in + head, length - head - 4, &c->model, &model_total, &model))
+  if (!snapshot_check(in + head, length - head - 4, &c->model, &model_total, &model, &c->anomaly_weight))
     return false;
   if (head + model_total + 4 != length || !detector_config_is_valid(*c)) return false;
   const bool ready = model.ready != 0;

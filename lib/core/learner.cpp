@@ -307,7 +307,7 @@ class ReseedScreen {
 // refresh. The skeleton is learn's; the first row no live component explains re-seeds the
 // first dead component.
 void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const float* rows,
-                 const float* log_p) {
+                 const float* log_p, const float* weights) {
   const smx_config& c = m->config;
   const uint32_t size = c.batch_size, features = c.features, stride = a.stats.shape.stride;
   const uint64_t hold = c.hold_samples;
@@ -317,6 +317,7 @@ void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const
   if (m->steps >= hold && any_dead(m, a)) {
     const ReseedScreen screen(m, a);
     for (uint32_t i = 0; i < size && !seed_row; ++i) {
+      if (weights && weights[i] != 1.0f) continue;  // (as in learn: only a whole sample re-seeds)
       if (screen.clears(b.resp + size_t{i} * stride, log_p[i])) continue;
       const float* x = rows + size_t{i} * features;
       estep_sample(a, x);  // (the log joint densities the rule reads)
@@ -328,12 +329,25 @@ void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const
       seed_row = x;
     }
   }
-  kernels::batch_accumulate(a.stats, rows, b.resp, size, 1.0f / static_cast<float>(size), b.sums);
+  // Weighted rows (a detector's gate): each row's terms scaled by its weight, the mini-batch's
+  // statistics the weighted average, its step scaled by the mean weight (for one sample,
+  // learn's gamma w; all weights 1 give the unweighted arithmetic bit for bit).
+  float total = static_cast<float>(size);
+  if (weights) {
+    total = 0.0f;
+    for (uint32_t i = 0; i < size; ++i) {
+      float* r = b.resp + size_t{i} * stride;
+      for (uint32_t k = 0; k < a.stats.shape.components; ++k) r[k] *= weights[i];
+      total += weights[i];
+    }
+  }
+  kernels::batch_accumulate(a.stats, rows, b.resp, size, 1.0f / total, b.sums);
   // (as in learn: steps never pass the samples seen)
   const bool counted = m->samples_seen - m->step_origin - m->steps >= size;
   if (counted) m->steps += size;
   const float step = static_cast<float>(size) * step_size(c, m->step_origin + m->steps);
-  kernels::batch_update(a.stats, b.sums, step < 1.0f ? step : 1.0f, c.variance_floor, c.weight_floor);
+  const float gamma = (step < 1.0f ? step : 1.0f) * (total / static_cast<float>(size));
+  kernels::batch_update(a.stats, b.sums, gamma, c.variance_floor, c.weight_floor);
   if (seed_row) reseed(a, static_cast<uint32_t>(reseeding.dead), reseeding.nearest, seed_row, c.variance_floor);
   const bool refresh = m->steps > hold;
   if (refresh) refresh_iterate(a);
@@ -341,24 +355,32 @@ void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const
   if (held && iterate_shares_stats(m)) clear_held_iterate(c, a);
 }
 
-// A ready model's sample into its pending mini-batch, scored now under the iterate by the
-// mini-batch's own E-step (its row's result does not depend on the other rows); the
-// mini-batch is learned once it holds batch_size samples, their E-steps run again there
-// (the responsibilities are scratch, not state: a merge or a snapshot in between needs
-// nothing of them). (Out of line: smx_observe's per-sample path keeps its frame.)
-__attribute__((noinline)) float add_to_batch(smx_model* m, const ModelArrays& a, const float* x) {
-  const BatchArrays b = batch_arrays_of(m);
+// A sample and its learning weight into the pending mini-batch, which is learned once it
+// holds batch_size samples: their E-steps run then (the responsibilities are scratch, not
+// state: a merge or a snapshot in between needs nothing of them).
+void queue_for_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const float* x,
+                     float weight) {
   const uint32_t features = m->config.features, size = m->config.batch_size;
-  float log_p;
-  kernels::batch_estep(estep_view(a.iterate), x, 1, &log_p, b.resp);
   std::memcpy(b.rows + size_t{m->pending} * features, x, sizeof(float) * features);
+  b.weights[m->pending] = weight;
   if (++m->pending == size) {
     kernels::batch_estep(estep_view(a.iterate), b.rows, size, b.log_p, b.resp);
-    learn_batch(m, a, b, b.rows, b.log_p);
+    learn_batch(m, a, b, b.rows, b.log_p, b.weights);
     m->pending = 0;
     // The rows are no longer state (the storage stays a function of the state).
     std::memset(b.rows, 0, sizeof(float) * size * features);
+    std::memset(b.weights, 0, sizeof(float) * size);
   }
+}
+
+// A ready model's sample, scored now under the iterate by the mini-batch's own E-step (its
+// row's result does not depend on the other rows), into its pending mini-batch. (Out of
+// line: smx_observe's per-sample path keeps its frame.)
+__attribute__((noinline)) float add_to_batch(smx_model* m, const ModelArrays& a, const float* x) {
+  const BatchArrays b = batch_arrays_of(m);
+  float log_p;
+  kernels::batch_estep(estep_view(a.iterate), x, 1, &log_p, b.resp);
+  queue_for_batch(m, a, b, x, 1.0f);
   return log_p;
 }
 
@@ -374,7 +396,7 @@ void observe_rows(smx_model* m, const float* x, size_t n, float* log_p) {
       const BatchArrays b = batch_arrays_of(m);
       float* row_log_p = log_p ? log_p + i : b.log_p;
       kernels::batch_estep(estep_view(a.iterate), row, size, row_log_p, b.resp);
-      learn_batch(m, a, b, row, row_log_p);
+      learn_batch(m, a, b, row, row_log_p, nullptr);
       i += size;
       continue;
     }
@@ -382,6 +404,10 @@ void observe_rows(smx_model* m, const float* x, size_t n, float* log_p) {
     if (log_p) log_p[i] = lp;
     ++i;
   }
+}
+
+void learn_in_batch(smx_model* m, const ModelArrays& a, const float* x, float weight) {
+  queue_for_batch(m, a, batch_arrays_of(m), x, weight);
 }
 
 float take_sample(smx_model* m, const ModelArrays& a, const float* x) {

@@ -51,7 +51,7 @@ size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out,
   if (batch_offset) *batch_offset = c.batch_size > 1 ? static_cast<uint32_t>(offset) : 0;
   if (c.batch_size > 1) {  // the sums; per sample responsibilities, features and log p
     offset += vector_bytes + 2 * matrix_bytes;
-    offset += (sizeof(float) * c.batch_size * (size_t{shape.stride} + c.features + 1) + 63) / 64 * 64;
+    offset += (sizeof(float) * c.batch_size * (size_t{shape.stride} + c.features + 2) + 63) / 64 * 64;
   }
   return offset;
 }
@@ -66,6 +66,7 @@ BatchArrays batch_arrays_of(const smx_model* m) {
   b.resp = base + shape.stride + 2 * matrix;  // (aligned: every array before is whole P-vectors)
   b.rows = b.resp + size * shape.stride;
   b.log_p = b.rows + size * shape.features;
+  b.weights = b.log_p + size;
   return b;
 }
 
@@ -234,7 +235,9 @@ void start_from_stats(smx_model* m, uint64_t origin) {
   m->buffered = 0;
   if (m->pending > 0) {  // samples waiting for the old parameters' mini-batch are dropped
     m->pending = 0;
-    std::memset(batch_arrays_of(m).rows, 0, sizeof(float) * m->config.batch_size * m->config.features);
+    const BatchArrays b = batch_arrays_of(m);
+    std::memset(b.rows, 0, sizeof(float) * m->config.batch_size * m->config.features);
+    std::memset(b.weights, 0, sizeof(float) * m->config.batch_size);
   }
   m->steps = 0;  // first: a new hold starts, and the iterate is held in its own arrays
   m->step_origin = origin;

@@ -116,12 +116,14 @@ size_t carve_storage(const smx_config& c, unsigned char* base, ModelArrays* out,
 
 // The mini-batch's arrays, only for batch_size > 1: its sums (kernels::BatchSums), and per
 // sample of the mini-batch its responsibilities (rows of P floats), its features (the
-// samples waiting for the mini-batch: rows of D floats) and its log p (scratch).
+// samples waiting for the mini-batch: rows of D floats), its log p (scratch) and its
+// learning weight in (0, 1] (1 but for a detector's flagged readings).
 struct BatchArrays {
   kernels::BatchSums sums;
   float* resp;
   float* rows;
   float* log_p;
+  float* weights;
 };
 BatchArrays batch_arrays_of(const smx_model* m);
 
@@ -143,7 +145,7 @@ ModelArrays arrays_of(const smx_model* m);
 enum class ConfigRule : uint8_t {
   kNone, kComponents, kFeatures, kStepExponent, kStepOffset, kStepFloor, kInitSamples,
   kVarianceFloor, kWeightFloor, kBatchSize,
-  kDetectorFeatures, kDetectorBatch, kViews, kViewFeatures, kSmoothing, kResidualRate, kScaling,
+  kDetectorFeatures, kViews, kViewFeatures, kSmoothing, kResidualRate, kScaling,
   kWarmupSamples, kTailRate, kAlarmRate, kAnomalyWeight
 };
 // The first rule c breaks (kNone: c is valid).
@@ -254,6 +256,12 @@ float observe(smx_model* m, const float* x, const WarmupHook* hook = nullptr);
 // learned straight from x (each row's E-step serves its score and its statistics); log_p
 // (may be null) gets each sample's log p.
 void observe_rows(smx_model* m, const float* x, size_t n, float* log_p);
+
+// For a ready model with batch_size > 1, what learn is for single samples: x (already scored
+// by take_sample, and counted) joins the pending mini-batch with a learning weight in (0, 1]
+// (a weight below 1 never re-seeds a dead component), and the mini-batch is learned once it
+// holds batch_size samples.
+void learn_in_batch(smx_model* m, const ModelArrays& a, const float* x, float weight);
 
 // The scoring half on its own, for callers that learn with a weight of their choosing (the
 // detector): counts the sample and returns estep_sample(a, x).

@@ -14,7 +14,7 @@
 //   average parameters (only if average_from > 0): the same three arrays
 //   stats mean_residual: f32 [K][D]
 //   warm-up buffer: f32 [buffered][D]
-//   (v2) pending mini-batch: f32 [pending][D]
+//   (v2) pending mini-batch: f32 [pending][D], then f32 weights[pending]
 //   u32 CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) of every byte before it
 // Derived terms (log weights, normalizers, precisions) are not stored: loading recomputes
 // them with the same code, so a loaded model behaves bit-for-bit like the saved one.
@@ -33,7 +33,8 @@
 //   averaged = the steps (mini-batches) ending at or past hold_samples + average_from
 //            samples of steps (0 without averaging)
 //   batch    (v2) batch_size > 1 (1 saves version 1); pending < batch_size, 0 in the
-//            warm-up; pending rows valid features
+//            warm-up; pending rows valid features; their learning weights 1, or for a
+//            detector's model 1 or its anomaly_weight (> 0)
 //   values   weights in [0, 1]; means |m| <= 2 SMX_MAX_ABS_FEATURE (kMaxAbsLocation);
 //            variances in [variance_floor, SMX_MAX_VARIANCE]; warm-up rows valid features;
 //            |mean_residual| <= 2^-23 |mean| (the rounding error of its mean)
@@ -67,7 +68,7 @@ size_t snapshot_bytes(const smx_config& c, uint32_t buffered, uint32_t pending) 
   const size_t param_floats = k + 2 * k * d;
   const size_t sets = averaging_enabled(c) ? 3 : 2;  // stats, iterate, average
   return fixed_bytes(version_of(c)) +
-         4 * (sets * param_floats + k * d + size_t{buffered} * d + size_t{pending} * d);
+         4 * (sets * param_floats + k * d + size_t{buffered} * d + size_t{pending} * (d + 1));
 }
 
 // The format, described once (the byte layout is listed at the top of this file).
@@ -110,7 +111,7 @@ void transfer_state(Archive& ar, smx_model& m, uint32_t version) {
 // gets null destinations and only reads.
 template <class Archive>
 void transfer_arrays(Archive& ar, const smx_config& c, uint32_t buffered, uint32_t pending,
-                     const ModelArrays& a, float* pending_rows) {
+                     const ModelArrays& a, const BatchArrays* batch) {
   const uint32_t stride = shape_of(c).stride;
   auto at = [](float* base, size_t i) { return base ? base + i : nullptr; };
   auto matrix = [&](Kind kind, float* base) {
@@ -128,7 +129,10 @@ void transfer_arrays(Archive& ar, const smx_config& c, uint32_t buffered, uint32
   if (averaging_enabled(c)) param_set(a.average.weight, a.average.mean, a.average.variance);
   matrix(Kind::finite, a.stats.mean_residual);  // bounded by its mean: see arrays_are_valid
   for (size_t i = 0; i < size_t{buffered} * c.features; ++i) ar.value(Kind::feature, at(a.warmup, i));
-  for (size_t i = 0; i < size_t{pending} * c.features; ++i) ar.value(Kind::feature, at(pending_rows, i));
+  float* rows = batch ? batch->rows : nullptr;
+  float* weights = batch ? batch->weights : nullptr;
+  for (size_t i = 0; i < size_t{pending} * c.features; ++i) ar.value(Kind::feature, at(rows, i));
+  for (size_t i = 0; i < pending; ++i) ar.value(Kind::weight, at(weights, i));  // (and see below)
 }
 
 // The arrays of a snapshot read in place, float by float, in the order of transfer_arrays.
@@ -196,6 +200,17 @@ bool arrays_are_valid(const unsigned char* arrays, const smx_model& m) {
                      4 * 2 * n) == 0;
 }
 
+// The pending samples' learning weights, the last `pending` floats before the CRC: 1, or
+// the detector's gate weight (gate: null for a model of its own).
+bool pending_weights_are_valid(const unsigned char* in, size_t total, uint32_t pending,
+                               const float* gate) {
+  for (uint32_t i = 0; i < pending; ++i) {
+    const float w = f32_at(in + total - 4 - 4 * size_t{pending - i});
+    if (!(w == 1.0f || (gate != nullptr && w == *gate && w > 0.0f))) return false;
+  }
+  return true;
+}
+
 // The averaged iterates a model has after `steps` steps of batch_size samples each: one per
 // step that ends at or past hold_samples + average_from (learn, learn_batch), none without
 // averaging.
@@ -240,19 +255,16 @@ bool value_is_valid(Kind kind, float v, float variance_floor) {
 
 size_t snapshot_size(const smx_model* m) { return snapshot_bytes(m->config, m->buffered, m->pending); }
 
-namespace {
-float* pending_rows(const smx_model* m) { return m->config.batch_size > 1 ? batch_arrays_of(m).rows : nullptr; }
-}  // namespace
-
 size_t snapshot_save(const smx_model* m, unsigned char* out) {
   smx_model header = *m;  // the archives take references; the model itself stays const
   const size_t total = snapshot_size(m);
   const uint32_t version = version_of(m->config);
+  const BatchArrays batch = m->config.batch_size > 1 ? batch_arrays_of(m) : BatchArrays{};
   Writer w(out);
   write_preamble(w, kSnapshotMagic, version, total);
   transfer_config(w, header.config, version);
   transfer_state(w, header, version);
-  transfer_arrays(w, m->config, m->buffered, m->pending, arrays_of(m), pending_rows(m));
+  transfer_arrays(w, m->config, m->buffered, m->pending, arrays_of(m), &batch);
   w.u32(crc32(out, total - 4));
   return total;
 }
@@ -278,7 +290,7 @@ bool snapshot_config(const unsigned char* in, size_t len, smx_config* c, size_t*
 }
 
 bool snapshot_check(const unsigned char* in, size_t len, smx_config* c, size_t* total,
-                    smx_model* header) {
+                    smx_model* header, const float* gate_weight) {
   uint32_t version = 0;
   if (!read_config(in, len, c, total, &version)) return false;
   // A snapshot with a valid CRC can still come from something other than this library:
@@ -292,6 +304,7 @@ bool snapshot_check(const unsigned char* in, size_t len, smx_config* c, size_t* 
   transfer_arrays(checker, *c, state.buffered, state.pending, ModelArrays{}, nullptr);
   state.config = *c;
   if (!checker.ok() || !arrays_are_valid(arrays, state)) return false;
+  if (!pending_weights_are_valid(in, *total, state.pending, gate_weight)) return false;
   if (header) *header = state;
   return true;
 }
@@ -307,7 +320,8 @@ void snapshot_restore(const unsigned char* in, const smx_config& c, void* storag
   // transfer_arrays fewer (the values were checked by snapshot_check already).
   Checker arrays(in + kSnapshotPreambleBytes + config_bytes(version) + state_bytes(version),
                  c.variance_floor);
-  transfer_arrays(arrays, c, m->buffered, m->pending, a, pending_rows(m));
+  const BatchArrays batch = c.batch_size > 1 ? batch_arrays_of(m) : BatchArrays{};
+  transfer_arrays(arrays, c, m->buffered, m->pending, a, &batch);
   kernels::derive_estep_terms(a.iterate);
   if (averaging_enabled(c)) kernels::derive_estep_terms(a.average);
   *model = m;

@@ -15,9 +15,11 @@ size_t snapshot_save(const smx_model* m, unsigned char* out);
 bool snapshot_config(const unsigned char* in, size_t len, smx_config* c, size_t* total);
 // Validates a whole snapshot (CRC, config, state, every value and the invariants listed in
 // snapshot.cpp) without writing anything; *c is its config and *total its length, and
-// *header (if not null) receives its state fields (ready, buffered, counters).
+// *header (if not null) receives its state fields (ready, buffered, counters). gate_weight:
+// for a detector's model, the weight its flagged readings learn with (pending samples may
+// carry it); null for a model of its own.
 bool snapshot_check(const unsigned char* in, size_t len, smx_config* c, size_t* total,
-                    smx_model* header);
+                    smx_model* header, const float* gate_weight = nullptr);
 // Writes the model of a snapshot that passed snapshot_check into storage (large enough).
 void snapshot_restore(const unsigned char* in, const smx_config& c, void* storage,
                       smx_model** model);

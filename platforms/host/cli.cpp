@@ -554,6 +554,7 @@ int run_detect(Console& io, const Options& o) {
     io.err << "streamix: " << rows << " rows (" << warmup_rows << " warm-up, " << bad_rows
               << " skipped), " << flagged << " flagged; K = " << cfg.model.components
               << ", views " << view_names(cfg.views)
+              << (cfg.model.batch_size > 1 ? ", mini-batches of " + std::to_string(cfg.model.batch_size) : "")
               << (cfg.smoothing < 1.0f ? ", rows as a time series (smoothing " + format_short(cfg.smoothing) +
                                              "; --rows independent for unordered records)"
                                        : ", rows independent (no smoothing)")

@@ -155,6 +155,9 @@ const Option kOptions[] = {
     SMX_U32_OPTION("seed", model.seed, "k-means++ seed"),
     SMX_U32_OPTION("average-from", model.average_from,
                    "Polyak-Ruppert averaging from this M-step on (0 = off)"),
+    SMX_U32_OPTION("batch", model.batch_size,
+                   "learn in mini-batches of N readings, 1..4096 (back-fills): each reading is "
+                   "scored and flagged before its mini-batch is learned"),
     {"kernels", "NAME", "kernels: highway, xsimd, scalar or highway:<TARGET>",
      [](const std::string& v, smx_detector_config&, DetectorSettings& s) {
        s.kernels = v;
@@ -247,6 +250,7 @@ bool build_detector_config(const DetectorSettings& settings, uint32_t features,
     const std::string text = problem;
     std::string option = text.substr(0, text.find(' '));
     for (char& ch : option) ch = ch == '_' ? '-' : ch;
+    if (option == "batch-size") option = "batch";  // (the one option named apart from its field)
     error = text;
     for (const auto& [name, value] : settings.options) {
       if (name == option) error = "--" + name + " " + value + ": " + text;
