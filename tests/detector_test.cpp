@@ -526,11 +526,11 @@ TEST(Detector, AstronomicalScoresKeepEverythingInRange) {
   }
 }
 
-TEST(Detector, TopFeatureNamesTheFaultySensor) {
-  Harness h(plain_config(2, 4));
-  reference::Sampler sampler(two_clusters(4), 17);
+// `normal` readings of two clusters in D = 4, then a 25-unit fault on each sensor in turn:
+// each is flagged and named.
+void expect_faults_flagged_and_named(Harness& h, reference::Sampler& sampler, int normal) {
   float x[4];
-  for (int i = 0; i < 1000; ++i) sampler.draw(x), h.detect(x);
+  for (int i = 0; i < normal; ++i) sampler.draw(x), h.detect(x);
   for (int d = 0; d < 4; ++d) {
     sampler.draw(x);
     x[d] += 25.0f;
@@ -538,6 +538,12 @@ TEST(Detector, TopFeatureNamesTheFaultySensor) {
     EXPECT_EQ(r.is_anomaly, 1);
     EXPECT_EQ(r.top_feature, d);
   }
+}
+
+TEST(Detector, TopFeatureNamesTheFaultySensor) {
+  Harness h(plain_config(2, 4));
+  reference::Sampler sampler(two_clusters(4), 17);
+  expect_faults_flagged_and_named(h, sampler, 1000);
 }
 
 // Mini-batches in a detector (model.batch_size 16, for back-fills): each reading is scored
@@ -552,15 +558,8 @@ TEST(Detector, MiniBatchesFlagTheFaultsAndSaveTheirPendingReadings) {
   c.anomaly_weight = 0.25f;
   Harness h(c);
   reference::Sampler sampler(two_clusters(4), 17);
+  expect_faults_flagged_and_named(h, sampler, 1003);  // 50 warm-up, 953 = 59 x 16 + 9
   float x[4];
-  for (int i = 0; i < 1003; ++i) sampler.draw(x), h.detect(x);  // 50 warm-up, 953 = 59 x 16 + 9
-  for (int d = 0; d < 4; ++d) {
-    sampler.draw(x);
-    x[d] += 25.0f;
-    const smx_detection r = h.detect(x);
-    EXPECT_EQ(r.is_anomaly, 1);
-    EXPECT_EQ(r.top_feature, d);
-  }
   // 13 readings pending, the last four flagged (weight 0.25).
   size_t bytes = 0, written = 0;
   ASSERT_EQ(smx_detector_snapshot_size(h.det, &bytes), SMX_OK);
