@@ -266,7 +266,7 @@ inline void batch_accumulate(const Stats& s, const float* x, const float* resp, 
 }
 
 // The stepwise update towards a mini-batch's statistics, the pairwise (Chan et al.) merge of
-// the statistics kept, (1 - gamma) s0, with the mini-batch's, gamma R: with R = weight[k],
+// the statistics kept, (1 - gamma) s0, with the mini-batch's, gamma R: with R = min(weight[k], 1),
 // Delta = first / R, within = max(second / R - Delta^2, 0),
 //   s0' = max((1 - gamma) s0 + gamma R, weight_floor),  eta = gamma R / s0'
 //   mean + mean_residual += eta Delta (an exact TwoSum, renormalized)

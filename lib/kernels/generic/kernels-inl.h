@@ -283,10 +283,13 @@ inline void BatchUpdate(const Stats& s, const BatchSums& sums, float gamma, floa
   const V v_weight_floor = S::set(weight_floor);
   const V v_variance_floor = S::set(variance_floor), ceiling = S::set(kMaxVariance);
   for (size_t k = 0; k < stride; k += lanes) {
+    // R <= 1 (each row's responsibilities sum to at most 1, the rows' scales to 1), but its
+    // sum is rounded: above 1, the weight statistic could leave [floor, 1].
+    const V total = S::min(S::load(sums.weight + k), S::set(1.0f));
+    S::store(total, sums.weight + k);
     V s0;
     const V gr = UpdateWeight<S>(s, sums.weight, k, v_gamma, v_keep, v_weight_floor, &s0);
     const V e = S::div(gr, s0);
-    const V total = S::load(sums.weight + k);
     S::store(S::zero(), sums.weight + k);
     const bool update = !S::all_true(S::eq(e, S::zero()));  // any responsibility in the mini-batch
     const V inv = S::zero_unless(S::gt(total, S::zero()), S::div(S::set(1.0f), total));

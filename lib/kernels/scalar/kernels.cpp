@@ -153,7 +153,8 @@ void batch_update(const Stats& s, const BatchSums& sums, float gamma, float vari
                   float weight_floor) {
   const uint32_t stride = s.shape.stride;
   for (uint32_t k = 0; k < s.shape.components; ++k) {
-    const float total = sums.weight[k];
+    // R <= 1, but its sum is rounded: above 1, the weight statistic could leave [floor, 1].
+    const float total = std::min(sums.weight[k], 1.0f);
     sums.weight[k] = 0.0f;
     const float eta = weight_step(s.weight + k, total, gamma, weight_floor);
     const float inv = total > 0.0f ? 1.0f / total : 0.0f;
