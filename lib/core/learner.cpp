@@ -233,72 +233,50 @@ bool any_dead(const smx_model* m, const ModelArrays& a) {
 //    components' responsibility: a row with log p + log R_live >= bound is explained. This
 //    one clears rows whose largest responsibility is a dead component's (a repeated reading
 //    a dead component was re-seeded at).
-// R_live is 1 - R_dead over the few dead components, or summed over the live ones where that
-// would cancel.
 class ReseedScreen {
  public:
-  ReseedScreen(const smx_model* m, const ModelArrays& a) : components_(a.iterate.shape.components) {
-    const kernels::ParamArrays& p = a.iterate;
-    const float half_limit = 0.5f * poorly_explained_distance(p.shape.features);
+  ReseedScreen(const smx_model* m, const ModelArrays& a)
+      : log_weight_(a.iterate.log_weight), log_norm_(a.iterate.log_norm),
+        components_(a.iterate.shape.components),
+        half_limit_(0.5f * poorly_explained_distance(a.iterate.shape.features)) {
     float top = -kernels::kInf;
-    for (uint32_t k = 0; k < components_; ++k) dead_mask_[k / 32] = 0;
     for (uint32_t k = 0; k < components_; ++k) {
-      if (a.stats.weight[k] > m->config.weight_floor) {
-        top = std::fmax(top, p.log_weight[k] + p.log_norm[k] - half_limit);
-        continue;
-      }
-      dead_mask_[k / 32] |= 1u << (k % 32);
-      if (dead_count_ < kMaxDead) {
-        dead_[dead_count_++] = k;
+      if (a.stats.weight[k] <= m->config.weight_floor) {
+        dead_mask_[k / 32] |= 1u << (k % 32);
       } else {
-        many_dead_ = true;  // R_live summed over the live components
+        top = std::fmax(top, peak(k) - half_limit_);
       }
     }
     float sum = 0.0f;
-    for (uint32_t k = 0; k < p.shape.components; ++k) {
-      if (a.stats.weight[k] > m->config.weight_floor)
-        sum += kernels::exp_nonpositive(p.log_weight[k] + p.log_norm[k] - half_limit - top);
+    for (uint32_t k = 0; k < components_; ++k) {
+      if (!is_dead(k)) sum += kernels::exp_nonpositive(peak(k) - half_limit_ - top);
     }
     bound_ = top + kernels::log_positive(sum > 0.0f ? sum : 1.0f);
-    edge_ = p.log_weight;
-    norm_ = p.log_norm;
-    half_limit_ = half_limit;
   }
   bool clears(const float* r, float log_p) const {
-    if (!(bound_ > -kernels::kInf)) return false;
+    if (!(bound_ > -kernels::kInf)) return false;  // no live component
     const float margin = 1e-3f * (1.0f + std::fabs(log_p) + std::fabs(bound_));
     uint32_t best = components_;
-    float top = 0.0f;
+    float top = 0.0f, live = 0.0f;
     for (uint32_t k = 0; k < components_; ++k) {
-      if (r[k] > top && !is_dead(k)) best = k, top = r[k];
+      if (is_dead(k)) continue;
+      live += r[k];
+      if (r[k] > top) best = k, top = r[k];
     }
     if (best == components_) return false;  // no live component has any responsibility
-    if (log_p + kernels::log_positive(top) >= edge_[best] + norm_[best] - half_limit_ + margin) return true;
-    float dead = 0.0f;
-    for (uint32_t i = 0; i < dead_count_ && !many_dead_; ++i) dead += r[dead_[i]];
-    float live = 1.0f - dead;
-    if (many_dead_ || dead > 0.5f) {
-      live = 0.0f;
-      for (uint32_t k = 0; k < components_; ++k) {
-        if (!is_dead(k)) live += r[k];
-      }
-    }
-    const float lhs = log_p + (live < 1.0f ? kernels::log_positive(live) : 0.0f);
-    return lhs >= bound_ + margin;
+    if (log_p + kernels::log_positive(top) >= peak(best) - half_limit_ + margin) return true;
+    return log_p + kernels::log_positive(live) >= bound_ + margin;
   }
 
  private:
+  float peak(uint32_t k) const { return log_weight_[k] + log_norm_[k]; }
   bool is_dead(uint32_t k) const { return (dead_mask_[k / 32] >> (k % 32)) & 1u; }
-  const float* edge_;  // log weights and normalizers of the iterate
-  const float* norm_;
-  float half_limit_;
-  static constexpr uint32_t kMaxDead = 16;
+  const float* log_weight_;  // the iterate's
+  const float* log_norm_;
   uint32_t components_;
-  uint32_t dead_[kMaxDead];
-  uint32_t dead_count_ = 0;
-  bool many_dead_ = false;
-  uint32_t dead_mask_[SMX_MAX_COMPONENTS / 32];
+  float half_limit_;
   float bound_ = -kernels::kInf;
+  uint32_t dead_mask_[SMX_MAX_COMPONENTS / 32] = {};
 };
 
 // One mini-batch of batch_size rows (D floats each) learned by a ready model, whose E-steps
