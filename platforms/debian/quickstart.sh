@@ -4,7 +4,7 @@
 #   quickstart.sh demo   builds and runs the demo: `streamix detect` over the NAB stream, and
 #                        its plot (preset host)
 #   quickstart.sh test   builds and runs every test, for every preset listed below (about
-#                        14 minutes on 2 cores: the ARM runs under QEMU take half of it)
+#                        22 minutes on 2 cores: the ARM runs under QEMU take a third of it)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
