@@ -222,9 +222,7 @@ smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* 
   if (x == nullptr || log_likelihood == nullptr) return SMX_ERR_ARGUMENT;
   const size_t d = m->config.features;
   if (n > SIZE_MAX / sizeof(float) / d) return SMX_ERR_ARGUMENT;
-  for (size_t i = 0; i < n; ++i) {
-    if (!sample_is_valid(m, x + i * d)) return SMX_ERR_INPUT;
-  }
+  if (!core::rows_are_valid(x, n * d)) return SMX_ERR_INPUT;
   if (!m->ready) return SMX_ERR_NOT_READY;
   kernels::score_batch(core::reported_estep_params(m), x, n, log_likelihood);
   return SMX_OK;

@@ -28,13 +28,19 @@ struct Reseed {
 
 // A component whose weight statistic sits at the floor is dead. Finds the first dead
 // component if x is poorly explained by every live one.
+// The first dead component, or -1.
+int32_t first_dead_component(const smx_model* m, const ModelArrays& a) {
+  for (uint32_t k = 0; k < a.stats.shape.components; ++k) {
+    if (a.stats.weight[k] <= m->config.weight_floor) return static_cast<int32_t>(k);
+  }
+  return -1;
+}
+
 Reseed component_to_reseed(const smx_model* m, const ModelArrays& a) {
   const kernels::Shape s = a.stats.shape;
   const float floor = m->config.weight_floor;
   Reseed r;
-  for (uint32_t k = 0; k < s.components && r.dead < 0; ++k) {
-    if (a.stats.weight[k] <= floor) r.dead = static_cast<int32_t>(k);
-  }
+  r.dead = first_dead_component(m, a);
   if (r.dead < 0) return r;
   // l_k = log w_k + log_norm_k - q_k / 2, so q_k = 2 (log w_k + log_norm_k - l_k).
   const float limit = poorly_explained_distance(s.features);
@@ -214,14 +220,6 @@ void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, floa
 
 namespace {
 
-// Whether any component is dead (its weight statistic at the floor).
-bool any_dead(const smx_model* m, const ModelArrays& a) {
-  for (uint32_t k = 0; k < a.stats.shape.components; ++k) {
-    if (a.stats.weight[k] <= m->config.weight_floor) return true;
-  }
-  return false;
-}
-
 // A mini-batch's screen for the dead-component rule: rows it clears cannot be poorly
 // explained by every live component (component_to_reseed's rule), told from the row's log p
 // and its responsibilities alone (l_k = log p + log r_k; c_k = log w_k + log_norm_k, the
@@ -292,7 +290,7 @@ void learn_batch(smx_model* m, const ModelArrays& a, const BatchArrays& b, const
   const bool held = !iterate_shares_stats(m);
   Reseed reseeding;
   const float* seed_row = nullptr;
-  if (m->steps >= hold && any_dead(m, a)) {
+  if (m->steps >= hold && first_dead_component(m, a) >= 0) {
     const ReseedScreen screen(m, a);
     for (uint32_t i = 0; i < size && !seed_row; ++i) {
       if (weights && weights[i] != 1.0f) continue;  // (as in learn: only a whole sample re-seeds)
@@ -369,7 +367,7 @@ void observe_rows(smx_model* m, const float* x, size_t n, float* log_p) {
   for (size_t i = 0; i < n;) {
     const float* row = x + i * features;
     if (m->ready && size > 1 && m->pending == 0 && n - i >= size) {  // a whole mini-batch
-      for (uint32_t j = 0; j < size; ++j) count_up(m->samples_seen);
+      m->samples_seen = saturating_add(m->samples_seen, size);
       const ModelArrays a = arrays_of(m);
       const BatchArrays b = batch_arrays_of(m);
       float* row_log_p = log_p ? log_p + i : b.log_p;

@@ -36,7 +36,9 @@ SplitMean split(double mean) {
   return SplitMean{hi, std::fabs(residual) <= 0x1.0p-23f * std::fabs(hi) ? residual : 0.0f};
 }
 
-double variance_in_range(double v, float floor) {
+// A merged variance as a float within [floor, kMaxVariance] (clamped in double first: the
+// between-means term can exceed FLT_MAX).
+float variance_in_range(double v, float floor) {
   return clamp_variance(v > static_cast<double>(kernels::kMaxVariance) ? kernels::kMaxVariance
                                                                       : static_cast<float>(v),
                         floor);
@@ -51,8 +53,6 @@ uint64_t position_for(const smx_config& c, double samples, uint64_t from, uint64
   if (t >= static_cast<double>(limit)) return limit;
   return static_cast<uint64_t>(t);
 }
-
-uint64_t saturating_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 }  // namespace
 
@@ -78,7 +78,7 @@ void merge(smx_model* into, const smx_model* from, float weight) {
       const SplitMean mean = split(m.mean);
       a.stats.mean[i] = mean.hi;
       a.stats.mean_residual[i] = mean.residual;
-      a.stats.variance[i] = static_cast<float>(variance_in_range(m.variance, c.variance_floor));
+      a.stats.variance[i] = variance_in_range(m.variance, c.variance_floor);
     }
     const float w = static_cast<float>((ca + cb) / total);
     a.stats.weight[k] = w > c.weight_floor ? w : c.weight_floor;
@@ -94,7 +94,7 @@ void merge(smx_model* into, const smx_model* from, float weight) {
         const Moments m = combine(Moments{ca, a.average.mean[i], a.average.variance[i]},
                                   Moments{cb, p.mean[j], p.variance[j]});
         a.average.mean[i] = static_cast<float>(m.mean);
-        a.average.variance[i] = static_cast<float>(variance_in_range(m.variance, c.variance_floor));
+        a.average.variance[i] = variance_in_range(m.variance, c.variance_floor);
       }
       a.average.weight[k] = static_cast<float>((ca + cb) / total);
     }

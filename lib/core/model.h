@@ -100,6 +100,8 @@ inline bool count_up(uint64_t& n) {
   ++n;
   return true;
 }
+// a + b, or UINT64_MAX where that would wrap (count_up for many at once).
+inline uint64_t saturating_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 bool averaging_enabled(const smx_config& c);
 inline kernels::Shape shape_of(const smx_config& c) {

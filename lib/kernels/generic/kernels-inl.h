@@ -422,11 +422,11 @@ inline void RunningMean(float* avg, const float* value, size_t n, float inv_coun
   for (; i < n; ++i) avg[i] += (value[i] - avg[i]) * inv_count;  // (callers pass whole blocks)
 }
 
-// The learner's E-step, fused: the log joint densities and their maximum, then one exp per
-// component, e = exp(l - max), cut at 2^-64 (those terms sum to < P 2^-64 < 2^-54, which a
-// sum >= 1 absorbs exactly in float), and r = e / sum e, zero below 2^-64 as everywhere.
-// The second half of the E-step, from the P log joint densities (resp may be log_joint
-// itself: each value is read before its responsibility is written in its place).
+// The second half of the learner's E-step, from the P log joint densities: their maximum,
+// then one exp per component, e = exp(l - max), cut at 2^-64 (those terms sum to
+// < P 2^-64 < 2^-54, which a sum >= 1 absorbs exactly in float), and r = e / sum e, zero
+// below 2^-64 as everywhere. resp may be log_joint itself: each value is read before its
+// responsibility is written in its place.
 template <class S>
 __attribute__((always_inline)) inline float EStepFromLogJoint(uint32_t stride, const float* log_joint,
                                                               float* resp) {
@@ -455,6 +455,7 @@ __attribute__((always_inline)) inline float EStepFromLogJoint(uint32_t stride, c
   return max + std::log(total);
 }
 
+// The learner's E-step, fused: the log joint densities, then EStepFromLogJoint.
 template <class S>
 inline float EStep(const EStepParams& p, const float* x, float* log_joint, float* resp) {
   const float* xs[1] = {x};
