@@ -224,6 +224,101 @@ const char* smx_status_string(smx_status s);
 smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* log_likelihood);
 
 /*
+ * Banks: M models of one configuration in one block of caller storage, for many streams
+ * (sensors, devices, keys) with a small model each. The models are interleaved so that one
+ * SIMD lane is one model: smx_bank_observe steps 16 models with the work of one (AVX-512:
+ * one vector; AVX2 two; NEON four), where a lone model of K <= 4 spends most of its lanes on
+ * padding and its time on per-call overhead.
+ * Every model of a bank behaves like a lone model with the bank's config (same warm-up,
+ * hold, schedule, re-seeding, mini-batches, averaging): models that have finished their hold
+ * (with batch_size 1, no averaging and K <= 16) step lanes-across-models, any other state
+ * through the lone model's own code on a copy (the bank's scratch model). The lanes' arithmetic
+ * is the SIMD backends' lone E-step and M-step lane by lane (the same bits for K <= 2 on the
+ * Highway and xsimd backends; otherwise the sum of the K exponentials may round differently).
+ * Per model, a bank gives what a lone model gives: its score and parameters, a copy as a lone
+ * model, its snapshot (an ordinary model snapshot: a stream moves between a bank and a lone
+ * model, and between machines), a reset. Bad input is per reading: it is rejected for its
+ * model (status), that model unchanged bit for bit, and the other readings proceed.
+ * Nothing allocates; one bank must not be used from two threads at once (even the functions
+ * that read one model use the bank's scratch model; the copy functions are const).
+ *
+ * Storage, as an integer constant expression (G = ceil(M / 16) groups of 16 lanes):
+ *   SMX_BANK_BYTES(K, D, N, A, B, M) = 256 + ceil64(SMX_MODEL_BATCH_BYTES(K, D, N, A, B))
+ *                                    + 768 G + ceil64(8 G) + 64 G (F + D)
+ *   F = K (4 + 3A) + K D (6 + 3A) + N D + (B > 1 ? B (D + 1) : 0)
+ * with N = init_samples, A = 1 with averaging, B = batch_size: a header, the scratch model,
+ * 48 bytes of counters per lane, two words per group, and per lane F floats of state (the
+ * statistics and the iterate without padding, the warm-up buffer, the mini-batch's samples)
+ * and D floats for the reading staged for its step. Per model that is 4 (F + D) + 48 bytes
+ * plus the scratch model shared by all: at K = 2, D = 4 (N = 20) 608 bytes against a lone
+ * model's 1,184.
+ */
+#define SMX_MAX_BANK_MODELS 16777216u
+#define SMX_BANK_FLOATS(K, D, N, A, B)                                                   \
+  ((size_t)(K) * (4u + 3u * ((A) ? 1u : 0u)) +                                           \
+   (size_t)(K) * (size_t)(D) * (6u + 3u * ((A) ? 1u : 0u)) + (size_t)(N) * (size_t)(D) + \
+   ((B) > 1u ? (size_t)(B) * ((size_t)(D) + 1u) : (size_t)0u))
+#define SMX_BANK_GROUPS(M) (((size_t)(M) + 15u) / 16u)
+#define SMX_BANK_BYTES(K, D, N, A, B, M)                                                 \
+  ((size_t)256u + (SMX_MODEL_BATCH_BYTES(K, D, N, A, B) + 63u) / 64u * 64u +             \
+   (size_t)768u * SMX_BANK_GROUPS(M) + ((size_t)8u * SMX_BANK_GROUPS(M) + 63u) / 64u * 64u + \
+   (size_t)64u * SMX_BANK_GROUPS(M) * (SMX_BANK_FLOATS(K, D, N, A, B) + (size_t)(D)))
+
+typedef struct smx_bank smx_bank;
+
+/* Validates cfg and 1 <= models <= SMX_MAX_BANK_MODELS, and gives the storage needed. */
+smx_status smx_bank_size(const smx_config* cfg, uint32_t models, size_t* bytes);
+/* Creates a bank of `models` fresh models (each as smx_model_create makes it) in storage
+ * aligned to SMX_STORAGE_ALIGN. Models are numbered 0 .. models - 1. */
+smx_status smx_bank_create(const smx_config* cfg, uint32_t models, void* storage,
+                           size_t storage_bytes, smx_bank** bank);
+/* The number of models (0 for a NULL or invalid bank) and the config. */
+uint32_t smx_bank_models(const smx_bank* bank);
+smx_status smx_bank_config(const smx_bank* bank, smx_config* cfg);
+
+/* One reading for every model: x holds M rows of D floats, row i for model i. Each model
+ * learns from its row as smx_observe would; log_likelihood (M floats, may be NULL) receives
+ * each prequential log p (NaN during a model's warm-up, as smx_observe, and for a rejected
+ * reading), status (M entries, may be NULL) each reading's status: SMX_OK, SMX_ERR_INPUT
+ * (NaN, infinite or too large a feature) or SMX_ERR_NOT_READY (a model with neither
+ * parameters nor a warm-up buffer); a rejected reading leaves its model bit-for-bit unchanged
+ * and the others proceed. Returns SMX_OK if every reading was learned, else the status of the
+ * first one rejected; SMX_ERR_ARGUMENT (nothing changed) for a null bank or x. */
+smx_status smx_bank_observe(smx_bank* bank, const float* x, float* log_likelihood,
+                            smx_status* status);
+/* n readings for some models: reading i (row i of x, D floats) is for model ids[i]. Readings
+ * are learned in order; several for one model in one call are learned one after the other,
+ * in the order given (readings of different models are independent, so their relative order
+ * does not matter). log_likelihood and status as in smx_bank_observe (n entries each); an id
+ * >= smx_bank_models is rejected as SMX_ERR_ARGUMENT for that reading alone. */
+smx_status smx_bank_observe_some(smx_bank* bank, const uint32_t* ids, const float* x, size_t n,
+                                 float* log_likelihood, smx_status* status);
+
+/* Model `id` copied out as a lone model into storage of smx_model_size bytes: score it, read
+ * its parameters, merge it, observe it, snapshot it. The bank is not changed. */
+smx_status smx_bank_model_get(const smx_bank* bank, uint32_t id, void* storage,
+                              size_t storage_bytes, smx_model** model);
+/* Model `id` becomes a copy of the lone model `model`, whose config must equal the bank's
+ * (field by field: SMX_ERR_ARGUMENT otherwise, the bank unchanged). */
+smx_status smx_bank_model_set(smx_bank* bank, uint32_t id, const smx_model* model);
+/* Model `id` becomes a fresh model (as created). */
+smx_status smx_bank_model_reset(smx_bank* bank, uint32_t id);
+/* smx_score, smx_model_get_params, smx_samples_seen and smx_is_ready of model `id`. */
+smx_status smx_bank_score(smx_bank* bank, uint32_t id, const float* x, float* log_likelihood);
+smx_status smx_bank_get_params(smx_bank* bank, uint32_t id, float* weights, float* means,
+                               float* variances);
+uint64_t smx_bank_samples_seen(const smx_bank* bank, uint32_t id);
+int smx_bank_is_ready(const smx_bank* bank, uint32_t id);
+/* Snapshots of one model of a bank: the bytes of smx_snapshot_save of the same model alone,
+ * so they load with smx_snapshot_load as a lone model, and a lone model's snapshot (of the
+ * bank's config: SMX_ERR_ARGUMENT otherwise) loads into a bank. The load validates as
+ * smx_snapshot_load does and leaves the bank unchanged on any error. */
+smx_status smx_bank_snapshot_size(const smx_bank* bank, uint32_t id, size_t* bytes);
+smx_status smx_bank_snapshot_save(smx_bank* bank, uint32_t id, void* buf, size_t buf_bytes,
+                                  size_t* written);
+smx_status smx_bank_snapshot_load(smx_bank* bank, uint32_t id, const void* buf, size_t len);
+
+/*
  * Anomaly detector: a model plus what turns its log-likelihoods into decisions, in one block
  * of caller storage. Each smx_detect scores a reading under the model *before* learning from
  * it, compares the score with an adaptive threshold, and then learns from the reading with a

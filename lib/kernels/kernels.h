@@ -100,6 +100,29 @@ struct BatchSums {
   float* second;
 };
 
+// Banks (lanes across models): kBankLanes models of one shape side by side, element i of each
+// array at [i * kBankLanes + lane], so that one SIMD lane is one model (a layout of K, D and
+// the lane count only, like a model's: every backend reads every bank). Arrays hold no
+// padding components: a P-vector is K elements, a D-by-P array K D elements, element (d, k)
+// at i = d K + k. A group's model updates with bank_observe only once its iterate shares the
+// statistics' means and variances (a lone model past its hold); the core runs every other
+// state through a lone model.
+inline constexpr uint32_t kBankLanes = 16;
+// The largest K bank_observe takes (its stack holds a few vectors per component).
+inline constexpr uint32_t kBankMaxComponents = 16;
+struct BankGroup {
+  float* stats_weight;  // the statistics: weight (K), mean, mean_residual, variance (K D)
+  float* mean;
+  float* mean_residual;
+  float* variance;
+  float* weight;  // the iterate: weight, log_weight, log_norm (K), half_precision (K D)
+  float* log_weight;
+  float* log_norm;
+  float* half_precision;
+  uint32_t components;
+  uint32_t features;
+};
+
 // Parameters in E-step-ready form. weight, mean and variance are the primary values;
 // log_weight, log_norm and half_precision are derived from them by derive_estep_terms.
 struct ParamArrays {
@@ -141,6 +164,8 @@ struct KernelTable {
                            float scale, const BatchSums& sums);
   void (*batch_update)(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
                        float weight_floor);
+  void (*bank_observe)(const BankGroup& g, const float* x, const float* gamma,
+                       float variance_floor, float weight_floor, float* log_p);
   // Optional: whether this CPU can run the backend (null: always).
   bool (*supported)();
   // Optional: restrict dispatch to one target by name, or lift the restriction (null).
@@ -174,6 +199,8 @@ void batch_accumulate(const Stats& s, const float* x, const float* resp, size_t 
                       const BatchSums& sums);
 void batch_update(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
                   float weight_floor);
+void bank_observe(const BankGroup& g, const float* x, const float* gamma, float variance_floor,
+                  float weight_floor, float* log_p);
 }  // namespace scalar
 #define STREAMIX_KERNEL(op) scalar::op
 #else
@@ -276,6 +303,18 @@ inline void batch_accumulate(const Stats& s, const float* x, const float* resp, 
 inline void batch_update(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
                          float weight_floor) {
   STREAMIX_KERNEL(batch_update)(s, sums, gamma, variance_floor, weight_floor);
+}
+
+// One reading for each model of a bank group that learns: x holds the readings feature-major
+// (x_d of lane l at [d * kBankLanes + l]), gamma each lane's step size (0: the lane is left
+// bit-for-bit unchanged). For every lane log p(x) goes to log_p[lane] (meaningful where
+// gamma > 0); a learning lane with finite log p then takes the learner's step, exactly
+// estep followed by mstep_refresh of a lone model past its hold (their arithmetic per lane:
+// the SIMD backends' lone model, but for the order of the sum over components; bank-inl.h).
+// components <= kBankMaxComponents.
+inline void bank_observe(const BankGroup& g, const float* x, const float* gamma,
+                         float variance_floor, float weight_floor, float* log_p) {
+  STREAMIX_KERNEL(bank_observe)(g, x, gamma, variance_floor, weight_floor, log_p);
 }
 
 #undef STREAMIX_KERNEL

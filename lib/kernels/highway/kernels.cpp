@@ -70,6 +70,12 @@ struct Simd {
 };
 
 #include "kernels/generic/kernels-inl.h"
+#include "kernels/generic/bank-inl.h"
+
+void BankObserve(const BankGroup& g, const float* x, const float* gamma, float variance_floor,
+                 float weight_floor, float* log_p) {
+  generic::BankObserve<Simd<kBankLanes>>(g, x, gamma, variance_floor, weight_floor, log_p);
+}
 
 }  // namespace HWY_NAMESPACE
 }  // namespace streamix::kernels::highway
@@ -91,6 +97,7 @@ HWY_EXPORT(MstepRefresh);
 HWY_EXPORT(BatchEStep);
 HWY_EXPORT(BatchAccumulate);
 HWY_EXPORT(BatchUpdate);
+HWY_EXPORT(BankObserve);
 
 namespace {
 
@@ -129,6 +136,10 @@ void batch_accumulate(const Stats& s, const float* x, const float* resp, size_t 
 void batch_update(const Stats& s, const BatchSums& sums, float gamma, float variance_floor,
                   float weight_floor) {
   HWY_DYNAMIC_DISPATCH(BatchUpdate)(s, sums, gamma, variance_floor, weight_floor);
+}
+void bank_observe(const BankGroup& g, const float* x, const float* gamma, float variance_floor,
+                  float weight_floor, float* log_p) {
+  HWY_DYNAMIC_DISPATCH(BankObserve)(g, x, gamma, variance_floor, weight_floor, log_p);
 }
 
 #if defined(HWY_COMPILE_ONLY_STATIC)
@@ -199,6 +210,7 @@ KernelTable slot_table(size_t i) {
   t.batch_estep = HWY_DISPATCH_TABLE(BatchEStep)[i];
   t.batch_accumulate = HWY_DISPATCH_TABLE(BatchAccumulate)[i];
   t.batch_update = HWY_DISPATCH_TABLE(BatchUpdate)[i];
+  t.bank_observe = HWY_DISPATCH_TABLE(BankObserve)[i];
   t.resolved = nullptr;
   return t;
 }
@@ -239,6 +251,7 @@ const KernelTable kHighwayTable = {"highway",
                                    highway::batch_estep,
                                    highway::batch_accumulate,
                                    highway::batch_update,
+                                   highway::bank_observe,
                                    nullptr,
                                    highway::restrict_target,
                                    highway::target,

@@ -284,6 +284,64 @@ void mstep_refresh(const Stats& s, const float* x, const float* r, float gamma,
   scalar::derive_estep_terms(out);
 }
 
+// The bank kernel (generic/bank-inl.h) over one-lane "vectors" of float: the primitives of
+// generic/kernels-inl.h on plain scalars, with this backend's exp and log.
+namespace one_lane {
+template <uint32_t B>
+struct Simd {
+  static constexpr uint32_t kWidth = B;
+  using V = float;
+  using VI = int32_t;
+  using M = bool;
+  static size_t lanes() { return 1; }
+  static V zero() { return 0.0f; }
+  static V set(float f) { return f; }
+  static VI set_int(int32_t i) { return i; }
+  static V load(const float* p) { return *p; }
+  static void store(V v, float* p) { *p = v; }
+  static V add(V a, V b) { return a + b; }
+  static V sub(V a, V b) { return a - b; }
+  static V mul(V a, V b) { return a * b; }
+  static V div(V a, V b) { return a / b; }
+  static V min(V a, V b) { return std::min(a, b); }
+  static V max(V a, V b) { return std::max(a, b); }
+  static V mul_add(V a, V b, V c) { return a * b + c; }  // (not fused: -ffp-contract=off)
+  static M ge(V a, V b) { return a >= b; }
+  static M gt(V a, V b) { return a > b; }
+  static M eq(V a, V b) { return a == b; }
+  static V select(M m, V a, V b) { return m ? a : b; }
+  static V zero_unless(M m, V a) { return m ? a : 0.0f; }
+  static bool all_true(M m) { return m; }
+  static V exp(V v) { return exp_nonpositive(v); }  // (ExpCut passes v <= 0 only)
+  static V log(V v) { return v > 0.0f ? log_positive(v) : -kInf; }  // (LogWeight's 0 too)
+  static VI bits(V v) {
+    VI b;
+    std::memcpy(&b, &v, sizeof b);
+    return b;
+  }
+  static V from_bits(VI b) {
+    V v;
+    std::memcpy(&v, &b, sizeof v);
+    return v;
+  }
+  static VI int_add(VI a, VI b) { return a + b; }
+  static VI int_sub(VI a, VI b) { return a - b; }
+  static VI int_and(VI a, int32_t b) { return a & b; }
+  static VI int_or(VI a, int32_t b) { return a | b; }
+  static VI shift_right_23(VI v) { return v >> 23; }  // (of a positive float's bits)
+  static V to_float(VI v) { return static_cast<float>(v); }
+};
+
+#include "kernels/generic/elements-inl.h"
+#include "kernels/generic/bank-inl.h"
+}  // namespace one_lane
+
+void bank_observe(const BankGroup& g, const float* x, const float* gamma, float variance_floor,
+                  float weight_floor, float* log_p) {
+  one_lane::generic::BankObserve<one_lane::Simd<kBankLanes>>(g, x, gamma, variance_floor, weight_floor,
+                                                             log_p);
+}
+
 }  // namespace scalar
 
 #if !STREAMIX_STATIC_SCALAR
@@ -304,6 +362,7 @@ const KernelTable kScalarTable = {"scalar",
                                   scalar::batch_estep,
                                   scalar::batch_accumulate,
                                   scalar::batch_update,
+                                  scalar::bank_observe,
                                   nullptr,
                                   nullptr,
                                   scalar_target,

@@ -75,6 +75,12 @@ struct Simd {
 };
 
 #include "kernels/generic/kernels-inl.h"
+#include "kernels/generic/bank-inl.h"
+
+void BankObserve(const BankGroup& g, const float* x, const float* gamma, float variance_floor,
+                 float weight_floor, float* log_p) {
+  generic::BankObserve<Simd<kBankLanes>>(g, x, gamma, variance_floor, weight_floor, log_p);
+}
 
 bool supported() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -102,6 +108,7 @@ const KernelTable kXsimdTable = {"xsimd",
                                  xsimd_backend::BatchEStep,
                                  xsimd_backend::BatchAccumulate,
                                  xsimd_backend::BatchUpdate,
+                                 xsimd_backend::BankObserve,
                                  xsimd_backend::supported,
                                  nullptr,
                                  xsimd_backend::target,

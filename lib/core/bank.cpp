@@ -1,0 +1,266 @@
+#include "core/bank.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace streamix::core {
+
+namespace {
+
+using kernels::kBankLanes;
+
+// A lone model's array as a bank mirrors it: a P-vector (its K components), a D-by-P array
+// (its K D elements, d K + k in the lanes) or a plain run of floats.
+enum class Layout : uint8_t { kVector, kMatrix, kPlain };
+struct Mirror {
+  float* lone;
+  uint32_t elements;
+  Layout layout;
+};
+constexpr size_t kMaxMirrors = 19;
+
+// The arrays of m that are state, in the lanes' order: the statistics and the iterate first
+// (the arrays kernels::bank_observe reads, at the offsets bank_group computes), then the
+// average, the warm-up buffer and the mini-batch's waiting samples and weights. The E-step
+// scratch, the k-means++ distances and the mini-batch's sums (0 between mini-batches) are not
+// state. The iterate's own means and variances are (held during the hold).
+size_t mirrors_of(const smx_model* m, Mirror* out) {
+  const smx_config& c = m->config;
+  ModelArrays a;
+  carve_storage(c, reinterpret_cast<unsigned char*>(const_cast<smx_model*>(m)), &a);
+  const uint32_t k = c.components, kd = c.components * c.features;
+  size_t n = 0;
+  auto add = [&](float* p, uint32_t elements, Layout layout) { out[n++] = Mirror{p, elements, layout}; };
+  auto add_params = [&](const kernels::ParamArrays& p, bool first_half) {
+    if (first_half) {
+      add(p.weight, k, Layout::kVector), add(p.log_weight, k, Layout::kVector);
+      add(p.log_norm, k, Layout::kVector);
+    } else {
+      add(p.mean, kd, Layout::kMatrix), add(p.variance, kd, Layout::kMatrix);
+      add(p.half_precision, kd, Layout::kMatrix);
+    }
+  };
+  add(a.stats.weight, k, Layout::kVector);
+  add(a.stats.mean, kd, Layout::kMatrix);
+  add(a.stats.mean_residual, kd, Layout::kMatrix);
+  add(a.stats.variance, kd, Layout::kMatrix);
+  add_params(a.iterate, true);
+  add_params(a.iterate, false);
+  if (averaging_enabled(c)) add_params(a.average, true), add_params(a.average, false);
+  if (c.init_samples > 0) add(a.warmup, c.init_samples * c.features, Layout::kPlain);
+  if (c.batch_size > 1) {
+    const BatchArrays b = batch_arrays_of(m);
+    add(b.rows, c.batch_size * c.features, Layout::kPlain);
+    add(b.weights, c.batch_size, Layout::kPlain);
+  }
+  return n;
+}
+
+// F, the floats of state per lane (SMX_BANK_FLOATS).
+uint64_t lane_floats(const smx_config& c) {
+  const uint64_t k = c.components, kd = k * c.features, a = averaging_enabled(c) ? 1 : 0;
+  const uint64_t batch = c.batch_size > 1 ? uint64_t{c.batch_size} * (c.features + 1u) : 0;
+  return k * (4 + 3 * a) + kd * (6 + 3 * a) + uint64_t{c.init_samples} * c.features + batch;
+}
+
+uint64_t ceil64(uint64_t n) { return (n + 63) / 64 * 64; }
+
+unsigned char* base_of(const smx_bank* b) {
+  return reinterpret_cast<unsigned char*>(const_cast<smx_bank*>(b));
+}
+// The first float of group g: (F + D) elements of kBankLanes floats (state, then the staged
+// readings).
+float* group_floats(const smx_bank* b, uint32_t g) {
+  const size_t elements = size_t{b->lane_floats} + b->config.features;
+  return reinterpret_cast<float*>(base_of(b) + b->floats_offset) + size_t{g} * elements * kBankLanes;
+}
+float* staged_readings(const smx_bank* b, uint32_t g) {
+  return group_floats(b, g) + size_t{b->lane_floats} * kBankLanes;
+}
+// Per group the count of its staged readings, then the list of touched groups.
+uint32_t* staged_counts(const smx_bank* b) { return reinterpret_cast<uint32_t*>(base_of(b) + b->groups_offset); }
+uint32_t* touched_groups(const smx_bank* b) { return staged_counts(b) + b->groups; }
+
+kernels::BankGroup bank_group(const smx_bank* b, uint32_t g) {
+  const size_t k = b->config.components, kd = k * b->config.features;
+  float* base = group_floats(b, g);
+  auto at = [&](size_t element) { return base + element * kBankLanes; };
+  return kernels::BankGroup{at(0),          at(k),          at(k + kd),     at(k + 2 * kd),
+                            at(k + 3 * kd), at(2 * k + 3 * kd), at(3 * k + 3 * kd),
+                            at(4 * k + 5 * kd), b->config.components, b->config.features};
+}
+
+// Copies model id's state between the lanes and the lone model m (kToLone: gather).
+template <bool kToLone>
+void transfer(const smx_bank* b, uint32_t id, smx_model* m) {
+  const uint32_t k_count = b->config.components, features = b->config.features;
+  const uint32_t stride = shape_of(b->config).stride;
+  float* lane = group_floats(b, id / kBankLanes) + id % kBankLanes;
+  Mirror mirrors[kMaxMirrors];
+  const size_t count = mirrors_of(m, mirrors);
+  auto move = [](float& lone, float& lanes) {
+    if (kToLone) lone = lanes; else lanes = lone;
+  };
+  size_t element = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const Mirror& mirror = mirrors[i];
+    float* first = lane + element * kBankLanes;
+    if (mirror.layout == Layout::kMatrix) {
+      for (uint32_t d = 0; d < features; ++d) {
+        for (uint32_t k = 0; k < k_count; ++k) {
+          move(mirror.lone[size_t{d} * stride + k], first[(size_t{d} * k_count + k) * kBankLanes]);
+        }
+      }
+    } else {
+      for (uint32_t e = 0; e < mirror.elements; ++e) move(mirror.lone[e], first[size_t{e} * kBankLanes]);
+    }
+    element += mirror.elements;
+  }
+  LaneState& s = lane_state(b, id);
+  if (kToLone) {
+    m->ready = s.ready, m->buffered = s.buffered, m->pending = s.pending;
+    m->samples_seen = s.samples_seen, m->steps = s.steps, m->step_origin = s.step_origin;
+    m->averaged = s.averaged;
+  } else {
+    s.ready = m->ready, s.buffered = m->buffered, s.pending = m->pending;
+    s.samples_seen = m->samples_seen, s.steps = m->steps, s.step_origin = m->step_origin;
+    s.averaged = m->averaged;
+  }
+}
+
+// Whether model id's next reading steps in the lanes: exactly the states in which the lone
+// learner's observe is the E-step and the fused M-step (learn's mstep_refresh branch): past
+// the hold (the iterate shares the statistics' arrays), the step counted, no dead component.
+bool steps_in_lanes(const smx_bank* b, const LaneState& s, uint32_t id) {
+  const smx_config& c = b->config;
+  if (!b->lane_steps || !s.ready || s.steps <= c.hold_samples) return false;
+  if (s.samples_seen == UINT64_MAX || s.steps >= s.samples_seen + 1 - s.step_origin) return false;
+  const float* weight = group_floats(b, id / kBankLanes) + id % kBankLanes;  // the statistics'
+  for (uint32_t k = 0; k < c.components; ++k) {
+    if (weight[size_t{k} * kBankLanes] <= c.weight_floor) return false;
+  }
+  return true;
+}
+
+void stage(smx_bank* b, uint32_t id, const float* x, uint32_t index) {
+  const uint32_t g = id / kBankLanes;
+  float* staged = staged_readings(b, g) + id % kBankLanes;
+  for (uint32_t d = 0; d < b->config.features; ++d) staged[size_t{d} * kBankLanes] = x[d];
+  lane_state(b, id).staged = index;
+  if (staged_counts(b)[g]++ == 0) touched_groups(b)[b->touched++] = g;
+}
+
+// Steps every group with staged readings; reading `base + staged - 1` gets its log p.
+void flush(smx_bank* b, size_t base, float* log_p) {
+  const smx_config& c = b->config;
+  bool have_last = false;  // models at one schedule position share one step size
+  uint64_t last_position = 0;
+  float last_gamma = 0.0f;
+  for (uint32_t t = 0; t < b->touched; ++t) {
+    const uint32_t g = touched_groups(b)[t];
+    alignas(64) float gamma[kBankLanes], out[kBankLanes];
+    for (uint32_t l = 0; l < kBankLanes; ++l) {
+      const LaneState& s = lane_state(b, g * kBankLanes + l);
+      gamma[l] = 0.0f;
+      if (!s.staged) continue;
+      const uint64_t position = s.step_origin + s.steps + 1;
+      if (!have_last || position != last_position) {
+        last_gamma = step_size(c, position), last_position = position, have_last = true;
+      }
+      gamma[l] = last_gamma;
+    }
+    kernels::bank_observe(bank_group(b, g), staged_readings(b, g), gamma, c.variance_floor,
+                          c.weight_floor, out);
+    for (uint32_t l = 0; l < kBankLanes; ++l) {
+      LaneState& s = lane_state(b, g * kBankLanes + l);
+      if (!s.staged) continue;
+      if (log_p) log_p[base + s.staged - 1] = out[l];
+      ++s.samples_seen;  // (below UINT64_MAX: steps_in_lanes)
+      if (out[l] > -kernels::kInf) ++s.steps;
+      s.staged = 0;
+    }
+    staged_counts(b)[g] = 0;
+  }
+  b->touched = 0;
+}
+
+}  // namespace
+
+size_t bank_bytes(const smx_config& c, uint32_t models) {
+  const uint64_t groups = (uint64_t{models} + kBankLanes - 1) / kBankLanes;
+  const uint64_t bytes = 256 + ceil64(carve_storage(c, nullptr, nullptr)) + 768 * groups +
+                         ceil64(8 * groups) + 64 * groups * (lane_floats(c) + c.features);
+  return bytes > std::numeric_limits<size_t>::max() ? 0 : static_cast<size_t>(bytes);
+}
+
+smx_model* bank_scratch(smx_bank* b) {
+  return reinterpret_cast<smx_model*>(base_of(b) + b->scratch_offset);
+}
+
+void bank_gather(const smx_bank* b, uint32_t id, smx_model* m) { transfer<true>(b, id, m); }
+void bank_scatter(smx_bank* b, uint32_t id, const smx_model* m) {
+  transfer<false>(b, id, const_cast<smx_model*>(m));
+}
+
+smx_bank* create_bank(const smx_config& c, uint32_t models, void* storage) {
+  const size_t bytes = bank_bytes(c, models);
+  std::memset(storage, 0, bytes);
+  auto* b = static_cast<smx_bank*>(storage);
+  const uint32_t groups = (models + kBankLanes - 1) / kBankLanes;
+  b->magic = kBankMagic;
+  b->models = models;
+  b->config = c;
+  b->groups = groups;
+  b->lane_floats = static_cast<uint32_t>(lane_floats(c));
+  b->lane_steps = c.batch_size == 1 && !averaging_enabled(c) && c.components <= kernels::kBankMaxComponents;
+  b->scratch_offset = 256;
+  b->lanes_offset = b->scratch_offset + ceil64(carve_storage(c, nullptr, nullptr));
+  b->groups_offset = b->lanes_offset + uint64_t{768} * groups;
+  b->floats_offset = b->groups_offset + ceil64(uint64_t{8} * groups);
+  smx_model* fresh = create_model(c, bank_scratch(b));
+  for (uint32_t id = 0; id < groups * kBankLanes; ++id) bank_scatter(b, id, fresh);  // padding lanes too
+  return b;
+}
+
+smx_status bank_observe(smx_bank* b, const uint32_t* ids, const float* x, size_t n, float* log_p,
+                        smx_status* status) {
+  constexpr size_t kChunk = size_t{1} << 30;  // staged indices are relative to a chunk
+  const smx_config& c = b->config;
+  smx_status first_rejected = SMX_OK;
+  size_t base = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (i - base == kChunk) flush(b, base, log_p), base = i;
+    const uint32_t id = ids ? ids[i] : static_cast<uint32_t>(i);
+    const float* row = x + i * c.features;
+    smx_status verdict = SMX_OK;
+    if (id >= b->models) {
+      verdict = SMX_ERR_ARGUMENT;
+    } else if (!sample_is_valid(row, c.features)) {
+      verdict = SMX_ERR_INPUT;
+    } else if (!lane_state(b, id).ready && c.init_samples == 0) {
+      verdict = SMX_ERR_NOT_READY;  // (as smx_observe)
+    }
+    if (status) status[i] = verdict;
+    if (verdict != SMX_OK) {
+      if (log_p) log_p[i] = std::numeric_limits<float>::quiet_NaN();
+      if (first_rejected == SMX_OK) first_rejected = verdict;
+      continue;
+    }
+    const LaneState& s = lane_state(b, id);
+    if (s.staged) flush(b, base, log_p);  // a second reading for one model: after its first
+    if (steps_in_lanes(b, s, id)) {
+      stage(b, id, row, static_cast<uint32_t>(i - base + 1));
+      continue;
+    }
+    smx_model* m = bank_scratch(b);
+    bank_gather(b, id, m);
+    const float lp = observe(m, row);
+    bank_scatter(b, id, m);
+    if (log_p) log_p[i] = lp;
+  }
+  flush(b, base, log_p);
+  return first_rejected;
+}
+
+}  // namespace streamix::core

@@ -1,0 +1,65 @@
+// Banks: M models of one config in one block of storage, interleaved across models
+// (kernels.h, BankGroup). The lanes hold each model's state as a lone model holds it (its
+// arrays without padding, its counters); models past their hold step in groups through
+// kernels::bank_observe, every other state through the lone learner on the bank's scratch
+// model (gather, observe, scatter). Functions here assume validated arguments (c_api_bank.cpp).
+#ifndef STREAMIX_CORE_BANK_H
+#define STREAMIX_CORE_BANK_H
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/model.h"
+#include "streamix/streamix.h"
+
+// The header at the start of the storage (no pointers: a bank is relocatable like a model).
+struct smx_bank {
+  uint32_t magic;   // streamix::core::kBankMagic once created
+  uint32_t models;  // M
+  smx_config config;
+  uint32_t groups;       // ceil(M / kBankLanes)
+  uint32_t lane_floats;  // F: floats of state per model (SMX_BANK_FLOATS)
+  uint32_t lane_steps;   // 1 if models past the hold step lanes-across-models (batch_size 1,
+                         // no averaging, K <= kBankMaxComponents)
+  uint32_t touched;      // groups with staged readings (0 between calls)
+  uint64_t scratch_offset;  // byte offsets: the scratch model, the lanes' counters, the
+  uint64_t lanes_offset;    // groups' staged counts and touched list, the lane floats
+  uint64_t groups_offset;
+  uint64_t floats_offset;
+};
+
+namespace streamix::core {
+
+inline constexpr uint32_t kBankMagic = 0x4B4E4253u;  // "SBNK"
+
+// Each model's counters (a lone model's header fields), and the reading staged for its
+// step in the current call (0: none, else its index in the call + 1).
+struct LaneState {
+  uint64_t samples_seen, steps, step_origin, averaged;
+  uint32_t ready, buffered, pending, staged;
+};
+static_assert(sizeof(LaneState) == 48, "SMX_BANK_BYTES counts 48 bytes per lane");
+
+// The storage a bank needs (0 if it does not fit in size_t).
+size_t bank_bytes(const smx_config& c, uint32_t models);
+smx_bank* create_bank(const smx_config& c, uint32_t models, void* storage);
+
+inline LaneState& lane_state(const smx_bank* b, uint32_t id) {
+  auto* base = reinterpret_cast<unsigned char*>(const_cast<smx_bank*>(b)) + b->lanes_offset;
+  return reinterpret_cast<LaneState*>(base)[id];
+}
+// The bank's scratch model: the lone model per-model operations run on.
+smx_model* bank_scratch(smx_bank* b);
+
+// Model id's state into m (a model with the bank's config), and back.
+void bank_gather(const smx_bank* b, uint32_t id, smx_model* m);
+void bank_scatter(smx_bank* b, uint32_t id, const smx_model* m);
+
+// n readings (validated as a call: ids, x non-null) in order; see smx_bank_observe_some.
+// ids null: reading i is for model i.
+smx_status bank_observe(smx_bank* b, const uint32_t* ids, const float* x, size_t n, float* log_p,
+                        smx_status* status);
+
+}  // namespace streamix::core
+
+#endif  // STREAMIX_CORE_BANK_H

@@ -1,0 +1,107 @@
+// The bank kernel: lanes across models (kernels.h, BankGroup), written once for every backend.
+// No include guard (see kernels-inl.h): included in each backend's namespace after
+// elements-inl.h, with S = the backend's Simd<kBankLanes> (the scalar backend's has one lane).
+//
+// Per lane the arithmetic is the lone model's on the SIMD backends (LogJointSamples,
+// EStepFromLogJoint, MstepRefresh): the log joint density's two FMA chains (even and odd
+// features), exp cut at 2^-64, log p = max + log(sum), r = e / sum, the weight statistics,
+// their normalization summed in component order, the Welford move, the normalizer's log sum.
+// One difference: a lone model sums its exponentials across its lanes (a horizontal sum in
+// the target's order), a bank in component order, so for K >= 3 log p and r may differ in
+// the last bit (for K <= 2 the two sums are the same additions).
+
+namespace generic {
+
+template <class S>
+inline void BankObserve(const BankGroup& g, const float* x, const float* gamma,
+                        float variance_floor, float weight_floor, float* log_p) {
+  using V = typename S::V;
+  constexpr size_t L = kBankLanes;
+  const size_t lanes = S::lanes();
+  const uint32_t k_count = g.components, features = g.features;
+  const size_t row = size_t{k_count} * L;  // from feature d to d + 1 of one component
+  const V one = S::set(1.0f), half = S::set(0.5f), smallest = S::set(0x1.0p-64f);
+  const V v_weight_floor = S::set(weight_floor), v_variance_floor = S::set(variance_floor);
+  const V ceiling = S::set(kMaxVariance);
+  for (size_t j = 0; j < L; j += lanes) {
+    V e[kBankMaxComponents];  // log joint densities, then exp(l - max), then responsibilities
+    for (uint32_t k = 0; k < k_count; ++k) {
+      const float* mean = g.mean + k * L + j;
+      const float* half_precision = g.half_precision + k * L + j;
+      V even = S::zero(), odd = S::zero();
+      uint32_t f = 0;
+      for (; f + 2 <= features; f += 2, mean += 2 * row, half_precision += 2 * row) {
+        const V d0 = S::sub(S::load(x + f * L + j), S::load(mean));
+        const V d1 = S::sub(S::load(x + (f + 1) * L + j), S::load(mean + row));
+        even = S::mul_add(S::mul(S::load(half_precision), d0), d0, even);
+        odd = S::mul_add(S::mul(S::load(half_precision + row), d1), d1, odd);
+      }
+      if (f < features) {
+        const V d0 = S::sub(S::load(x + f * L + j), S::load(mean));
+        even = S::mul_add(S::mul(S::load(half_precision), d0), d0, even);
+      }
+      const V constant = S::add(S::load(g.log_weight + k * L + j), S::load(g.log_norm + k * L + j));
+      e[k] = S::sub(constant, S::add(even, odd));
+    }
+    V top = S::set(-kInf);
+    for (uint32_t k = 0; k < k_count; ++k) top = S::max(top, e[k]);
+    V total = S::zero();
+    for (uint32_t k = 0; k < k_count; ++k) {
+      e[k] = ExpCut<S>(S::sub(e[k], top), kMinLogResponsibility);  // 0 in a lane of all -inf
+      total = S::add(total, e[k]);
+    }
+    // log p lane by lane with the scalar logarithm, as the lone E-step takes it.
+    alignas(64) float top_lanes[L], total_lanes[L];
+    S::store(top, top_lanes);
+    S::store(total, total_lanes);
+    for (size_t i = 0; i < lanes; ++i) {
+      log_p[j + i] = top_lanes[i] == -kInf ? -kInf : top_lanes[i] + log_positive(total_lanes[i]);
+    }
+    // The learning lanes: a step size and a finite log p (a lone model learns nothing from a
+    // sample no component can take).
+    const V step = S::zero_unless(S::gt(top, S::set(-kInf)), S::load(gamma + j));
+    const auto learn = S::gt(step, S::zero());
+    if (S::all_true(S::eq(step, S::zero()))) continue;
+    const V inv = S::div(one, total), keep = S::sub(one, step);
+    V s0[kBankMaxComponents];
+    V weight_total = S::zero();
+    for (uint32_t k = 0; k < k_count; ++k) {
+      const V r = S::mul(e[k], inv);
+      const V gr = S::mul(step, S::zero_unless(S::ge(r, smallest), r));
+      const V old = S::load(g.stats_weight + k * L + j);
+      s0[k] = S::select(learn, S::max(S::mul_add(keep, old, gr), v_weight_floor), old);
+      S::store(s0[k], g.stats_weight + k * L + j);
+      e[k] = S::div(gr, s0[k]);  // eta: 0 in the lanes that do not learn
+      weight_total = S::add(weight_total, s0[k]);
+    }
+    const V inv_weight_total = S::div(one, weight_total);
+    for (uint32_t k = 0; k < k_count; ++k) {
+      const size_t at = k * L + j;
+      const V w = S::mul(s0[k], inv_weight_total);
+      S::store(S::select(learn, w, S::load(g.weight + at)), g.weight + at);
+      S::store(S::select(learn, LogWeight<S>(w), S::load(g.log_weight + at)), g.log_weight + at);
+    }
+    for (uint32_t k = 0; k < k_count; ++k) {
+      LogNormSum<S> sum(features);
+      for (uint32_t f = 0; f < features; ++f) {
+        const size_t at = f * row + k * L + j;
+        const V mean = S::load(g.mean + at), residual = S::load(g.mean_residual + at);
+        const V variance = S::load(g.variance + at);
+        const V delta = S::sub(S::sub(S::load(x + f * L + j), mean), residual);
+        const Moments<S> m = WelfordMove<S, false>(e[k], delta, S::zero(), mean, residual, variance,
+                                                   v_variance_floor, ceiling);
+        const V updated = S::select(learn, m.variance, variance);
+        S::store(S::select(learn, m.mean, mean), g.mean + at);
+        S::store(S::select(learn, m.residual, residual), g.mean_residual + at);
+        S::store(updated, g.variance + at);
+        S::store(S::select(learn, S::div(half, updated), S::load(g.half_precision + at)),
+                 g.half_precision + at);
+        sum.add(updated, f);
+      }
+      const size_t at = k * L + j;
+      S::store(S::select(learn, sum.log_norm(), S::load(g.log_norm + at)), g.log_norm + at);
+    }
+  }
+}
+
+}  // namespace generic
