@@ -7,6 +7,11 @@
 //   observe_batch/<backend>/K:<K>/D:<D> smx_observe_batch over 4,096 samples in mini-batches
 //                                      of 64 (mini-batch stepwise EM), per sample
 //   observe/<backend>/far/K:16/D:16    14 of 16 components 100 sigma from the data
+//   bank_observe/<backend>/K:<K>/D:<D>/M:<M>   smx_bank_observe: one reading for each of M
+//                                      models of a bank, per model update
+//   bank_observe_some/<backend>/K:<K>/D:<D>/M:<M>  smx_bank_observe_some: M / 4 readings for
+//                                      models drawn at random (repeats included), per update
+//   observe/<backend>/K:<K>/D:<D>/M:<M> smx_observe on M lone models in turn, per update
 //   em_iteration/armadillo/K:<K>/D:<D> fgmm_diag, one EM iteration over 4,096 samples, per sample
 //   observe/floor/K:<K>/D:<D>          the method with nothing else (method_floor.h)
 //   peak/fma/<target>                  independent FMAs in registers: the peak rate
@@ -23,6 +28,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hardware_limit.h"
@@ -167,6 +173,76 @@ void score_batch_textbook(benchmark::State& state, uint32_t k, uint32_t d) {
   state.SetItemsProcessed(state.iterations() * kStreamLength);
 }
 
+// M models of the setup's shape, past their hold, each with its own reading per step (the
+// setup's stream, model i reading sample i + step): as a bank, and as M lone models.
+struct Streams {
+  const Setup& s;
+  uint32_t models;
+  std::vector<float> rows;  // kSteps rounds of M readings
+  static constexpr size_t kSteps = 8;
+  Streams(const Setup& setup, uint32_t m) : s(setup), models(m), rows(kSteps * m * setup.d) {
+    for (size_t t = 0; t < kSteps; ++t) {
+      for (uint32_t i = 0; i < m; ++i) {
+        std::memcpy(&rows[(t * m + i) * s.d], s.sample(i * 7 + t), sizeof(float) * s.d);
+      }
+    }
+  }
+  const float* round(size_t t) const { return &rows[(t % kSteps) * models * s.d]; }
+};
+
+void bank_observe(benchmark::State& state, const char* backend, uint32_t k, uint32_t d,
+                  uint32_t m, bool some) {
+  if (!use_backend(state, backend)) return;
+  const Setup s(k, d);
+  const Streams streams(s, m);
+  streamix::model lone;
+  if (!s.make(lone)) return state.SkipWithError("setup failed");
+  const smx_config c = streamix::config(k, d).init_samples(0).hold_samples(0).c_config();
+  size_t bytes = 0;
+  if (smx_bank_size(&c, m, &bytes) != SMX_OK) return state.SkipWithError("setup failed");
+  std::vector<unsigned char> storage(bytes + 64);
+  void* aligned = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
+  smx_bank* bank = nullptr;
+  if (smx_bank_create(&c, m, aligned, bytes, &bank) != SMX_OK) return state.SkipWithError("setup failed");
+  for (uint32_t i = 0; i < m; ++i) smx_bank_model_set(bank, i, lone.c_model());
+  smx_bank_observe(bank, streams.round(0), nullptr, nullptr);  // (past the hold of 0 steps)
+  // Readings for M / 4 models at random, the rows of as many models' first round.
+  const size_t n = some ? m / 4 : m;
+  std::vector<uint32_t> ids(n);
+  std::mt19937 rng(7);
+  for (uint32_t& id : ids) id = std::uniform_int_distribution<uint32_t>(0, m - 1)(rng);
+  std::vector<float> log_p(m);
+  size_t t = 1;
+  for (auto _ : state) {
+    const float* x = streams.round(t++);
+    benchmark::DoNotOptimize(some ? smx_bank_observe_some(bank, ids.data(), x, n, log_p.data(), nullptr)
+                                  : smx_bank_observe(bank, x, log_p.data(), nullptr));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(n));
+}
+
+void observe_lone_models(benchmark::State& state, const char* backend, uint32_t k, uint32_t d,
+                         uint32_t m) {
+  if (!use_backend(state, backend)) return;
+  const Setup s(k, d);
+  const Streams streams(s, m);
+  std::vector<streamix::model> models(m);
+  for (auto& model : models) {
+    if (!s.make(model)) return state.SkipWithError("setup failed");
+  }
+  size_t t = 0;
+  for (auto _ : state) {
+    const float* x = streams.round(t++);
+    for (uint32_t i = 0; i < m; ++i) {
+      float log_p;
+      benchmark::DoNotOptimize(smx_observe(models[i].c_model(), x + size_t{i} * d, &log_p));
+      benchmark::DoNotOptimize(log_p);
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(m));
+}
+
 #if STREAMIX_BENCH_ARMADILLO
 // One EM iteration of Armadillo's fgmm_diag over the stream, starting from the same
 // parameters each time (keep_existing, no k-means), reported per sample.
@@ -221,6 +297,21 @@ void register_all() {
       benchmark::RegisterBenchmark(("em_iteration/armadillo/" + shape).c_str(),
                                    em_iteration_armadillo, k, d);
 #endif
+    }
+  }
+  // Banks: many small models, beside as many lone ones.
+  for (const auto& [k, d] : {std::pair{2u, 1u}, std::pair{2u, 4u}, std::pair{4u, 8u}}) {
+    for (uint32_t m : {64u, 4096u}) {
+      const std::string shape = shape_name(k, d) + "/M:" + std::to_string(m);
+      for (const char* b : kBackends) {
+        const std::string backend = b;
+        benchmark::RegisterBenchmark(("bank_observe/" + backend + "/" + shape).c_str(), bank_observe,
+                                     b, k, d, m, false);
+        benchmark::RegisterBenchmark(("bank_observe_some/" + backend + "/" + shape).c_str(),
+                                     bank_observe, b, k, d, m, true);
+        benchmark::RegisterBenchmark(("observe/" + backend + "/" + shape).c_str(),
+                                     observe_lone_models, b, k, d, m);
+      }
     }
   }
   for (const char* b : kBackends) {

@@ -157,7 +157,7 @@ Comparison compare_with_lone_models(const smx_config& c, uint32_t models, const 
 
 std::vector<uint32_t> every_model(int) { return {}; }
 
-// Where a bank's arithmetic is a lone model's: models in states the lanes do not step (K >
+// Where a bank's arithmetic is a lone model's (but for log p's logarithm): models in states the lanes do not step (K >
 // 16, mini-batches, averaging) run the lone learner itself on every backend, and the lanes
 // repeat the Highway backend's per-sample arithmetic exactly for K <= 2 (for more components
 // the lone model sums its exponentials across lanes in the target's order; on xsimd a lone
@@ -177,7 +177,9 @@ bool same_arithmetic(const smx_config& c) {
 void expect_like_lone_models(const smx_config& c, const Comparison& r) {
   if (same_arithmetic(c)) {
     EXPECT_EQ(r.same_bytes, r.models) << "every model's snapshot equals its lone twin's";
-    EXPECT_EQ(r.log_p_gap, 0.0);
+    // (log p through the vector logarithm, the lone model's through the scalar one: log of a
+    // sum in [1, K], 4 ulps of Highway's Log at most, below 1e-6 nats)
+    EXPECT_LE(r.log_p_gap, 1e-6);
   }
   EXPECT_LE(r.log_p_gap, 1e-3);
   EXPECT_LE(r.params_gap, 1e-2);
@@ -352,7 +354,9 @@ TEST(Bank, ModelsMoveBetweenBanksAndLoneModels) {
     ASSERT_EQ(smx_observe(m, row, nullptr), SMX_OK);
   }
   EXPECT_EQ(snapshot_of(bank.bank, 12), snapshot_of(bank.bank, 13));
-  if (same_arithmetic(c)) EXPECT_EQ(snapshot_of(bank.bank, 12), snapshot_of(m));
+  if (same_arithmetic(c)) {
+    EXPECT_EQ(snapshot_of(bank.bank, 12), snapshot_of(m));
+  }
   // Score and parameters are the copy's.
   Lone copy(c);
   smx_model* cm = nullptr;

@@ -143,47 +143,81 @@ bool steps_in_lanes(const smx_bank* b, const LaneState& s, uint32_t id) {
   return true;
 }
 
+// Reading x for model id staged for the lanes' step, as reading `index` + 1 of its chunk.
 void stage(smx_bank* b, uint32_t id, const float* x, uint32_t index) {
-  const uint32_t g = id / kBankLanes;
-  float* staged = staged_readings(b, g) + id % kBankLanes;
+  float* staged = staged_readings(b, id / kBankLanes) + id % kBankLanes;
   for (uint32_t d = 0; d < b->config.features; ++d) staged[size_t{d} * kBankLanes] = x[d];
   lane_state(b, id).staged = index;
-  if (staged_counts(b)[g]++ == 0) touched_groups(b)[b->touched++] = g;
 }
 
-// Steps every group with staged readings; reading `base + staged - 1` gets its log p.
-void flush(smx_bank* b, size_t base, float* log_p) {
+// Steps group g's staged models; the reading staged as `index` gets its log p at
+// log_p[base + index - 1].
+void step_group(smx_bank* b, uint32_t g, size_t base, float* log_p) {
   const smx_config& c = b->config;
-  bool have_last = false;  // models at one schedule position share one step size
-  uint64_t last_position = 0;
+  alignas(64) float gamma[kBankLanes], out[kBankLanes];
+  uint64_t last_position = 0;  // models at one schedule position share one step size
   float last_gamma = 0.0f;
-  for (uint32_t t = 0; t < b->touched; ++t) {
-    const uint32_t g = touched_groups(b)[t];
-    alignas(64) float gamma[kBankLanes], out[kBankLanes];
-    for (uint32_t l = 0; l < kBankLanes; ++l) {
-      const LaneState& s = lane_state(b, g * kBankLanes + l);
-      gamma[l] = 0.0f;
-      if (!s.staged) continue;
-      const uint64_t position = s.step_origin + s.steps + 1;
-      if (!have_last || position != last_position) {
-        last_gamma = step_size(c, position), last_position = position, have_last = true;
-      }
-      gamma[l] = last_gamma;
-    }
-    kernels::bank_observe(bank_group(b, g), staged_readings(b, g), gamma, c.variance_floor,
-                          c.weight_floor, out);
-    for (uint32_t l = 0; l < kBankLanes; ++l) {
-      LaneState& s = lane_state(b, g * kBankLanes + l);
-      if (!s.staged) continue;
-      if (log_p) log_p[base + s.staged - 1] = out[l];
-      ++s.samples_seen;  // (below UINT64_MAX: steps_in_lanes)
-      if (out[l] > -kernels::kInf) ++s.steps;
-      s.staged = 0;
-    }
-    staged_counts(b)[g] = 0;
+  for (uint32_t l = 0; l < kBankLanes; ++l) {
+    const LaneState& s = lane_state(b, g * kBankLanes + l);
+    gamma[l] = 0.0f;
+    if (!s.staged) continue;
+    const uint64_t position = s.step_origin + s.steps + 1;  // (>= 1)
+    if (position != last_position) last_gamma = step_size(c, position), last_position = position;
+    gamma[l] = last_gamma;
   }
-  b->touched = 0;
+  kernels::bank_observe(bank_group(b, g), staged_readings(b, g), gamma, c.variance_floor,
+                        c.weight_floor, out);
+  for (uint32_t l = 0; l < kBankLanes; ++l) {
+    LaneState& s = lane_state(b, g * kBankLanes + l);
+    if (!s.staged) continue;
+    if (log_p) log_p[base + s.staged - 1] = out[l];
+    ++s.samples_seen;  // (below UINT64_MAX: steps_in_lanes)
+    if (out[l] > -kernels::kInf) ++s.steps;
+    s.staged = 0;
+  }
 }
+
+// What becomes of reading x for model id: rejected (its status, NaN for its log p), staged
+// for the lanes (true), or learned now by the lone learner on the scratch model.
+class Reading {
+ public:
+  Reading(smx_bank* b, float* log_p, smx_status* status) : b_(b), log_p_(log_p), status_(status) {}
+  // Reading i (of the call) for model id; `index` is its index in the chunk plus 1.
+  bool take(size_t i, uint32_t id, const float* x, uint32_t index) {
+    const smx_config& c = b_->config;
+    smx_status verdict = SMX_OK;
+    if (id >= b_->models) {
+      verdict = SMX_ERR_ARGUMENT;
+    } else if (!sample_is_valid(x, c.features)) {
+      verdict = SMX_ERR_INPUT;
+    } else if (!lane_state(b_, id).ready && c.init_samples == 0) {
+      verdict = SMX_ERR_NOT_READY;  // (as smx_observe)
+    }
+    if (status_) status_[i] = verdict;
+    if (verdict != SMX_OK) {
+      if (log_p_) log_p_[i] = std::numeric_limits<float>::quiet_NaN();
+      if (first_rejected_ == SMX_OK) first_rejected_ = verdict;
+      return false;
+    }
+    if (steps_in_lanes(b_, lane_state(b_, id), id)) {
+      stage(b_, id, x, index);
+      return true;
+    }
+    smx_model* m = bank_scratch(b_);
+    bank_gather(b_, id, m);
+    const float lp = observe(m, x);
+    bank_scatter(b_, id, m);
+    if (log_p_) log_p_[i] = lp;
+    return false;
+  }
+  smx_status first_rejected() const { return first_rejected_; }
+
+ private:
+  smx_bank* b_;
+  float* log_p_;
+  smx_status* status_;
+  smx_status first_rejected_ = SMX_OK;
+};
 
 }  // namespace
 
@@ -223,44 +257,44 @@ smx_bank* create_bank(const smx_config& c, uint32_t models, void* storage) {
   return b;
 }
 
-smx_status bank_observe(smx_bank* b, const uint32_t* ids, const float* x, size_t n, float* log_p,
-                        smx_status* status) {
-  constexpr size_t kChunk = size_t{1} << 30;  // staged indices are relative to a chunk
-  const smx_config& c = b->config;
-  smx_status first_rejected = SMX_OK;
-  size_t base = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (i - base == kChunk) flush(b, base, log_p), base = i;
-    const uint32_t id = ids ? ids[i] : static_cast<uint32_t>(i);
-    const float* row = x + i * c.features;
-    smx_status verdict = SMX_OK;
-    if (id >= b->models) {
-      verdict = SMX_ERR_ARGUMENT;
-    } else if (!sample_is_valid(row, c.features)) {
-      verdict = SMX_ERR_INPUT;
-    } else if (!lane_state(b, id).ready && c.init_samples == 0) {
-      verdict = SMX_ERR_NOT_READY;  // (as smx_observe)
+smx_status bank_observe_all(smx_bank* b, const float* x, float* log_p, smx_status* status) {
+  Reading reading(b, log_p, status);
+  const uint32_t features = b->config.features;
+  for (uint32_t g = 0; g < b->groups; ++g) {
+    bool any = false;
+    const uint32_t end = b->models - g * kBankLanes < kBankLanes ? b->models : (g + 1) * kBankLanes;
+    for (uint32_t id = g * kBankLanes; id < end; ++id) {
+      any |= reading.take(id, id, x + size_t{id} * features, id + 1);
     }
-    if (status) status[i] = verdict;
-    if (verdict != SMX_OK) {
-      if (log_p) log_p[i] = std::numeric_limits<float>::quiet_NaN();
-      if (first_rejected == SMX_OK) first_rejected = verdict;
-      continue;
-    }
-    const LaneState& s = lane_state(b, id);
-    if (s.staged) flush(b, base, log_p);  // a second reading for one model: after its first
-    if (steps_in_lanes(b, s, id)) {
-      stage(b, id, row, static_cast<uint32_t>(i - base + 1));
-      continue;
-    }
-    smx_model* m = bank_scratch(b);
-    bank_gather(b, id, m);
-    const float lp = observe(m, row);
-    bank_scatter(b, id, m);
-    if (log_p) log_p[i] = lp;
+    if (any) step_group(b, g, 0, log_p);
   }
-  flush(b, base, log_p);
-  return first_rejected;
+  return reading.first_rejected();
+}
+
+smx_status bank_observe_some(smx_bank* b, const uint32_t* ids, const float* x, size_t n,
+                             float* log_p, smx_status* status) {
+  constexpr size_t kChunk = size_t{1} << 30;  // staged indices are relative to a chunk
+  Reading reading(b, log_p, status);
+  uint32_t* counts = staged_counts(b);
+  uint32_t* touched = touched_groups(b);
+  size_t base = 0;
+  // Steps the touched groups: after the last reading, before a second reading for a staged
+  // model (readings of one model in order), and between chunks.
+  auto flush = [&] {
+    for (uint32_t t = 0; t < b->touched; ++t) step_group(b, touched[t], base, log_p), counts[touched[t]] = 0;
+    b->touched = 0;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    if (i - base == kChunk) flush(), base = i;
+    const uint32_t id = ids[i];
+    if (id < b->models && lane_state(b, id).staged) flush();
+    if (reading.take(i, id, x + i * b->config.features, static_cast<uint32_t>(i - base + 1))) {
+      const uint32_t g = id / kBankLanes;
+      if (counts[g]++ == 0) touched[b->touched++] = g;
+    }
+  }
+  flush();
+  return reading.first_rejected();
 }
 
 }  // namespace streamix::core

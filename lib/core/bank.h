@@ -55,10 +55,13 @@ smx_model* bank_scratch(smx_bank* b);
 void bank_gather(const smx_bank* b, uint32_t id, smx_model* m);
 void bank_scatter(smx_bank* b, uint32_t id, const smx_model* m);
 
-// n readings (validated as a call: ids, x non-null) in order; see smx_bank_observe_some.
-// ids null: reading i is for model i.
-smx_status bank_observe(smx_bank* b, const uint32_t* ids, const float* x, size_t n, float* log_p,
-                        smx_status* status);
+// One reading for every model (x: M rows), group by group; see smx_bank_observe.
+smx_status bank_observe_all(smx_bank* b, const float* x, float* log_p, smx_status* status);
+// n readings for the models ids[i] (validated as a call: ids, x non-null), in order; see
+// smx_bank_observe_some. Staged readings wait for their group's step until the call ends or
+// their model gets another reading.
+smx_status bank_observe_some(smx_bank* b, const uint32_t* ids, const float* x, size_t n,
+                             float* log_p, smx_status* status);
 
 }  // namespace streamix::core
 

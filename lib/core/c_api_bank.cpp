@@ -71,7 +71,7 @@ smx_status smx_bank_config(const smx_bank* bank, smx_config* cfg) {
 smx_status smx_bank_observe(smx_bank* bank, const float* x, float* log_likelihood,
                             smx_status* status) {
   if (!is_bank(bank) || x == nullptr) return SMX_ERR_ARGUMENT;
-  return core::bank_observe(bank, nullptr, x, bank->models, log_likelihood, status);
+  return core::bank_observe_all(bank, x, log_likelihood, status);
 }
 
 smx_status smx_bank_observe_some(smx_bank* bank, const uint32_t* ids, const float* x, size_t n,
@@ -80,7 +80,7 @@ smx_status smx_bank_observe_some(smx_bank* bank, const uint32_t* ids, const floa
   if (n == 0) return SMX_OK;
   if (ids == nullptr || x == nullptr) return SMX_ERR_ARGUMENT;
   if (n > SIZE_MAX / sizeof(float) / bank->config.features) return SMX_ERR_ARGUMENT;
-  return core::bank_observe(bank, ids, x, n, log_likelihood, status);
+  return core::bank_observe_some(bank, ids, x, n, log_likelihood, status);
 }
 
 smx_status smx_bank_model_get(const smx_bank* bank, uint32_t id, void* storage,

@@ -6,9 +6,9 @@
 // EStepFromLogJoint, MstepRefresh): the log joint density's two FMA chains (even and odd
 // features), exp cut at 2^-64, log p = max + log(sum), r = e / sum, the weight statistics,
 // their normalization summed in component order, the Welford move, the normalizer's log sum.
-// One difference: a lone model sums its exponentials across its lanes (a horizontal sum in
-// the target's order), a bank in component order, so for K >= 3 log p and r may differ in
-// the last bit (for K <= 2 the two sums are the same additions).
+// Two differences: a lone model sums its exponentials across its lanes (a horizontal sum in
+// the target's order), a bank in component order, so for K >= 3 r may differ in the last bit
+// (for K <= 2 the two sums are the same additions); and log p takes the vector logarithm.
 
 namespace generic {
 
@@ -50,16 +50,14 @@ inline void BankObserve(const BankGroup& g, const float* x, const float* gamma,
       e[k] = ExpCut<S>(S::sub(e[k], top), kMinLogResponsibility);  // 0 in a lane of all -inf
       total = S::add(total, e[k]);
     }
-    // log p lane by lane with the scalar logarithm, as the lone E-step takes it.
-    alignas(64) float top_lanes[L], total_lanes[L];
-    S::store(top, top_lanes);
-    S::store(total, total_lanes);
-    for (size_t i = 0; i < lanes; ++i) {
-      log_p[j + i] = top_lanes[i] == -kInf ? -kInf : top_lanes[i] + log_positive(total_lanes[i]);
-    }
+    // log p = max + log(sum), with the vector logarithm (the lone E-step takes the scalar
+    // one: log p may differ by its rounding, a few ulps; nothing learned depends on it).
+    const auto finite = S::gt(top, S::set(-kInf));
+    S::storeu(S::select(finite, S::add(top, S::log(S::select(finite, total, one))), S::set(-kInf)),
+              log_p + j);
     // The learning lanes: a step size and a finite log p (a lone model learns nothing from a
     // sample no component can take).
-    const V step = S::zero_unless(S::gt(top, S::set(-kInf)), S::load(gamma + j));
+    const V step = S::zero_unless(finite, S::load(gamma + j));
     const auto learn = S::gt(step, S::zero());
     if (S::all_true(S::eq(step, S::zero()))) continue;
     const V inv = S::div(one, total), keep = S::sub(one, step);

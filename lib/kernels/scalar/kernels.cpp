@@ -299,6 +299,7 @@ struct Simd {
   static VI set_int(int32_t i) { return i; }
   static V load(const float* p) { return *p; }
   static void store(V v, float* p) { *p = v; }
+  static void storeu(V v, float* p) { *p = v; }
   static V add(V a, V b) { return a + b; }
   static V sub(V a, V b) { return a - b; }
   static V mul(V a, V b) { return a * b; }
