@@ -132,7 +132,8 @@ void transfer(const smx_bank* b, uint32_t id, smx_model* m) {
 // Whether model id's next reading steps in the lanes: exactly the states in which the lone
 // learner's observe is the E-step and the fused M-step (learn's mstep_refresh branch): past
 // the hold (the iterate shares the statistics' arrays), the step counted, no dead component.
-bool steps_in_lanes(const smx_bank* b, const LaneState& s, uint32_t id) {
+__attribute__((always_inline)) inline bool steps_in_lanes(const smx_bank* b, const LaneState& s,
+                                                          uint32_t id) {
   const smx_config& c = b->config;
   if (!b->lane_steps || !s.ready || s.steps <= c.hold_samples) return false;
   if (s.samples_seen == UINT64_MAX || s.steps >= s.samples_seen + 1 - s.step_origin) return false;
@@ -150,20 +151,30 @@ void stage(smx_bank* b, uint32_t id, const float* x, uint32_t index) {
   lane_state(b, id).staged = index;
 }
 
+// step_size, once for a run of models at one schedule position (a bank's models often share
+// theirs: created together, fed together).
+class StepSizes {
+ public:
+  explicit StepSizes(const smx_config& c) : c_(c) {}
+  float at(uint64_t position) {  // (position >= 1)
+    if (position != last_position_) last_gamma_ = step_size(c_, position), last_position_ = position;
+    return last_gamma_;
+  }
+
+ private:
+  const smx_config& c_;
+  uint64_t last_position_ = 0;
+  float last_gamma_ = 0.0f;
+};
+
 // Steps group g's staged models; the reading staged as `index` gets its log p at
 // log_p[base + index - 1].
-void step_group(smx_bank* b, uint32_t g, size_t base, float* log_p) {
+void step_group(smx_bank* b, uint32_t g, size_t base, float* log_p, StepSizes& steps) {
   const smx_config& c = b->config;
   alignas(64) float gamma[kBankLanes], out[kBankLanes];
-  uint64_t last_position = 0;  // models at one schedule position share one step size
-  float last_gamma = 0.0f;
   for (uint32_t l = 0; l < kBankLanes; ++l) {
     const LaneState& s = lane_state(b, g * kBankLanes + l);
-    gamma[l] = 0.0f;
-    if (!s.staged) continue;
-    const uint64_t position = s.step_origin + s.steps + 1;  // (>= 1)
-    if (position != last_position) last_gamma = step_size(c, position), last_position = position;
-    gamma[l] = last_gamma;
+    gamma[l] = s.staged ? steps.at(s.step_origin + s.steps + 1) : 0.0f;
   }
   kernels::bank_observe(bank_group(b, g), staged_readings(b, g), gamma, c.variance_floor,
                         c.weight_floor, out);
@@ -259,6 +270,7 @@ smx_bank* create_bank(const smx_config& c, uint32_t models, void* storage) {
 
 smx_status bank_observe_all(smx_bank* b, const float* x, float* log_p, smx_status* status) {
   Reading reading(b, log_p, status);
+  StepSizes steps(b->config);
   const uint32_t features = b->config.features;
   for (uint32_t g = 0; g < b->groups; ++g) {
     bool any = false;
@@ -266,7 +278,7 @@ smx_status bank_observe_all(smx_bank* b, const float* x, float* log_p, smx_statu
     for (uint32_t id = g * kBankLanes; id < end; ++id) {
       any |= reading.take(id, id, x + size_t{id} * features, id + 1);
     }
-    if (any) step_group(b, g, 0, log_p);
+    if (any) step_group(b, g, 0, log_p, steps);
   }
   return reading.first_rejected();
 }
@@ -275,13 +287,14 @@ smx_status bank_observe_some(smx_bank* b, const uint32_t* ids, const float* x, s
                              float* log_p, smx_status* status) {
   constexpr size_t kChunk = size_t{1} << 30;  // staged indices are relative to a chunk
   Reading reading(b, log_p, status);
+  StepSizes steps(b->config);
   uint32_t* counts = staged_counts(b);
   uint32_t* touched = touched_groups(b);
   size_t base = 0;
   // Steps the touched groups: after the last reading, before a second reading for a staged
   // model (readings of one model in order), and between chunks.
   auto flush = [&] {
-    for (uint32_t t = 0; t < b->touched; ++t) step_group(b, touched[t], base, log_p), counts[touched[t]] = 0;
+    for (uint32_t t = 0; t < b->touched; ++t) step_group(b, touched[t], base, log_p, steps), counts[touched[t]] = 0;
     b->touched = 0;
   };
   for (size_t i = 0; i < n; ++i) {

@@ -12,6 +12,65 @@
 
 namespace generic {
 
+// The M-step of the lanes at j that learn (step > 0): learn's fused update and refresh
+// (MstepRefresh's arithmetic). e holds the exponentials exp(l - max) and total their sum;
+// x points at lane j of the staged readings. kEveryLane: every lane learns (no selects).
+template <class S, bool kEveryLane>
+inline void BankLearn(const BankGroup& g, const float* x, size_t j, typename S::V* e,
+                      typename S::V total, typename S::V step, typename S::M learn,
+                      float variance_floor, float weight_floor) {
+  using V = typename S::V;
+  constexpr size_t L = kBankLanes;
+  const uint32_t k_count = g.components, features = g.features;
+  const size_t row = size_t{k_count} * L;
+  const V one = S::set(1.0f), half = S::set(0.5f), smallest = S::set(0x1.0p-64f);
+  const V v_weight_floor = S::set(weight_floor), v_variance_floor = S::set(variance_floor);
+  const V ceiling = S::set(kMaxVariance);
+  // The new value where the lane learns, the old one elsewhere.
+  auto learned = [&](V updated, V old) { return kEveryLane ? updated : S::select(learn, updated, old); };
+  auto learned_at = [&](V updated, const float* old) {
+    return kEveryLane ? updated : S::select(learn, updated, S::load(old));
+  };
+  const V inv = S::div(one, total), keep = S::sub(one, step);
+  V s0[kBankMaxComponents];
+  V weight_total = S::zero();
+  for (uint32_t k = 0; k < k_count; ++k) {
+    const V r = S::mul(e[k], inv);
+    const V gr = S::mul(step, S::zero_unless(S::ge(r, smallest), r));
+    const V old = S::load(g.stats_weight + k * L + j);
+    s0[k] = learned(S::max(S::mul_add(keep, old, gr), v_weight_floor), old);
+    S::store(s0[k], g.stats_weight + k * L + j);
+    e[k] = S::div(gr, s0[k]);  // eta: 0 in the lanes that do not learn
+    weight_total = S::add(weight_total, s0[k]);
+  }
+  const V inv_weight_total = S::div(one, weight_total);
+  for (uint32_t k = 0; k < k_count; ++k) {
+    const size_t at = k * L + j;
+    const V w = S::mul(s0[k], inv_weight_total);
+    S::store(learned_at(w, g.weight + at), g.weight + at);
+    S::store(learned_at(LogWeight<S>(w), g.log_weight + at), g.log_weight + at);
+  }
+  for (uint32_t k = 0; k < k_count; ++k) {
+    LogNormSum<S> sum(features);
+    for (uint32_t f = 0; f < features; ++f) {
+      const size_t at = f * row + k * L + j;
+      const V mean = S::load(g.mean + at), residual = S::load(g.mean_residual + at);
+      const V variance = S::load(g.variance + at);
+      const V delta = S::sub(S::sub(S::load(x + f * L), mean), residual);
+      const Moments<S> m = WelfordMove<S, false>(e[k], delta, S::zero(), mean, residual, variance,
+                                                 v_variance_floor, ceiling);
+      const V updated = learned(m.variance, variance);
+      S::store(learned(m.mean, mean), g.mean + at);
+      S::store(learned(m.residual, residual), g.mean_residual + at);
+      S::store(updated, g.variance + at);
+      S::store(learned_at(S::div(half, updated), g.half_precision + at), g.half_precision + at);
+      sum.add(updated, f);
+    }
+    const size_t at = k * L + j;
+    S::store(learned_at(sum.log_norm(), g.log_norm + at), g.log_norm + at);
+  }
+}
+
 template <class S>
 inline void BankObserve(const BankGroup& g, const float* x, const float* gamma,
                         float variance_floor, float weight_floor, float* log_p) {
@@ -20,9 +79,7 @@ inline void BankObserve(const BankGroup& g, const float* x, const float* gamma,
   const size_t lanes = S::lanes();
   const uint32_t k_count = g.components, features = g.features;
   const size_t row = size_t{k_count} * L;  // from feature d to d + 1 of one component
-  const V one = S::set(1.0f), half = S::set(0.5f), smallest = S::set(0x1.0p-64f);
-  const V v_weight_floor = S::set(weight_floor), v_variance_floor = S::set(variance_floor);
-  const V ceiling = S::set(kMaxVariance);
+  const V one = S::set(1.0f);
   for (size_t j = 0; j < L; j += lanes) {
     V e[kBankMaxComponents];  // log joint densities, then exp(l - max), then responsibilities
     for (uint32_t k = 0; k < k_count; ++k) {
@@ -60,44 +117,12 @@ inline void BankObserve(const BankGroup& g, const float* x, const float* gamma,
     const V step = S::zero_unless(finite, S::load(gamma + j));
     const auto learn = S::gt(step, S::zero());
     if (S::all_true(S::eq(step, S::zero()))) continue;
-    const V inv = S::div(one, total), keep = S::sub(one, step);
-    V s0[kBankMaxComponents];
-    V weight_total = S::zero();
-    for (uint32_t k = 0; k < k_count; ++k) {
-      const V r = S::mul(e[k], inv);
-      const V gr = S::mul(step, S::zero_unless(S::ge(r, smallest), r));
-      const V old = S::load(g.stats_weight + k * L + j);
-      s0[k] = S::select(learn, S::max(S::mul_add(keep, old, gr), v_weight_floor), old);
-      S::store(s0[k], g.stats_weight + k * L + j);
-      e[k] = S::div(gr, s0[k]);  // eta: 0 in the lanes that do not learn
-      weight_total = S::add(weight_total, s0[k]);
-    }
-    const V inv_weight_total = S::div(one, weight_total);
-    for (uint32_t k = 0; k < k_count; ++k) {
-      const size_t at = k * L + j;
-      const V w = S::mul(s0[k], inv_weight_total);
-      S::store(S::select(learn, w, S::load(g.weight + at)), g.weight + at);
-      S::store(S::select(learn, LogWeight<S>(w), S::load(g.log_weight + at)), g.log_weight + at);
-    }
-    for (uint32_t k = 0; k < k_count; ++k) {
-      LogNormSum<S> sum(features);
-      for (uint32_t f = 0; f < features; ++f) {
-        const size_t at = f * row + k * L + j;
-        const V mean = S::load(g.mean + at), residual = S::load(g.mean_residual + at);
-        const V variance = S::load(g.variance + at);
-        const V delta = S::sub(S::sub(S::load(x + f * L + j), mean), residual);
-        const Moments<S> m = WelfordMove<S, false>(e[k], delta, S::zero(), mean, residual, variance,
-                                                   v_variance_floor, ceiling);
-        const V updated = S::select(learn, m.variance, variance);
-        S::store(S::select(learn, m.mean, mean), g.mean + at);
-        S::store(S::select(learn, m.residual, residual), g.mean_residual + at);
-        S::store(updated, g.variance + at);
-        S::store(S::select(learn, S::div(half, updated), S::load(g.half_precision + at)),
-                 g.half_precision + at);
-        sum.add(updated, f);
-      }
-      const size_t at = k * L + j;
-      S::store(S::select(learn, sum.log_norm(), S::load(g.log_norm + at)), g.log_norm + at);
+    // Lanes that do not learn keep their values (selects); when every lane learns, as when
+    // one reading comes for each model, the selects and their loads are left out.
+    if (S::all_true(learn)) {
+      BankLearn<S, true>(g, x + j, j, e, total, step, learn, variance_floor, weight_floor);
+    } else {
+      BankLearn<S, false>(g, x + j, j, e, total, step, learn, variance_floor, weight_floor);
     }
   }
 }
