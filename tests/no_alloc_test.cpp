@@ -79,6 +79,32 @@ TEST(NoAllocation, ObserveAndScoreNeverAllocate) {
   EXPECT_EQ(smx_samples_seen(m), 10000u);  // warm-up, initialization and learning included
 }
 
+TEST(NoAllocation, BankObserveNeverAllocates) {
+  alignas(64) static unsigned char storage[SMX_BANK_BYTES(2, 4, 20, 0, 1, 40)];
+  smx_config cfg;
+  smx_config_init(&cfg, 2, 4);
+  smx_bank* bank = nullptr;
+  ASSERT_EQ(smx_bank_create(&cfg, 40, storage, sizeof storage, &bank), SMX_OK);
+  reference::Mixture mix{2, 4, {0.5, 0.5}, {0, 0, 0, 0, 6, 6, 6, 6}, std::vector<double>(8, 1.0)};
+  reference::Sampler sampler(mix, 2);
+  std::vector<float> xs(200 * 40 * 4);
+  for (size_t i = 0; i < xs.size() / 4; ++i) sampler.draw(&xs[i * 4]);
+  std::vector<uint32_t> ids(40);
+  for (uint32_t i = 0; i < 40; ++i) ids[i] = (i * 7) % 13;  // some models, repeated
+  std::vector<float> log_p(40);
+  std::vector<smx_status> status(40);
+  const long before = g_allocations;
+  for (int t = 0; t < 200; ++t) {
+    const float* rows = &xs[size_t(t) * 40 * 4];
+    if (smx_bank_observe(bank, rows, log_p.data(), status.data()) != SMX_OK) break;
+    if (smx_bank_observe_some(bank, ids.data(), rows, 40, log_p.data(), status.data()) != SMX_OK) break;
+  }
+  float score = 0.0f;
+  EXPECT_EQ(smx_bank_score(bank, 3, &xs[0], &score), SMX_OK);
+  EXPECT_EQ(g_allocations - before, 0);
+  EXPECT_EQ(smx_bank_samples_seen(bank, 39), 200u);  // warm-up, initialization and learning
+}
+
 TEST(NoAllocation, DetectNeverAllocates) {
   alignas(64) static unsigned char storage[SMX_DETECTOR_BYTES(2, 4, 3, 200, 0)];
   smx_detector_config cfg;

@@ -19,6 +19,12 @@ alignas(64) unsigned char g_storage[kStorageBytes];
 alignas(64) unsigned char g_before[kStorageBytes];
 alignas(64) unsigned char g_loaded[kStorageBytes];
 unsigned char g_snapshot[kStorageBytes + 1024];
+// A bank of the model's config, and a lone twin of its model 0 (fed model 0's readings).
+constexpr uint32_t kBankModels = 20;
+constexpr size_t kBankBytes = SMX_BANK_BYTES(kMaxK, kMaxD, kMaxN, 1, kMaxBatch, kBankModels);
+alignas(64) unsigned char g_bank[kBankBytes];
+alignas(64) unsigned char g_twin[kStorageBytes];
+unsigned char g_twin_snapshot[kStorageBytes + 1024];
 
 class Input {
  public:
@@ -68,6 +74,27 @@ void check_model(const smx_model* m, const smx_config& c) {
   }
 }
 
+// Where a bank model's state must equal its lone twin's bit for bit (tests/bank_test.cpp,
+// same_arithmetic); elsewhere both are checked for sane parameters.
+bool bank_matches_lone(const smx_config& c) {
+  const bool lone_path = c.components > 16 || c.batch_size > 1 || c.average_from > 0;
+  return lone_path || (std::strcmp(smx_backend(), "highway") == 0 && c.components <= 2);
+}
+
+// Bank model 0 against its twin, and every model of the bank sane.
+void check_bank(smx_bank* bank, const smx_model* twin, const smx_config& c) {
+  size_t a = 0, b = 0;
+  require(smx_bank_snapshot_save(bank, 0, g_snapshot, sizeof g_snapshot, &a) == SMX_OK);
+  require(smx_snapshot_save(twin, g_twin_snapshot, sizeof g_twin_snapshot, &b) == SMX_OK);
+  require(a == b);
+  if (bank_matches_lone(c)) require(std::memcmp(g_snapshot, g_twin_snapshot, a) == 0);
+  for (uint32_t id = 0; id < kBankModels; ++id) {
+    smx_model* copy = nullptr;
+    require(smx_bank_model_get(bank, id, g_loaded, kStorageBytes, &copy) == SMX_OK);
+    check_model(copy, c);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -98,6 +125,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t bytes = 0;
   require(smx_model_size(&c, &bytes) == SMX_OK && bytes <= kStorageBytes);
   const uint32_t kk = c.components, dd = c.features;
+  smx_bank* bank = nullptr;
+  require(smx_bank_create(&c, kBankModels, g_bank, kBankBytes, &bank) == SMX_OK);
+  smx_model* twin = nullptr;
+  require(smx_model_create(&c, g_twin, kStorageBytes, &twin) == SMX_OK);
+  size_t bank_bytes = 0;
+  require(smx_bank_size(&c, kBankModels, &bank_bytes) == SMX_OK && bank_bytes <= kBankBytes);
   float x[2 * kMaxBatch * kMaxD], out[kMaxK * kMaxD * 2 + 2 * kMaxBatch], w[kMaxK], mean[kMaxK * kMaxD], var[kMaxK * kMaxD];
 
   for (int call = 0; call < 256 && !in.empty(); ++call) {
@@ -105,7 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int ready_before = smx_is_ready(m);
     smx_status s = SMX_OK;
     float log_p = 0.0f;
-    switch (in.byte() % 11) {
+    switch (in.byte() % 13) {
       case 0:
         for (uint32_t d = 0; d < dd; ++d) x[d] = in.feature();
         s = smx_observe(m, x, &log_p);
@@ -205,6 +238,69 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (s != SMX_OK) {
           for (size_t i = 0; i < n; ++i) require(out[i] == 12345.0f);  // untouched
         }
+        break;
+      }
+      case 11: {  // readings for some models of the bank (ids past it too), model 0's also to its twin
+        const size_t n = in.byte() % (2 * kMaxBatch + 1);
+        uint32_t ids[2 * kMaxBatch];
+        smx_status statuses[2 * kMaxBatch];
+        uint64_t seen[kBankModels + 2] = {};
+        for (size_t i = 0; i < n; ++i) ids[i] = in.byte() % (kBankModels + 2);
+        for (size_t i = 0; i < n; ++i) {
+          if (ids[i] < kBankModels) seen[ids[i]] = smx_bank_samples_seen(bank, ids[i]);
+        }
+        for (size_t i = 0; i < n * dd; ++i) x[i] = in.byte() < 16 ? 1.8e19f : in.feature();
+        const smx_status all = smx_bank_observe_some(bank, ids, x, n, out, statuses);
+        uint64_t accepted[kBankModels + 2] = {};
+        smx_status first_rejected = SMX_OK;
+        for (size_t i = 0; i < n; ++i) {
+          require(statuses[i] != SMX_OK || ids[i] < kBankModels);
+          if (first_rejected == SMX_OK) first_rejected = statuses[i];
+          if (statuses[i] != SMX_OK) {
+            require(std::isnan(out[i]));
+            continue;
+          }
+          ++accepted[ids[i]];
+          if (ids[i] == 0) {
+            float twin_log_p = 0.0f;
+            require(smx_observe(twin, x + i * dd, &twin_log_p) == SMX_OK);
+            require(std::isnan(twin_log_p) == std::isnan(out[i]));
+          }
+        }
+        require(all == first_rejected);
+        for (uint32_t id = 0; id < kBankModels; ++id) {
+          if (seen[id] || accepted[id]) require(smx_bank_samples_seen(bank, id) == seen[id] + accepted[id]);
+        }
+        check_bank(bank, twin, c);
+        s = SMX_OK;  // (the bank and its twin were checked; the lone model is untouched)
+        break;
+      }
+      case 12: {  // one model of the bank from the lone model, reset, or from its snapshot
+        const uint32_t id = in.byte() % kBankModels;
+        const uint8_t how = in.byte() % 3;
+        size_t written = 0;
+        if (how == 0) {
+          require(smx_bank_model_set(bank, id, m) == SMX_OK);
+        } else if (how == 1) {
+          require(smx_bank_model_reset(bank, id) == SMX_OK);
+        } else {
+          require(smx_snapshot_save(m, g_snapshot, sizeof g_snapshot, &written) == SMX_OK);
+          require(smx_bank_snapshot_load(bank, id, g_snapshot, written) == SMX_OK);
+        }
+        if (id == 0) {  // the twin follows
+          if (how == 1) {
+            require(smx_model_create(&c, g_twin, kStorageBytes, &twin) == SMX_OK);
+          } else {
+            std::memcpy(g_twin, g_storage, bytes);  // (a model is relocatable)
+          }
+        }
+        if (how != 1) {
+          require(smx_bank_snapshot_save(bank, id, g_twin_snapshot, sizeof g_twin_snapshot, &written) == SMX_OK);
+          require(smx_snapshot_save(m, g_snapshot, sizeof g_snapshot, &written) == SMX_OK);
+          require(std::memcmp(g_snapshot, g_twin_snapshot, written) == 0);  // the lone model's bytes
+        }
+        check_bank(bank, twin, c);
+        s = SMX_OK;
         break;
       }
       default:  // extreme but valid magnitudes, to push the numerics
