@@ -327,6 +327,108 @@ class model : public basic_model<model> {
   heap_storage storage_;
 };
 
+// A bank of models of one config in 64-byte-aligned heap storage (smx_bank_*): one reading
+// per model per observe, or readings for some models by id; per model a score, parameters,
+// a lone copy, a snapshot in and out, a reset.
+class bank {
+ public:
+  [[nodiscard]] static status create(const config& cfg, uint32_t models, bank& out) noexcept {
+    size_t bytes = 0;
+    status s = static_cast<status>(smx_bank_size(&cfg.c_config(), models, &bytes));
+    if (s != status::ok) return s;
+    bank fresh;
+    if ((s = fresh.storage_.allocate(bytes)) != status::ok) return s;
+    smx_bank* b = nullptr;
+    s = static_cast<status>(smx_bank_create(&cfg.c_config(), models, fresh.storage_.get(), bytes, &b));
+    if (s == status::ok) out = static_cast<bank&&>(fresh);
+    return s;
+  }
+
+  uint32_t models() const noexcept { return smx_bank_models(c()); }
+  uint32_t features() const noexcept { return settings().features(); }
+  config settings() const noexcept {
+    smx_config out{};
+    smx_bank_config(c(), &out);
+    return config(out);
+  }
+
+  // One reading per model: x is models() rows of D floats. log_likelihood and statuses are
+  // empty or models() long (statuses: each reading's, a bad reading rejected for its model).
+  [[nodiscard]] status observe(span<const float> x, span<float> log_likelihood = {},
+                               span<smx_status> statuses = {}) noexcept {
+    const size_t n = models();
+    if (x.size() != n * features() || !fits(log_likelihood.size(), n) || !fits(statuses.size(), n))
+      return status::argument;
+    return static_cast<status>(smx_bank_observe(b(), x.data(), or_null(log_likelihood), or_null(statuses)));
+  }
+  // Reading i (row i of x) for model ids[i], in order; the outputs as in observe, ids.size() long.
+  [[nodiscard]] status observe_some(span<const uint32_t> ids, span<const float> x,
+                                    span<float> log_likelihood = {},
+                                    span<smx_status> statuses = {}) noexcept {
+    const size_t n = ids.size();
+    if (x.size() != n * features() || !fits(log_likelihood.size(), n) || !fits(statuses.size(), n))
+      return status::argument;
+    return static_cast<status>(smx_bank_observe_some(b(), ids.data(), x.data(), n,
+                                                     or_null(log_likelihood), or_null(statuses)));
+  }
+
+  [[nodiscard]] status score(uint32_t id, span<const float> x, float& log_likelihood) noexcept {
+    if (x.size() != features()) return status::argument;
+    return static_cast<status>(smx_bank_score(b(), id, x.data(), &log_likelihood));
+  }
+  // weights: K (or empty); means and variances: K * D (or empty), row k is component k.
+  [[nodiscard]] status get_params(uint32_t id, span<float> weights, span<float> means,
+                                  span<float> variances) noexcept {
+    const size_t k = settings().components(), kd = k * features();
+    if (!fits(weights.size(), k) || !fits(means.size(), kd) || !fits(variances.size(), kd))
+      return status::argument;
+    return static_cast<status>(
+        smx_bank_get_params(b(), id, or_null(weights), or_null(means), or_null(variances)));
+  }
+  uint64_t samples_seen(uint32_t id) const noexcept { return smx_bank_samples_seen(c(), id); }
+  bool ready(uint32_t id) const noexcept { return smx_bank_is_ready(c(), id) == 1; }
+
+  // Model id as a lone model of its own (a copy), and a lone model (of the bank's config)
+  // into model id.
+  [[nodiscard]] status get(uint32_t id, model& out) const noexcept {
+    model fresh;
+    status s = model::create(settings(), fresh);
+    smx_model* m = nullptr;
+    size_t bytes = 0;
+    if (s != status::ok || (s = settings().storage_bytes(bytes)) != status::ok) return s;
+    s = static_cast<status>(smx_bank_model_get(c(), id, fresh.c_model(), bytes, &m));
+    if (s == status::ok) out = static_cast<model&&>(fresh);
+    return s;
+  }
+  template <class Model>
+  [[nodiscard]] status set(uint32_t id, const basic_model<Model>& from) noexcept {
+    return static_cast<status>(smx_bank_model_set(b(), id, from.c_model()));
+  }
+  [[nodiscard]] status reset(uint32_t id) noexcept { return static_cast<status>(smx_bank_model_reset(b(), id)); }
+
+  // Model id's snapshot: an ordinary model snapshot (model::load reads it; load takes one).
+  [[nodiscard]] status snapshot_size(uint32_t id, size_t& bytes) const noexcept {
+    return static_cast<status>(smx_bank_snapshot_size(c(), id, &bytes));
+  }
+  [[nodiscard]] status save(uint32_t id, span<unsigned char> buffer, size_t& written) noexcept {
+    return static_cast<status>(smx_bank_snapshot_save(b(), id, buffer.data(), buffer.size(), &written));
+  }
+  [[nodiscard]] status load(uint32_t id, span<const unsigned char> snapshot) noexcept {
+    return static_cast<status>(smx_bank_snapshot_load(b(), id, snapshot.data(), snapshot.size()));
+  }
+
+  smx_bank* c_bank() noexcept { return b(); }
+  const smx_bank* c_bank() const noexcept { return c(); }
+
+ private:
+  static bool fits(size_t given, size_t n) noexcept { return given == 0 || given == n; }
+  template <class T>
+  static T* or_null(span<T> s) noexcept { return s.empty() ? nullptr : s.data(); }
+  smx_bank* b() noexcept { return static_cast<smx_bank*>(storage_.get()); }
+  const smx_bank* c() const noexcept { return static_cast<const smx_bank*>(storage_.get()); }
+  heap_storage storage_;
+};
+
 // Detector settings (see streamix.h), with the library's defaults; setters chain. The
 // model's settings are reached through model(); its feature count follows the views.
 class detector_config {
