@@ -22,6 +22,7 @@
 #include "csv.h"
 #include "detector_options.h"
 #include "io.h"
+#include "keyed_detectors.h"
 #include "metrics.h"
 #include "streamix/streamix.hpp"
 
@@ -34,6 +35,9 @@ struct Options {
   std::vector<std::string> columns;
   std::string label, time, windows;
   std::string save_model, load_model;
+  std::string key;          // a column naming the stream of each row (one detector per value)
+  uint64_t max_keys = 10000;
+  bool summary_per_key = false;
   char delimiter = 0;
   int header = -1;
   bool skip_bad_rows = false;
@@ -82,6 +86,13 @@ const char kUsage[] =
     "                           empty [fail]\n"
     "  --learn-rows N           the first N rows are learned from but never flagged or\n"
     "                           counted in the metrics [0]\n"
+    "  --key COL                long format: one detector per distinct value of COL (a\n"
+    "                           sensor id), created on its first row; the result rows get a\n"
+    "                           key column, --save-model/--load-model keep every key in one\n"
+    "                           file, and a saved single detector starts every new key\n"
+    "  --max-keys N             at most N keys [10000]; a row with a new key past them is a\n"
+    "                           bad row (--on-bad-row)\n"
+    "  --summary-per-key        a summary line per key on stderr (rows, flagged, events)\n"
     "  Lines end at LF, CRLF or CR; a line may hold at most 1 MiB and 65536 fields. A field\n"
     "  is a number only if all of it is (decimal: no hex, inf or nan); magnitudes below\n"
     "  1.2e-38 read as 0.\n"
@@ -165,6 +176,7 @@ int parse(Console& io, int argc, char** argv, Options& o) {
     if (name == "echo") { o.echo = true; continue; }
     if (name == "line-buffered") { o.line_buffered = true; continue; }
     if (name == "strict") { o.strict = true; continue; }
+    if (name == "summary-per-key") { o.summary_per_key = true; continue; }
     std::string value;
     if (!option_value(argc, argv, i, value)) return usage_error(io, "--" + name + " needs a value");
     std::string error;
@@ -176,6 +188,12 @@ int parse(Console& io, int argc, char** argv, Options& o) {
     else if (name == "output") o.output = value == "-" ? std::string() : value;
     else if (name == "save-model") o.save_model = value;
     else if (name == "load-model") o.load_model = value;
+    else if (name == "key") o.key = value;
+    else if (name == "max-keys") {
+      if (!parse_count(value, o.max_keys) || o.max_keys == 0 || o.max_keys > 10000000)
+        return usage_error(io, "--max-keys takes a whole number of keys from 1 to 10000000, not '" +
+                                   printable(value) + "'");
+    }
     else if (name == "delimiter") {
       if (value == "tab" || value == "\\t" || value == "\t") o.delimiter = '\t';
       else if (value == "," || value == ";") o.delimiter = value[0];
@@ -199,6 +217,7 @@ int parse(Console& io, int argc, char** argv, Options& o) {
   }
   if (!o.label.empty() && !o.windows.empty()) return usage_error(io, "give --label or --windows, not both");
   if (!o.windows.empty() && o.time.empty()) return usage_error(io, "--windows needs --time");
+  if (o.summary_per_key && o.key.empty()) return usage_error(io, "--summary-per-key needs --key");
   return 0;
 }
 
@@ -294,8 +313,9 @@ int run_detect(Console& io, const Options& o) {
     if (!name.empty() && index < 0) io.err << "streamix: " << csv.error() << "\n";
     return name.empty() || index >= 0;
   };
-  int time_col, label_col;
-  if (!column_of(o.time, time_col) || !column_of(o.label, label_col)) return 1;
+  int time_col, label_col, key_col;
+  if (!column_of(o.time, time_col) || !column_of(o.label, label_col) || !column_of(o.key, key_col))
+    return 1;
   std::vector<int> features;
   for (const std::string& item : o.columns) {
     int c;
@@ -308,10 +328,10 @@ int run_detect(Console& io, const Options& o) {
     features.push_back(c);
   }
   if (o.columns.empty()) {
-    // Every column except time and label.
+    // Every column except time, label and key.
     for (size_t c = 0; c < csv.column_names().size(); ++c) {
       const int ci = static_cast<int>(c);
-      if (ci != time_col && ci != label_col) features.push_back(ci);
+      if (ci != time_col && ci != label_col && ci != key_col) features.push_back(ci);
     }
   }
   if (features.empty()) {
@@ -329,21 +349,18 @@ int run_detect(Console& io, const Options& o) {
     return 1;
   }
 
-  detector det;
+  // The detector every stream starts from (as snapshot bytes: each key loads them), and, from
+  // a keyed file, the saved keys.
+  const bool keyed = !o.key.empty();
+  std::vector<unsigned char> start_bytes, loaded;
   if (!o.load_model.empty()) {
-    std::vector<unsigned char> bytes;
-    if (!read_snapshot_file(o.load_model, bytes, error)) {
+    if (!read_snapshot_file(o.load_model, loaded, error)) {
       io.err << "streamix: cannot load the detector: " << error << "\n";
       return 1;
     }
-    const status s = detector::load(bytes, det);
-    if (s != status::ok) {
-      io.err << "streamix: " << printable(o.load_model, kShownPath) << ": " << to_string(s) << "\n";
-      return 1;
-    }
-    if (det.features() != features.size()) {
-      io.err << "streamix: the saved detector has " << det.features() << " features, the input "
-             << features.size() << "\n";
+    if (KeyedDetectors::is_keyed_file(loaded) && !keyed) {
+      io.err << "streamix: " << printable(o.load_model, kShownPath)
+             << " holds one detector per key: give --key\n";
       return 1;
     }
     if (!o.quiet && !o.detector.options.empty()) {
@@ -354,22 +371,54 @@ int run_detect(Console& io, const Options& o) {
       if (!ignored.empty())
         io.err << "streamix: ignored " << ignored << ": the loaded detector keeps its own settings\n";
     }
+  }
+  if (!loaded.empty() && !KeyedDetectors::is_keyed_file(loaded)) {
+    detector saved;
+    const status s = detector::load(loaded, saved);
+    if (s != status::ok) {
+      io.err << "streamix: " << printable(o.load_model, kShownPath) << ": " << to_string(s) << "\n";
+      return 1;
+    }
+    if (saved.features() != features.size()) {
+      io.err << "streamix: the saved detector has " << saved.features() << " features, the input "
+             << features.size() << "\n";
+      return 1;
+    }
+    start_bytes = loaded;
   } else {
     smx_detector_config cfg;
     if (!build_detector_config(o.detector, static_cast<uint32_t>(features.size()), cfg, error)) {
       io.err << "streamix: " << error << "\n";
       return 1;
     }
-    if (detector::create(detector_config(cfg), det) != status::ok) {
+    detector fresh;
+    if (detector::create(detector_config(cfg), fresh) != status::ok) {
       io.err << "streamix: out of memory\n";
       return 1;
     }
     if (cfg.scaling == SMX_SCALING_FIXED &&
-        det.set_scaling(o.detector.offsets, o.detector.scales) != status::ok) {
+        fresh.set_scaling(o.detector.offsets, o.detector.scales) != status::ok) {
       io.err << "streamix: --offsets must lie within +-1.8e19 and --scales within "
                 "[5.4e-20, 1.8e19] (2^-64 .. 2^64)\n";
       return 1;
     }
+    size_t bytes = 0, written = 0;
+    if (fresh.snapshot_size(bytes) == status::ok) start_bytes.resize(bytes);
+    if (start_bytes.empty() || fresh.save(start_bytes, written) != status::ok) {
+      io.err << "streamix: out of memory\n";
+      return 1;
+    }
+  }
+  KeyedDetectors streams(start_bytes, keyed ? o.max_keys : 1);
+  if (KeyedDetectors::is_keyed_file(loaded) &&
+      !streams.load(loaded, static_cast<uint32_t>(features.size()), error)) {
+    io.err << "streamix: " << printable(o.load_model, kShownPath) << ": " << error << "\n";
+    return 1;
+  }
+  size_t single = 0;
+  if (!keyed && !streams.find_or_add("", single, error)) {  // the one stream's, from the start
+    io.err << "streamix: " << error << "\n";
+    return 1;
   }
 
   std::unique_ptr<FdOutput> out_buffer;
@@ -390,7 +439,10 @@ int run_detect(Console& io, const Options& o) {
                           (o.output.empty() ? &io.out == &std::cout && is_stream(1)
                                             : is_stream(out_buffer->fd()));
   const bool labelled = label_col >= 0 || !windows.empty();
-  for (const char* name : kResultColumns) out << (name == kResultColumns[0] ? "" : ",") << name;
+  for (const char* name : kResultColumns) {
+    out << (name == kResultColumns[0] ? "" : ",") << name;
+    if (keyed && name == kResultColumns[0]) out << ",key";
+  }
   out << (labelled ? ",label" : "");
   if (o.echo) {
     for (int c : features) out << ',' << csv.column_names()[c];
@@ -420,6 +472,13 @@ int run_detect(Console& io, const Options& o) {
     if (shown_events.size() < kShownEvents) shown_events.push_back(e);
     ++event_count;
   };
+  // Per key (index as in streams): rows scored, warm-up rows, flagged rows, alarm events.
+  struct KeyTally {
+    uint64_t rows = 0, warmup = 0, flagged = 0, events = 0;
+    uint64_t first_row = 0, last_row = 0;  // the data rows of the open event's first and last
+    smx_alarm_events tracker;
+  };
+  std::vector<KeyTally> tallies;
   const auto start = std::chrono::steady_clock::now();
   auto last_report = start;
   while (true) {
@@ -447,8 +506,12 @@ int run_detect(Console& io, const Options& o) {
       }
     }
     smx_detection r{};
+    size_t stream = 0;
     if (reason.empty()) {
-      const status s = det.detect(x, r);
+      std::string why;
+      const bool found = streams.find_or_add(keyed ? f[key_col] : std::string(), stream, why);
+      if (!found) reason = "line " + std::to_string(csv.line()) + ": " + why;
+      const status s = found ? streams.at(stream).detect(x, r) : status::ok;
       if (s != status::ok)
         reason = "line " + std::to_string(csv.line()) + ": reading rejected (" + to_string(s) + ")";
     }
@@ -460,7 +523,8 @@ int run_detect(Console& io, const Options& o) {
       }
       if (!o.quiet && bad_rows <= 10) io.err << "streamix: skipped " << reason << "\n";
       // The row keeps its place in the output, every other field empty.
-      out << data_row << std::string(std::size(kResultColumns) - 1, ',') << (labelled ? "," : "");
+      out << data_row << std::string(std::size(kResultColumns) - 1 + (keyed ? 1 : 0), ',')
+          << (labelled ? "," : "");
       for (size_t j = 0; o.echo && j < features.size(); ++j) out << ',';
       out << '\n';
       if (flush_rows) out.flush();
@@ -480,8 +544,28 @@ int run_detect(Console& io, const Options& o) {
     as_printed.is_anomaly = anomaly;
     smx_alarm_event ended_event;
     int ended = 0;
-    if (smx_alarm_events_feed(&events, data_row, &as_printed, &ended_event, &ended) == SMX_OK && ended)
+    if (keyed) {
+      // Events per key, their gaps counted in the key's own readings; reported in data rows.
+      if (tallies.size() <= stream) {
+        tallies.resize(stream + 1);
+        (void)smx_alarm_events_init(&tallies[stream].tracker, static_cast<uint32_t>(o.event_gap));
+      }
+      KeyTally& tally = tallies[stream];
+      const uint64_t reading = ++tally.rows;
+      tally.warmup += std::isnan(r.score);
+      tally.flagged += anomaly;
+      const uint64_t open_first = tally.first_row, open_last = tally.last_row;
+      if (smx_alarm_events_feed(&tally.tracker, reading, &as_printed, &ended_event, &ended) == SMX_OK && ended) {
+        ended_event.first = open_first, ended_event.last = open_last;
+        record_event(ended_event), ++tally.events;
+      }
+      if (anomaly) {
+        if (tally.tracker.event.first == reading) tally.first_row = data_row;
+        tally.last_row = data_row;
+      }
+    } else if (smx_alarm_events_feed(&events, data_row, &as_printed, &ended_event, &ended) == SMX_OK && ended) {
       record_event(ended_event);
+    }
     if (labelled && counted) {
       confusion.add(anomaly, label);
       scores.push_back(r.score);
@@ -493,7 +577,9 @@ int run_detect(Console& io, const Options& o) {
       false_events += false_alarm && !in_false_event;
       in_false_event = false_alarm;
     }
-    out << data_row << ',' << time << ',' << format_float(r.score) << ','
+    out << data_row << ',';
+    if (keyed) out << f[key_col] << ',';
+    out << time << ',' << format_float(r.score) << ','
         << format_float(r.threshold) << ',' << format_float(r.probability) << ','
         << format_float(r.surprise) << ',' << format_float(r.anomaly_score) << ','
         << (anomaly ? 1 : 0) << ','
@@ -529,15 +615,22 @@ int run_detect(Console& io, const Options& o) {
   }
 
   if (!o.save_model.empty()) {
-    size_t bytes = 0, written = 0;
     std::vector<unsigned char> buf;
-    if (det.snapshot_size(bytes) == status::ok) buf.resize(bytes);
-    if (buf.empty() || det.save(buf, written) != status::ok) {
-      io.err << "streamix: cannot save the detector\n";
+    bool saved = false;
+    if (keyed) {
+      saved = streams.save(buf);
+    } else {
+      size_t bytes = 0, written = 0;
+      const detector& det = streams.at(0);
+      if (det.snapshot_size(bytes) == status::ok) buf.resize(bytes);
+      saved = !buf.empty() && det.save(buf, written) == status::ok;
+    }
+    if (!saved) {
+      io.err << "streamix: cannot save the detector" << (keyed ? "s" : "") << "\n";
       return 1;
     }
     if (!write_file(o.save_model, buf, error)) {
-      io.err << "streamix: cannot save the detector: " << error << "\n";
+      io.err << "streamix: cannot save the detector" << (keyed ? "s" : "") << ": " << error << "\n";
       return 1;
     }
   }
@@ -546,9 +639,15 @@ int run_detect(Console& io, const Options& o) {
     smx_alarm_event last_event;
     int ended = 0;
     if (smx_alarm_events_flush(&events, &last_event, &ended) == SMX_OK && ended) record_event(last_event);
+    for (KeyTally& tally : tallies) {
+      if (smx_alarm_events_flush(&tally.tracker, &last_event, &ended) == SMX_OK && ended) {
+        last_event.first = tally.first_row, last_event.last = tally.last_row;
+        record_event(last_event), ++tally.events;
+      }
+    }
   }
   smx_detector_config cfg{};
-  (void)smx_detector_config_get(det.c_detector(), &cfg);
+  (void)smx_detector_snapshot_config(start_bytes.data(), start_bytes.size(), &cfg);
   if (!o.quiet) {
     if (progress) io.err << "\r";
     io.err << "streamix: " << rows << " rows (" << warmup_rows << " warm-up, " << bad_rows
@@ -558,6 +657,7 @@ int run_detect(Console& io, const Options& o) {
               << (cfg.smoothing < 1.0f ? ", rows as a time series (smoothing " + format_short(cfg.smoothing) +
                                              "; --rows independent for unordered records)"
                                        : ", rows independent (no smoothing)")
+              << (keyed ? ", " + std::to_string(streams.size()) + " keys" : "")
               << ", kernels " << smx_backend() << ":"
               << smx_backend_target() << "; " << static_cast<uint64_t>(rows / (seconds > 0 ? seconds : 1e-9))
               << " rows/s\n";
@@ -565,12 +665,18 @@ int run_detect(Console& io, const Options& o) {
            << " (runs of flagged rows, gaps under " << o.event_gap << " rows joined)"
            << (event_count > shown_events.size() ? ", the first " + std::to_string(kShownEvents) : "")
            << (event_count > 0 ? ":" : "") << "\n";
-    for (const smx_alarm_event& e : shown_events) {
+    for (const smx_alarm_event& e : shown_events) {  // (in the order they ended)
       io.err << "streamix:   rows " << e.first << "-" << e.last << " (" << e.flagged
              << " flagged), peak surprise " << format_short(e.peak_surprise) << " (score "
              << format_short(e.peak_score) << ")"
              << (e.top_feature >= 0 ? ", top feature " + csv.column_names()[features[e.top_feature]] : "")
              << "\n";
+    }
+    for (size_t i = 0; o.summary_per_key && i < tallies.size(); ++i) {
+      const KeyTally& t = tallies[i];
+      io.err << "streamix:   key '" << printable(streams.key(i)) << "': " << t.rows << " rows (" << t.warmup
+             << " warm-up), " << t.flagged << " flagged, " << t.events << " alarm event"
+             << (t.events == 1 ? "" : "s") << "\n";
     }
     if (labelled) {
       io.err << "streamix: over " << confusion.tp + confusion.fp + confusion.tn + confusion.fn
