@@ -242,6 +242,100 @@ class Model {
   smx_model* m_ = nullptr;
 };
 
+// A bank of models (smx_bank_*): one reading per model, or readings for some models by id,
+// with the library's per-reading verdicts (a bad reading is rejected for its model alone).
+class Bank {
+ public:
+  Bank(const smx_config& c, uint32_t models) : storage_(size_of(c, models)) {
+    const smx_status s = smx_bank_create(&c, models, storage_.data(), storage_.size(), &b_);
+    if (s != SMX_OK) fail("bank settings", s);
+  }
+
+  uint32_t models() const { return smx_bank_models(b_); }
+  smx_config config() const {
+    smx_config c;
+    smx_bank_config(b_, &c);
+    return c;
+  }
+
+  // log p per reading (NaN in a model's warm-up and for a rejected reading) and whether each
+  // was learned.
+  py::tuple observe(const Rows& x) {
+    const size_t n = row_count(x, config().features, "X");
+    if (n != models()) throw py::value_error("X must have one row per model (" + std::to_string(models()) + ")");
+    return learned(n, [&](float* ll, smx_status* st) { return smx_bank_observe(b_, x.data(), ll, st); });
+  }
+  py::tuple observe_some(const py::array_t<uint32_t, py::array::c_style | py::array::forcecast>& ids,
+                         const Rows& x) {
+    const size_t n = row_count(x, config().features, "X");
+    if (ids.ndim() != 1 || static_cast<size_t>(ids.shape(0)) != n)
+      throw py::value_error("ids must have one entry per row of X");
+    return learned(n, [&](float* ll, smx_status* st) {
+      return smx_bank_observe_some(b_, ids.data(), x.data(), n, ll, st);
+    });
+  }
+  float score(uint32_t id, const Rows& x) {
+    if (row_count(x, config().features, "x") != 1) throw py::value_error("one reading");
+    float ll = kNaN;
+    const smx_status s = smx_bank_score(b_, id, x.data(), &ll);
+    if (s != SMX_OK && s != SMX_ERR_NOT_READY) fail("score", s);
+    return ll;
+  }
+  py::tuple params(uint32_t id) {
+    const py::ssize_t k = config().components, d = config().features;
+    py::array_t<float> w(k), mu({k, d}), var({k, d});
+    const smx_status s = smx_bank_get_params(b_, id, w.mutable_data(), mu.mutable_data(), var.mutable_data());
+    if (s != SMX_OK) fail("params of model " + std::to_string(id), s);
+    return py::make_tuple(w, mu, var);
+  }
+  uint64_t samples_seen(uint32_t id) const { return smx_bank_samples_seen(b_, id); }
+  bool ready(uint32_t id) const { return smx_bank_is_ready(b_, id) == 1; }
+  void reset(uint32_t id) {
+    const smx_status s = smx_bank_model_reset(b_, id);
+    if (s != SMX_OK) fail("reset of model " + std::to_string(id), s);
+  }
+  py::bytes model_bytes(uint32_t id) {
+    size_t bytes = 0;
+    const smx_status s = smx_bank_snapshot_size(b_, id, &bytes);
+    if (s != SMX_OK) fail("model " + std::to_string(id), s);
+    return snapshot_bytes(bytes, [&](void* buf, size_t len, size_t* w) {
+      return smx_bank_snapshot_save(b_, id, buf, len, w);
+    });
+  }
+  void set_model_bytes(uint32_t id, const py::bytes& snapshot) {
+    const std::string b(snapshot);
+    const smx_status s = smx_bank_snapshot_load(b_, id, b.data(), b.size());
+    if (s == SMX_ERR_ARGUMENT) throw py::value_error("the snapshot's settings differ from the bank's, or no model " + std::to_string(id));
+    if (s != SMX_OK) fail("snapshot", s);
+  }
+
+ private:
+  template <class Call>
+  py::tuple learned(size_t n, Call call) {
+    py::array_t<float> out(static_cast<py::ssize_t>(n));
+    std::vector<smx_status> statuses(n);
+    smx_status whole;
+    {
+      py::gil_scoped_release unlocked;
+      whole = n == 0 ? SMX_OK : call(out.mutable_data(), statuses.data());
+    }
+    (void)whole;  // (the per-reading verdicts say it all)
+    py::array_t<bool> ok(static_cast<py::ssize_t>(n));
+    for (size_t i = 0; i < n; ++i) ok.mutable_at(i) = statuses[i] == SMX_OK;
+    return py::make_tuple(out, ok);
+  }
+  static size_t size_of(const smx_config& c, uint32_t models) {
+    if (const char* problem = smx_config_problem(&c)) throw py::value_error(problem);
+    size_t bytes = 0;
+    const smx_status s = smx_bank_size(&c, models, &bytes);
+    if (s != SMX_OK) throw py::value_error("n_models must be 1 to " + std::to_string(SMX_MAX_BANK_MODELS));
+    return bytes;
+  }
+
+  Storage storage_;
+  smx_bank* b_ = nullptr;
+};
+
 // The detection fields as NumPy arrays, one entry per row.
 struct Detections {
   explicit Detections(size_t n)
@@ -405,6 +499,19 @@ PYBIND11_MODULE(_streamix, m) {
       .def("detect", &Detector::detect)
       .def("peek", &Detector::peek)
       .def("to_bytes", &Detector::to_bytes);
+  py::class_<Bank>(m, "Bank")
+      .def(py::init<const smx_config&, uint32_t>())
+      .def_property_readonly("models", &Bank::models)
+      .def_property_readonly("config", &Bank::config)
+      .def("observe", &Bank::observe)
+      .def("observe_some", &Bank::observe_some)
+      .def("score", &Bank::score)
+      .def("params", &Bank::params)
+      .def("samples_seen", &Bank::samples_seen)
+      .def("ready", &Bank::ready)
+      .def("reset", &Bank::reset)
+      .def("model_bytes", &Bank::model_bytes)
+      .def("set_model_bytes", &Bank::set_model_bytes);
   m.attr("__version__") = smx_version();
   m.def("backend", [] { return std::string(smx_backend()) + ":" + smx_backend_target(); });
   m.def("select_kernels", [](const std::string& name) {

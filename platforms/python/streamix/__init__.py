@@ -21,7 +21,7 @@ import numpy as _np
 
 from . import _streamix
 
-__all__ = ["OnlineGaussianMixture", "Detector", "backend", "select_kernels"]
+__all__ = ["OnlineGaussianMixture", "Detector", "Bank", "backend", "select_kernels"]
 
 __version__ = _streamix.__version__
 backend = _streamix.backend
@@ -346,3 +346,63 @@ class Detector(_Snapshotted):
         self._feature_names = None
         return self
 
+
+
+class Bank:
+    """Many models of one configuration, one per stream (a sensor, a device, a key), in one
+    block of memory with lanes across models (the C library's smx_bank): ``partial_fit``
+    learns one reading per model, ``partial_fit_some`` readings for the models named by id
+    (a model several times in one call: in order). Each model learns exactly as an
+    ``OnlineGaussianMixture`` with the same settings would. A bad reading (NaN, infinite) is
+    rejected for its model alone: the returned ``learned`` flags say which.
+    ``model(i)`` gives model i as an ``OnlineGaussianMixture`` (a copy); ``set_model(i, m)``
+    puts one in (same settings); ``reset(i)`` starts model i afresh.
+    """
+
+    def __init__(self, n_models, n_components, n_features, **settings):
+        self.n_models = n_models
+        self._template = OnlineGaussianMixture(n_components, n_features, **settings)
+        config = self._template._model.config
+        try:
+            self._bank = _streamix.Bank(config, int(n_models))
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"invalid settings for Bank: {e}") from None
+
+    @property
+    def n_features(self):
+        return self._template.n_features
+
+    def partial_fit(self, X):
+        """Row i of X (n_models x n_features) for model i. Returns (log_p, learned): each
+        reading's prequential log-likelihood (NaN in a model's warm-up and where rejected)
+        and whether it was learned."""
+        return self._bank.observe(_rows(X, self.n_features))
+
+    def partial_fit_some(self, ids, X):
+        """Row i of X for model ids[i], in order. Returns (log_p, learned) as partial_fit; an
+        id past the bank is rejected like a bad reading."""
+        return self._bank.observe_some(_np.asarray(ids, dtype=_np.uint32), _rows(X, self.n_features))
+
+    def score(self, i, x):
+        """log p(x) under model i (NaN before it is ready)."""
+        return self._bank.score(i, _rows(_np.asarray(x).reshape(1, -1), self.n_features))
+
+    def params(self, i):
+        """Model i's (weights, means, variances)."""
+        return self._bank.params(i)
+
+    def samples_seen(self, i):
+        return self._bank.samples_seen(i)
+
+    def model(self, i):
+        """Model i as an OnlineGaussianMixture (a copy: the bank is unchanged)."""
+        out = _copy.copy(self._template)
+        out._model = _streamix.Model.from_bytes(self._bank.model_bytes(i))
+        return out
+
+    def set_model(self, i, model):
+        """Model i becomes a copy of `model` (an OnlineGaussianMixture with the bank's settings)."""
+        self._bank.set_model_bytes(i, model.to_bytes())
+
+    def reset(self, i):
+        self._bank.reset(i)

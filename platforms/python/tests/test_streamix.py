@@ -317,3 +317,53 @@ def test_batch_calls_release_the_gil():
     t.join()
     assert model.n_samples_seen_ == len(X)
     assert during > 1000
+
+
+# -- banks ----------------------------------------------------------------------------------
+
+def test_bank_models_learn_as_lone_models_and_move_out_and_in():
+    """Each model of a bank against an OnlineGaussianMixture fed its readings: the same
+    parameters (the C tests hold the bits; here within 1e-4, as the backends' rounding of
+    the sum over components may differ), and models move out and in as snapshots."""
+    rng = np.random.default_rng(5)
+    n_models, steps = 20, 200
+    centres = rng.normal(0.0, 5.0, (n_models, 2, 3))
+    pick = rng.random((steps, n_models)) < 0.4
+    x = np.where(pick[..., None], centres[None, :, 0], centres[None, :, 1]) + rng.normal(0, 1, (steps, n_models, 3))
+    bank = streamix.Bank(n_models, 2, 3)
+    lone = [streamix.OnlineGaussianMixture(2, 3) for _ in range(n_models)]
+    for t in range(steps):
+        log_p, learned = bank.partial_fit(x[t])
+        assert learned.all()
+        for i in range(n_models):
+            lone[i].partial_fit(x[t, i])
+    for i in range(n_models):
+        copy_i = bank.model(i)
+        assert copy_i.n_samples_seen_ == steps
+        np.testing.assert_allclose(copy_i.means_, lone[i].means_, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(copy_i.weights_, lone[i].weights_, atol=1e-4)
+    # Out and in: model 3's state into model 4 gives model 4 model 3's parameters.
+    bank.set_model(4, bank.model(3))
+    np.testing.assert_array_equal(bank.params(4)[1], bank.params(3)[1])
+    bank.reset(4)
+    assert bank.samples_seen(4) == 0 and np.isnan(bank.score(4, x[0, 4]))
+
+
+def test_bank_rejects_a_bad_reading_for_its_model_alone():
+    bank = streamix.Bank(5, 2, 2, init_samples=20)
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        bank.partial_fit(rng.normal(0, 1, (5, 2)))
+    before = bank.model(2).to_bytes()
+    readings = rng.normal(0, 1, (5, 2))
+    readings[2, 1] = np.nan
+    log_p, learned = bank.partial_fit(readings)
+    assert list(learned) == [True, True, False, True, True]
+    assert np.isnan(log_p[2]) and np.isfinite(log_p[[0, 1, 3, 4]]).all()
+    assert bank.model(2).to_bytes() == before
+    log_p, learned = bank.partial_fit_some([1, 7, 1], rng.normal(0, 1, (3, 2)))
+    assert list(learned) == [True, False, True] and bank.samples_seen(1) == 33
+    with pytest.raises(ValueError):
+        bank.partial_fit(rng.normal(0, 1, (4, 2)))  # one row per model
+    with pytest.raises(ValueError):
+        bank.set_model(0, streamix.OnlineGaussianMixture(3, 2))  # other settings
