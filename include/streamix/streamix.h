@@ -244,14 +244,15 @@ smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* 
  *
  * Storage, as an integer constant expression (G = ceil(M / 16) groups of 16 lanes):
  *   SMX_BANK_BYTES(K, D, N, A, B, M) = 256 + ceil64(SMX_MODEL_BATCH_BYTES(K, D, N, A, B))
- *                                    + 768 G + ceil64(8 G) + 64 G (F + D)
+ *                                    + 768 G + ceil64(8 G) + 64 (G + 1) (F + D)
  *   F = K (4 + 3A) + K D (6 + 3A) + N D + (B > 1 ? B (D + 1) : 0)
  * with N = init_samples, A = 1 with averaging, B = batch_size: a header, the scratch model,
  * 48 bytes of counters per lane, two words per group, and per lane F floats of state (the
  * statistics and the iterate without padding, the warm-up buffer, the mini-batch's samples)
- * and D floats for the reading staged for its step. Per model that is 4 (F + D) + 48 bytes
- * plus the scratch model shared by all: at K = 2, D = 4 (N = 20) 608 bytes against a lone
- * model's 1,184.
+ * and D floats for the reading staged for its step, in G groups and one spare (where
+ * readings for scattered models are packed to step together). Per model that is
+ * 4 (F + D) + 48 bytes plus the scratch model and the spare group shared by all: at K = 2,
+ * D = 4 (N = 20) 608 bytes against a lone model's 1,184.
  */
 #define SMX_MAX_BANK_MODELS 16777216u
 #define SMX_BANK_FLOATS(K, D, N, A, B)                                                   \
@@ -262,7 +263,7 @@ smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* 
 #define SMX_BANK_BYTES(K, D, N, A, B, M)                                                 \
   ((size_t)256u + (SMX_MODEL_BATCH_BYTES(K, D, N, A, B) + 63u) / 64u * 64u +             \
    (size_t)768u * SMX_BANK_GROUPS(M) + ((size_t)8u * SMX_BANK_GROUPS(M) + 63u) / 64u * 64u + \
-   (size_t)64u * SMX_BANK_GROUPS(M) * (SMX_BANK_FLOATS(K, D, N, A, B) + (size_t)(D)))
+   (size_t)64u * (SMX_BANK_GROUPS(M) + 1u) * (SMX_BANK_FLOATS(K, D, N, A, B) + (size_t)(D)))
 
 typedef struct smx_bank smx_bank;
 

@@ -167,24 +167,65 @@ class StepSizes {
   float last_gamma_ = 0.0f;
 };
 
-// Steps group g's staged models; the reading staged as `index` gets its log p at
-// log_p[base + index - 1].
-void step_group(smx_bank* b, uint32_t g, size_t base, float* log_p, StepSizes& steps) {
+constexpr uint32_t kNoModel = UINT32_MAX;
+
+// Steps the models in the lanes of group g (models[lane], kNoModel for a lane that does
+// not learn: its values stay), each with the reading staged in its lane; the reading staged
+// as `index` gets its log p at log_p[base + index - 1].
+void step_lanes(smx_bank* b, uint32_t g, const uint32_t* models, size_t base, float* log_p,
+                StepSizes& steps) {
   const smx_config& c = b->config;
   alignas(64) float gamma[kBankLanes], out[kBankLanes];
   for (uint32_t l = 0; l < kBankLanes; ++l) {
-    const LaneState& s = lane_state(b, g * kBankLanes + l);
-    gamma[l] = s.staged ? steps.at(s.step_origin + s.steps + 1) : 0.0f;
+    const LaneState* s = models[l] == kNoModel ? nullptr : &lane_state(b, models[l]);
+    gamma[l] = s ? steps.at(s->step_origin + s->steps + 1) : 0.0f;
   }
   kernels::bank_observe(bank_group(b, g), staged_readings(b, g), gamma, c.variance_floor,
                         c.weight_floor, out);
   for (uint32_t l = 0; l < kBankLanes; ++l) {
-    LaneState& s = lane_state(b, g * kBankLanes + l);
-    if (!s.staged) continue;
+    if (models[l] == kNoModel) continue;
+    LaneState& s = lane_state(b, models[l]);
     if (log_p) log_p[base + s.staged - 1] = out[l];
     ++s.samples_seen;  // (below UINT64_MAX: steps_in_lanes)
     if (out[l] > -kernels::kInf) ++s.steps;
     s.staged = 0;
+  }
+}
+
+// Group g's staged models, in place.
+void step_group(smx_bank* b, uint32_t g, size_t base, float* log_p, StepSizes& steps) {
+  uint32_t models[kBankLanes];
+  for (uint32_t l = 0; l < kBankLanes; ++l) {
+    const uint32_t id = g * kBankLanes + l;
+    models[l] = lane_state(b, id).staged ? id : kNoModel;
+  }
+  step_lanes(b, g, models, base, log_p, steps);
+}
+
+// Copies n elements of one lane (a group's floats from `from`'s lane to `to`'s).
+void copy_lane(const float* from, float* to, size_t n) {
+  for (size_t e = 0; e < n; ++e) to[e * kBankLanes] = from[e * kBankLanes];
+}
+
+// Up to 16 staged models of sparsely touched groups, packed side by side into the spare
+// group after the last one (the arrays the step reads and writes, and the staged reading),
+// stepped there, and copied back.
+void step_packed(smx_bank* b, const uint32_t* ids, uint32_t count, size_t base, float* log_p,
+                 StepSizes& steps) {
+  const uint32_t spare = b->groups;
+  const size_t k = b->config.components, kd = k * b->config.features;
+  const size_t stepped = 4 * k + 6 * kd;  // the statistics and the iterate (mirrors_of's order)
+  uint32_t models[kBankLanes];
+  for (uint32_t p = 0; p < kBankLanes; ++p) {
+    models[p] = p < count ? ids[p] : kNoModel;
+    if (p >= count) continue;
+    const uint32_t g = ids[p] / kBankLanes, l = ids[p] % kBankLanes;
+    copy_lane(group_floats(b, g) + l, group_floats(b, spare) + p, stepped);
+    copy_lane(staged_readings(b, g) + l, staged_readings(b, spare) + p, b->config.features);
+  }
+  step_lanes(b, spare, models, base, log_p, steps);
+  for (uint32_t p = 0; p < count; ++p) {
+    copy_lane(group_floats(b, spare) + p, group_floats(b, ids[p] / kBankLanes) + ids[p] % kBankLanes, stepped);
   }
 }
 
@@ -234,8 +275,9 @@ class Reading {
 
 size_t bank_bytes(const smx_config& c, uint32_t models) {
   const uint64_t groups = (uint64_t{models} + kBankLanes - 1) / kBankLanes;
+  // (groups + 1: the spare group step_packed packs sparse readings into)
   const uint64_t bytes = 256 + ceil64(carve_storage(c, nullptr, nullptr)) + 768 * groups +
-                         ceil64(8 * groups) + 64 * groups * (lane_floats(c) + c.features);
+                         ceil64(8 * groups) + 64 * (groups + 1) * (lane_floats(c) + c.features);
   return bytes > std::numeric_limits<size_t>::max() ? 0 : static_cast<size_t>(bytes);
 }
 
@@ -293,8 +335,25 @@ smx_status bank_observe_some(smx_bank* b, const uint32_t* ids, const float* x, s
   size_t base = 0;
   // Steps the touched groups: after the last reading, before a second reading for a staged
   // model (readings of one model in order), and between chunks.
+  // A group with at least kInPlace staged models steps in place; the models of groups with
+  // fewer are packed 16 to a step (a group steps whole, whatever number of its lanes learn).
+  constexpr uint32_t kInPlace = 8;
   auto flush = [&] {
-    for (uint32_t t = 0; t < b->touched; ++t) step_group(b, touched[t], base, log_p, steps), counts[touched[t]] = 0;
+    uint32_t packed[kBankLanes], count = 0;
+    for (uint32_t t = 0; t < b->touched; ++t) {
+      const uint32_t g = touched[t];
+      if (counts[g] >= kInPlace) {
+        step_group(b, g, base, log_p, steps);
+      } else {
+        for (uint32_t id = g * kBankLanes; id < (g + 1) * kBankLanes; ++id) {
+          if (!lane_state(b, id).staged) continue;
+          packed[count++] = id;
+          if (count == kBankLanes) step_packed(b, packed, count, base, log_p, steps), count = 0;
+        }
+      }
+      counts[g] = 0;
+    }
+    if (count > 0) step_packed(b, packed, count, base, log_p, steps);
     b->touched = 0;
   };
   for (size_t i = 0; i < n; ++i) {
