@@ -5,7 +5,8 @@
 # hardware-limit table), then observe and observe_batch at the small sizes beside the
 # textbook and Armadillo (medians of 5 repetitions, randomly interleaved: this machine's
 # speed drifts by 20-40 % over a minute, and consecutive repetitions would all see one
-# regime), then the scikit-learn peer. Usage: bench/compare.sh [BUILD_DIR]
+# regime), then banks of small models beside lone ones, then the scikit-learn peer.
+# Usage: bench/compare.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build=${1:-build/host}
@@ -16,6 +17,12 @@ build=${1:-build/host}
 # The small models where sensor and firmware users live, beside the textbook and Armadillo.
 "$build/bench/streamix_bench" \
   --benchmark_filter='^(observe|observe_batch|em_iteration)/(highway|xsimd|scalar|textbook|armadillo)/K:(2/D:4|4/D:8|8/D:8|16/D:16|64/D:64)$' \
+  --benchmark_repetitions=5 --benchmark_report_aggregates_only=true --benchmark_min_time=0.2 \
+  --benchmark_enable_random_interleaving=true
+# Banks: many small models, one reading each (bank_observe) or for a quarter of them at
+# random (bank_observe_some), beside as many lone models (bench/README.md, Banks).
+"$build/bench/streamix_bench" \
+  --benchmark_filter='^(bank_observe|bank_observe_some|observe)/(highway|xsimd|scalar)/K:[0-9]+/D:[0-9]+/M:' \
   --benchmark_repetitions=5 --benchmark_report_aggregates_only=true --benchmark_min_time=0.2 \
   --benchmark_enable_random_interleaving=true
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/sklearn_peer.py

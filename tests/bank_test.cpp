@@ -76,6 +76,13 @@ std::vector<float> readings(uint32_t streams, uint32_t features, int steps, uint
   return x;
 }
 
+// The first `rounds` rounds of x (each `round` floats: a reading per model) into the bank.
+void observe_rounds(smx_bank* bank, const std::vector<float>& x, size_t round, int rounds) {
+  for (int t = 0; t < rounds; ++t) {
+    ASSERT_EQ(smx_bank_observe(bank, &x[size_t(t) * round], nullptr, nullptr), SMX_OK) << t;
+  }
+}
+
 // The largest difference between the parameters of two ready models (weights absolute, means
 // and variances relative to max(1, |lone's|)).
 double params_gap(const smx_model* a, const smx_model* b, const smx_config& c) {
@@ -271,9 +278,7 @@ TEST(Bank, BadReadingsAreRejectedForTheirModelAlone) {
   const uint32_t models = 20;
   Bank bank(c, models);
   const std::vector<float> x = readings(models, 2, 100, 1);
-  for (int t = 0; t < 60; ++t) {
-    ASSERT_EQ(smx_bank_observe(bank.bank, &x[size_t(t) * models * 2], nullptr, nullptr), SMX_OK);
-  }
+  observe_rounds(bank.bank, x, models * 2, 60);
   std::vector<float> row(x.begin() + 60 * models * 2, x.begin() + 61 * models * 2);
   row[17 * 2 + 1] = std::numeric_limits<float>::quiet_NaN();
   row[3 * 2] = 3e19f;  // its square overflows float
@@ -329,9 +334,7 @@ TEST(Bank, ModelsMoveBetweenBanksAndLoneModels) {
   const uint32_t models = 18;
   Bank bank(c, models);
   const std::vector<float> x = readings(models, 3, 200, 2);
-  for (int t = 0; t < 100; ++t) {
-    ASSERT_EQ(smx_bank_observe(bank.bank, &x[size_t(t) * models * 3], nullptr, nullptr), SMX_OK);
-  }
+  observe_rounds(bank.bank, x, models * 3, 100);
   // Out: model 7 as a lone model, by snapshot and by copy.
   const std::vector<unsigned char> bytes = snapshot_of(bank.bank, 7);
   Lone loaded(c);

@@ -214,18 +214,25 @@ void step_packed(smx_bank* b, const uint32_t* ids, uint32_t count, size_t base, 
                  StepSizes& steps) {
   const uint32_t spare = b->groups;
   const size_t k = b->config.components, kd = k * b->config.features;
-  const size_t stepped = 4 * k + 6 * kd;  // the statistics and the iterate (mirrors_of's order)
+  // The step's arrays, in mirrors_of's order: the statistics and the iterate's weights, log
+  // weights and normalizers (elements 0 .. 4K + 3KD), then its half precisions (after its
+  // held means and variances, which the step leaves alone).
+  const size_t head = 4 * k + 3 * kd, tail = 4 * k + 5 * kd;
+  auto copy_step_arrays = [&](const float* from, float* to) {
+    copy_lane(from, to, head);
+    copy_lane(from + tail * kBankLanes, to + tail * kBankLanes, kd);
+  };
   uint32_t models[kBankLanes];
   for (uint32_t p = 0; p < kBankLanes; ++p) {
     models[p] = p < count ? ids[p] : kNoModel;
     if (p >= count) continue;
     const uint32_t g = ids[p] / kBankLanes, l = ids[p] % kBankLanes;
-    copy_lane(group_floats(b, g) + l, group_floats(b, spare) + p, stepped);
+    copy_step_arrays(group_floats(b, g) + l, group_floats(b, spare) + p);
     copy_lane(staged_readings(b, g) + l, staged_readings(b, spare) + p, b->config.features);
   }
   step_lanes(b, spare, models, base, log_p, steps);
   for (uint32_t p = 0; p < count; ++p) {
-    copy_lane(group_floats(b, spare) + p, group_floats(b, ids[p] / kBankLanes) + ids[p] % kBankLanes, stepped);
+    copy_step_arrays(group_floats(b, spare) + p, group_floats(b, ids[p] / kBankLanes) + ids[p] % kBankLanes);
   }
 }
 
