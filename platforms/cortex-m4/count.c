@@ -3,7 +3,8 @@
  * the operation, K, D and N read from the semihosting command line ("observe 2 4 100").
  * The operations: observe and score (the library, parameters set, no hold), observe_batch
  * (one smx_observe_batch call over the whole pool, mini-batches of 16: a call is 64
- * samples), and
+ * samples), bank_observe (one smx_bank_observe of a bank of 16 such models, each with its
+ * own reading from the pool: a call is 16 model updates), and
  * textbook_observe and textbook_score (bench/textbook.c, compiled with the same flags), and
  * floor_observe (bench/method_floor.cpp: the method with nothing else).
  * Everything but the calls is the same whatever N is: the setup, and a pool of 64 samples
@@ -24,6 +25,8 @@
 static unsigned char storage[SMX_MODEL_BYTES(MAX_K, MAX_D, 0, 0)] __attribute__((aligned(64)));
 static unsigned char batch_storage[SMX_MODEL_BATCH_BYTES(MAX_K, MAX_D, 0, 0, BATCH)]
     __attribute__((aligned(64)));
+#define BANK 16
+static unsigned char bank_storage[SMX_BANK_BYTES(MAX_K, MAX_D, 0, 0, 1, BANK)] __attribute__((aligned(64)));
 static float textbook_storage[TEXTBOOK_FLOATS(MAX_K, MAX_D)];
 static float floor_storage[METHOD_FLOOR_FLOATS(MAX_K, MAX_D)];
 static float weights[MAX_K], means[MAX_K * MAX_D], variances[MAX_K * MAX_D];
@@ -107,6 +110,14 @@ int main(void) {
     board_write("count: setup failed\n");
     return 1;
   }
+  smx_bank* bank = 0;
+  cfg.batch_size = 1;
+  if (smx_bank_create(&cfg, BANK, bank_storage, sizeof bank_storage, &bank) != SMX_OK) {
+    board_write("count: setup failed\n");
+    return 1;
+  }
+  for (uint32_t i = 0; i < BANK; ++i) smx_bank_model_set(bank, i, model);
+  smx_bank_observe(bank, pool, 0, 0);  /* (the first step after set_params runs model by model) */
   textbook_gmm textbook;
   textbook_init(&textbook, (int)k, (int)d, textbook_storage, weights, means, variances);
   method_floor floor_model;
@@ -117,6 +128,8 @@ int main(void) {
     for (long i = 0; i < n; ++i) smx_observe(model, pool + (i % POOL) * d, &log_p), sink = log_p;
   } else if (same(op, "observe_batch")) {
     for (long i = 0; i < n; ++i) smx_observe_batch(batch_model, pool, POOL, 0);
+  } else if (same(op, "bank_observe")) {
+    for (long i = 0; i < n; ++i) smx_bank_observe(bank, pool + (i % (POOL / BANK)) * BANK * d, 0, 0);
   } else if (same(op, "score")) {
     for (long i = 0; i < n; ++i) smx_score(model, pool + (i % POOL) * d, &log_p), sink = log_p;
   } else if (same(op, "textbook_observe")) {

@@ -28,8 +28,15 @@ per_sample_batched() {  # K D
   echo $(( (with - base + 128) / 256 ))
 }
 
-echo "| K x D | observe | textbook observe | ratio | score | textbook score | ratio | observe_batch (16), per sample |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+# bank_observe: one call steps a bank of 16 models; per model update.
+per_model_banked() {  # K D
+  base=$(trace_lines "bank_observe $1 $2 0")
+  with=$(trace_lines "bank_observe $1 $2 8")
+  echo $(( (with - base + 64) / 128 ))
+}
+
+echo "| K x D | observe | textbook observe | ratio | score | textbook score | ratio | observe_batch (16), per sample | bank_observe (16 models), per model |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for shape in "2 4" "3 3" "8 8" "16 16"; do
   set -- $shape
   o=$(per_call observe "$1" "$2")
@@ -37,5 +44,6 @@ for shape in "2 4" "3 3" "8 8" "16 16"; do
   s=$(per_call score "$1" "$2")
   ts=$(per_call textbook_score "$1" "$2")
   b=$(per_sample_batched "$1" "$2")
-  echo "| $1 x $2 | $o | $to | $(awk "BEGIN{printf \"%.2f\", $o / $to}") | $s | $ts | $(awk "BEGIN{printf \"%.2f\", $s / $ts}") | $b |"
+  m=$(per_model_banked "$1" "$2")
+  echo "| $1 x $2 | $o | $to | $(awk "BEGIN{printf \"%.2f\", $o / $to}") | $s | $ts | $(awk "BEGIN{printf \"%.2f\", $s / $ts}") | $b | $m |"
 done
