@@ -20,11 +20,12 @@ struct Mirror {
 };
 constexpr size_t kMaxMirrors = 19;
 
-// The arrays of m that are state, in the lanes' order: the statistics and the iterate first
-// (the arrays kernels::bank_observe reads, at the offsets bank_group computes), then the
-// average, the warm-up buffer and the mini-batch's waiting samples and weights. The E-step
-// scratch, the k-means++ distances and the mini-batch's sums (0 between mini-batches) are not
-// state. The iterate's own means and variances are (held during the hold).
+// The arrays of m that are state, in the lanes' order: first the "hot" ones a step in the
+// lanes reads and writes (the statistics, the iterate's weights, log weights, normalizers and
+// half precisions: hot_elements of them, at the offsets bank_group computes), then the rest
+// (the iterate's own means and variances, held during the hold; the average; the warm-up
+// buffer; the mini-batch's waiting samples and weights). The E-step scratch, the k-means++
+// distances and the mini-batch's sums (0 between mini-batches) are not state.
 size_t mirrors_of(const smx_model* m, Mirror* out) {
   const smx_config& c = m->config;
   ModelArrays a;
@@ -32,22 +33,20 @@ size_t mirrors_of(const smx_model* m, Mirror* out) {
   const uint32_t k = c.components, kd = c.components * c.features;
   size_t n = 0;
   auto add = [&](float* p, uint32_t elements, Layout layout) { out[n++] = Mirror{p, elements, layout}; };
-  auto add_params = [&](const kernels::ParamArrays& p, bool first_half) {
-    if (first_half) {
-      add(p.weight, k, Layout::kVector), add(p.log_weight, k, Layout::kVector);
-      add(p.log_norm, k, Layout::kVector);
-    } else {
-      add(p.mean, kd, Layout::kMatrix), add(p.variance, kd, Layout::kMatrix);
-      add(p.half_precision, kd, Layout::kMatrix);
-    }
+  auto add_derived = [&](const kernels::ParamArrays& p) {  // what the E-step reads
+    add(p.weight, k, Layout::kVector), add(p.log_weight, k, Layout::kVector);
+    add(p.log_norm, k, Layout::kVector), add(p.half_precision, kd, Layout::kMatrix);
+  };
+  auto add_moments = [&](const kernels::ParamArrays& p) {
+    add(p.mean, kd, Layout::kMatrix), add(p.variance, kd, Layout::kMatrix);
   };
   add(a.stats.weight, k, Layout::kVector);
   add(a.stats.mean, kd, Layout::kMatrix);
   add(a.stats.mean_residual, kd, Layout::kMatrix);
   add(a.stats.variance, kd, Layout::kMatrix);
-  add_params(a.iterate, true);
-  add_params(a.iterate, false);
-  if (averaging_enabled(c)) add_params(a.average, true), add_params(a.average, false);
+  add_derived(a.iterate);
+  add_moments(a.iterate);
+  if (averaging_enabled(c)) add_derived(a.average), add_moments(a.average);
   if (c.init_samples > 0) add(a.warmup, c.init_samples * c.features, Layout::kPlain);
   if (c.batch_size > 1) {
     const BatchArrays b = batch_arrays_of(m);
@@ -69,14 +68,23 @@ uint64_t ceil64(uint64_t n) { return (n + 63) / 64 * 64; }
 unsigned char* base_of(const smx_bank* b) {
   return reinterpret_cast<unsigned char*>(const_cast<smx_bank*>(b));
 }
-// The first float of group g: (F + D) elements of kBankLanes floats (state, then the staged
-// readings).
-float* group_floats(const smx_bank* b, uint32_t g) {
-  const size_t elements = size_t{b->lane_floats} + b->config.features;
+// The hot arrays' elements per lane (4K + 4KD: mirrors_of).
+size_t hot_elements(const smx_config& c) { return 4 * size_t{c.components} * (1 + size_t{c.features}); }
+
+// The lane floats lie in two regions of groups + 1 groups each (the spare one last): the hot
+// elements of each group followed by its staged readings (so that a step streams through
+// consecutive memory from group to group), then the other elements of each group. Each
+// element is kBankLanes floats.
+float* hot_floats(const smx_bank* b, uint32_t g) {
+  const size_t elements = hot_elements(b->config) + b->config.features;
   return reinterpret_cast<float*>(base_of(b) + b->floats_offset) + size_t{g} * elements * kBankLanes;
 }
+float* cold_floats(const smx_bank* b, uint32_t g) {
+  const size_t hot = hot_elements(b->config), cold = b->lane_floats - hot;
+  return hot_floats(b, b->groups + 1) + size_t{g} * cold * kBankLanes;
+}
 float* staged_readings(const smx_bank* b, uint32_t g) {
-  return group_floats(b, g) + size_t{b->lane_floats} * kBankLanes;
+  return hot_floats(b, g) + hot_elements(b->config) * kBankLanes;
 }
 // Per group the count of its staged readings, then the list of touched groups.
 uint32_t* staged_counts(const smx_bank* b) { return reinterpret_cast<uint32_t*>(base_of(b) + b->groups_offset); }
@@ -84,11 +92,11 @@ uint32_t* touched_groups(const smx_bank* b) { return staged_counts(b) + b->group
 
 kernels::BankGroup bank_group(const smx_bank* b, uint32_t g) {
   const size_t k = b->config.components, kd = k * b->config.features;
-  float* base = group_floats(b, g);
+  float* base = hot_floats(b, g);
   auto at = [&](size_t element) { return base + element * kBankLanes; };
   return kernels::BankGroup{at(0),          at(k),          at(k + kd),     at(k + 2 * kd),
                             at(k + 3 * kd), at(2 * k + 3 * kd), at(3 * k + 3 * kd),
-                            at(4 * k + 5 * kd), b->config.components, b->config.features};
+                            at(4 * k + 3 * kd), b->config.components, b->config.features};
 }
 
 // Copies model id's state between the lanes and the lone model m (kToLone: gather).
@@ -96,7 +104,8 @@ template <bool kToLone>
 void transfer(const smx_bank* b, uint32_t id, smx_model* m) {
   const uint32_t k_count = b->config.components, features = b->config.features;
   const uint32_t stride = shape_of(b->config).stride;
-  float* lane = group_floats(b, id / kBankLanes) + id % kBankLanes;
+  const uint32_t g = id / kBankLanes, l = id % kBankLanes;
+  const size_t hot = hot_elements(b->config);
   Mirror mirrors[kMaxMirrors];
   const size_t count = mirrors_of(m, mirrors);
   auto move = [](float& lone, float& lanes) {
@@ -105,7 +114,8 @@ void transfer(const smx_bank* b, uint32_t id, smx_model* m) {
   size_t element = 0;
   for (size_t i = 0; i < count; ++i) {
     const Mirror& mirror = mirrors[i];
-    float* first = lane + element * kBankLanes;
+    float* first = element < hot ? hot_floats(b, g) + l + element * kBankLanes
+                                 : cold_floats(b, g) + l + (element - hot) * kBankLanes;
     if (mirror.layout == Layout::kMatrix) {
       for (uint32_t d = 0; d < features; ++d) {
         for (uint32_t k = 0; k < k_count; ++k) {
@@ -137,7 +147,7 @@ __attribute__((always_inline)) inline bool steps_in_lanes(const smx_bank* b, con
   const smx_config& c = b->config;
   if (!b->lane_steps || !s.ready || s.steps <= c.hold_samples) return false;
   if (s.samples_seen == UINT64_MAX || s.steps >= s.samples_seen + 1 - s.step_origin) return false;
-  const float* weight = group_floats(b, id / kBankLanes) + id % kBankLanes;  // the statistics'
+  const float* weight = hot_floats(b, id / kBankLanes) + id % kBankLanes;  // the statistics'
   for (uint32_t k = 0; k < c.components; ++k) {
     if (weight[size_t{k} * kBankLanes] <= c.weight_floor) return false;
   }
@@ -208,31 +218,22 @@ void copy_lane(const float* from, float* to, size_t n) {
 }
 
 // Up to 16 staged models of sparsely touched groups, packed side by side into the spare
-// group after the last one (the arrays the step reads and writes, and the staged reading),
-// stepped there, and copied back.
+// group after the last one (their hot elements and staged readings), stepped there, and
+// copied back.
 void step_packed(smx_bank* b, const uint32_t* ids, uint32_t count, size_t base, float* log_p,
                  StepSizes& steps) {
   const uint32_t spare = b->groups;
-  const size_t k = b->config.components, kd = k * b->config.features;
-  // The step's arrays, in mirrors_of's order: the statistics and the iterate's weights, log
-  // weights and normalizers (elements 0 .. 4K + 3KD), then its half precisions (after its
-  // held means and variances, which the step leaves alone).
-  const size_t head = 4 * k + 3 * kd, tail = 4 * k + 5 * kd;
-  auto copy_step_arrays = [&](const float* from, float* to) {
-    copy_lane(from, to, head);
-    copy_lane(from + tail * kBankLanes, to + tail * kBankLanes, kd);
-  };
+  const size_t hot = hot_elements(b->config) + b->config.features;  // (with the staged reading)
   uint32_t models[kBankLanes];
   for (uint32_t p = 0; p < kBankLanes; ++p) {
     models[p] = p < count ? ids[p] : kNoModel;
     if (p >= count) continue;
     const uint32_t g = ids[p] / kBankLanes, l = ids[p] % kBankLanes;
-    copy_step_arrays(group_floats(b, g) + l, group_floats(b, spare) + p);
-    copy_lane(staged_readings(b, g) + l, staged_readings(b, spare) + p, b->config.features);
+    copy_lane(hot_floats(b, g) + l, hot_floats(b, spare) + p, hot);
   }
   step_lanes(b, spare, models, base, log_p, steps);
   for (uint32_t p = 0; p < count; ++p) {
-    copy_step_arrays(group_floats(b, spare) + p, group_floats(b, ids[p] / kBankLanes) + ids[p] % kBankLanes);
+    copy_lane(hot_floats(b, spare) + p, hot_floats(b, ids[p] / kBankLanes) + ids[p] % kBankLanes, hot);
   }
 }
 
