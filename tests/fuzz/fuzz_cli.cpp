@@ -20,7 +20,7 @@ namespace {
 bool takes_path_to_read(const std::string& name) { return name == "load-model" || name == "windows"; }
 bool is_flag(const std::string& name) {
   return name == "header" || name == "no-header" || name == "quiet" || name == "echo" ||
-         name == "help";
+         name == "help" || name == "line-buffered" || name == "strict" || name == "summary-per-key";
 }
 bool takes_path_to_write(const std::string& name) { return name == "output" || name == "save-model"; }
 
