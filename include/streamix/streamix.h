@@ -226,15 +226,19 @@ smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* 
 /*
  * Banks: M models of one configuration in one block of caller storage, for many streams
  * (sensors, devices, keys) with a small model each. The models are interleaved so that one
- * SIMD lane is one model: smx_bank_observe steps 16 models with the work of one (AVX-512:
- * one vector; AVX2 two; NEON four), where a lone model of K <= 4 spends most of its lanes on
- * padding and its time on per-call overhead.
+ * SIMD lane is one model: smx_bank_observe steps a group of 16 models in one pass of vector
+ * code (each element one AVX-512 vector, two AVX2, four NEON), where a lone model of K <= 4
+ * spends most of its lanes on padding and its time on per-call work (6 times faster per model
+ * at K = 2, D = 4 on AVX-512; on a scalar core a bank saves memory, not time). Readings for
+ * scattered models (smx_bank_observe_some) step packed 16 at a time, which pays for small
+ * models only (bench/README.md, Banks).
  * Every model of a bank behaves like a lone model with the bank's config (same warm-up,
  * hold, schedule, re-seeding, mini-batches, averaging): models that have finished their hold
  * (with batch_size 1, no averaging and K <= 16) step lanes-across-models, any other state
  * through the lone model's own code on a copy (the bank's scratch model). The lanes' arithmetic
- * is the SIMD backends' lone E-step and M-step lane by lane (the same bits for K <= 2 on the
- * Highway and xsimd backends; otherwise the sum of the K exponentials may round differently).
+ * is the SIMD backends' lone E-step and M-step lane by lane: the same state bit for bit on the
+ * Highway backend for K <= 2; otherwise within rounding (the sum of the K exponentials may
+ * round differently; xsimd runs lone models of K <= 4 without FMA; lib/core/README.md).
  * Per model, a bank gives what a lone model gives: its score and parameters, a copy as a lone
  * model, its snapshot (an ordinary model snapshot: a stream moves between a bank and a lone
  * model, and between machines), a reset. Bad input is per reading: it is rejected for its
