@@ -237,8 +237,9 @@ smx_status smx_score_batch(const smx_model* m, const float* x, size_t n, float* 
  * (with batch_size 1, no averaging and K <= 16) step lanes-across-models, any other state
  * through the lone model's own code on a copy (the bank's scratch model). The lanes' arithmetic
  * is the SIMD backends' lone E-step and M-step lane by lane: the same state bit for bit on the
- * Highway backend for K <= 2; otherwise within rounding (the sum of the K exponentials may
- * round differently; xsimd runs lone models of K <= 4 without FMA; lib/core/README.md).
+ * Highway backend for K <= 2 (but on 32-bit ARM); otherwise within rounding (the sum of the
+ * K exponentials may round differently; xsimd runs lone models of K <= 4 without FMA;
+ * lib/core/README.md).
  * Per model, a bank gives what a lone model gives: its score and parameters, a copy as a lone
  * model, its snapshot (an ordinary model snapshot: a stream moves between a bank and a lone
  * model, and between machines), a reset. Bad input is per reading: it is rejected for its

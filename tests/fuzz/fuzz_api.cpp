@@ -75,7 +75,8 @@ void check_model(const smx_model* m, const smx_config& c) {
 }
 
 // Where a bank model's state must equal its lone twin's bit for bit (tests/bank_test.cpp,
-// same_arithmetic); elsewhere both are checked for sane parameters.
+// same_arithmetic: the fuzzers run on x86-64, whose vector division is IEEE); elsewhere both
+// are checked for sane parameters.
 bool bank_matches_lone(const smx_config& c) {
   const bool lone_path = c.components > 16 || c.batch_size > 1 || c.average_from > 0;
   return lone_path || (std::strcmp(smx_backend(), "highway") == 0 && c.components <= 2);

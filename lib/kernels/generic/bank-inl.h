@@ -6,9 +6,12 @@
 // EStepFromLogJoint, MstepRefresh): the log joint density's two FMA chains (even and odd
 // features), exp cut at 2^-64, log p = max + log(sum), r = e / sum, the weight statistics,
 // their normalization summed in component order, the Welford move, the normalizer's log sum.
-// Two differences: a lone model sums its exponentials across its lanes (a horizontal sum in
+// Three differences: a lone model sums its exponentials across its lanes (a horizontal sum in
 // the target's order), a bank in component order, so for K >= 3 r may differ in the last bit
-// (for K <= 2 the two sums are the same additions); and log p takes the vector logarithm.
+// (for K <= 2 the two sums are the same additions); the lone model divides by the sum of
+// exponentials and by the sum of weights in scalar arithmetic, a bank with vectors (the same
+// IEEE division but on 32-bit ARM, whose NEON has none: Highway refines a reciprocal
+// estimate there); and log p takes the vector logarithm.
 
 namespace generic {
 
