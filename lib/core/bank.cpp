@@ -108,7 +108,7 @@ void transfer(const smx_bank* b, uint32_t id, smx_model* m) {
   const size_t hot = hot_elements(b->config);
   Mirror mirrors[kMaxMirrors];
   const size_t count = mirrors_of(m, mirrors);
-  auto move = [](float& lone, float& lanes) {
+  auto move = [](auto& lone, auto& lanes) {
     if (kToLone) lone = lanes; else lanes = lone;
   };
   size_t element = 0;
@@ -128,15 +128,9 @@ void transfer(const smx_bank* b, uint32_t id, smx_model* m) {
     element += mirror.elements;
   }
   LaneState& s = lane_state(b, id);
-  if (kToLone) {
-    m->ready = s.ready, m->buffered = s.buffered, m->pending = s.pending;
-    m->samples_seen = s.samples_seen, m->steps = s.steps, m->step_origin = s.step_origin;
-    m->averaged = s.averaged;
-  } else {
-    s.ready = m->ready, s.buffered = m->buffered, s.pending = m->pending;
-    s.samples_seen = m->samples_seen, s.steps = m->steps, s.step_origin = m->step_origin;
-    s.averaged = m->averaged;
-  }
+  move(m->ready, s.ready), move(m->buffered, s.buffered), move(m->pending, s.pending);
+  move(m->samples_seen, s.samples_seen), move(m->steps, s.steps);
+  move(m->step_origin, s.step_origin), move(m->averaged, s.averaged);
 }
 
 // Whether model id's next reading steps in the lanes: exactly the states in which the lone
@@ -248,10 +242,8 @@ class Reading {
     smx_status verdict = SMX_OK;
     if (id >= b_->models) {
       verdict = SMX_ERR_ARGUMENT;
-    } else if (!sample_is_valid(x, c.features)) {
-      verdict = SMX_ERR_INPUT;
-    } else if (!lane_state(b_, id).ready && c.init_samples == 0) {
-      verdict = SMX_ERR_NOT_READY;  // (as smx_observe)
+    } else {
+      verdict = observe_verdict(c, lane_state(b_, id).ready, x);  // (as smx_observe)
     }
     if (status_) status_[i] = verdict;
     if (verdict != SMX_OK) {
@@ -279,13 +271,28 @@ class Reading {
   smx_status first_rejected_ = SMX_OK;
 };
 
+// Where a bank's parts lie (byte offsets from its start) and its size: the header, the
+// scratch model, the lanes' counters, the groups' words, the lane floats of groups + 1 groups
+// (the spare one step_packed packs sparse readings into) (SMX_BANK_BYTES).
+struct BankLayout {
+  uint32_t groups;
+  uint64_t scratch, lanes, group_words, floats, bytes;
+};
+BankLayout bank_layout(const smx_config& c, uint32_t models) {
+  BankLayout l;
+  l.groups = (models + kBankLanes - 1) / kBankLanes;
+  l.scratch = 256;
+  l.lanes = l.scratch + ceil64(carve_storage(c, nullptr, nullptr));
+  l.group_words = l.lanes + uint64_t{sizeof(LaneState) * kBankLanes} * l.groups;
+  l.floats = l.group_words + ceil64(uint64_t{8} * l.groups);
+  l.bytes = l.floats + uint64_t{4 * kBankLanes} * (l.groups + 1) * (lane_floats(c) + c.features);
+  return l;
+}
+
 }  // namespace
 
 size_t bank_bytes(const smx_config& c, uint32_t models) {
-  const uint64_t groups = (uint64_t{models} + kBankLanes - 1) / kBankLanes;
-  // (groups + 1: the spare group step_packed packs sparse readings into)
-  const uint64_t bytes = 256 + ceil64(carve_storage(c, nullptr, nullptr)) + 768 * groups +
-                         ceil64(8 * groups) + 64 * (groups + 1) * (lane_floats(c) + c.features);
+  const uint64_t bytes = bank_layout(c, models).bytes;
   return bytes > std::numeric_limits<size_t>::max() ? 0 : static_cast<size_t>(bytes);
 }
 
@@ -299,22 +306,21 @@ void bank_scatter(smx_bank* b, uint32_t id, const smx_model* m) {
 }
 
 smx_bank* create_bank(const smx_config& c, uint32_t models, void* storage) {
-  const size_t bytes = bank_bytes(c, models);
-  std::memset(storage, 0, bytes);
+  const BankLayout l = bank_layout(c, models);
+  std::memset(storage, 0, static_cast<size_t>(l.bytes));
   auto* b = static_cast<smx_bank*>(storage);
-  const uint32_t groups = (models + kBankLanes - 1) / kBankLanes;
   b->magic = kBankMagic;
   b->models = models;
   b->config = c;
-  b->groups = groups;
+  b->groups = l.groups;
   b->lane_floats = static_cast<uint32_t>(lane_floats(c));
   b->lane_steps = c.batch_size == 1 && !averaging_enabled(c) && c.components <= kernels::kBankMaxComponents;
-  b->scratch_offset = 256;
-  b->lanes_offset = b->scratch_offset + ceil64(carve_storage(c, nullptr, nullptr));
-  b->groups_offset = b->lanes_offset + uint64_t{768} * groups;
-  b->floats_offset = b->groups_offset + ceil64(uint64_t{8} * groups);
+  b->scratch_offset = l.scratch;
+  b->lanes_offset = l.lanes;
+  b->groups_offset = l.group_words;
+  b->floats_offset = l.floats;
   smx_model* fresh = create_model(c, bank_scratch(b));
-  for (uint32_t id = 0; id < groups * kBankLanes; ++id) bank_scatter(b, id, fresh);  // padding lanes too
+  for (uint32_t id = 0; id < l.groups * kBankLanes; ++id) bank_scatter(b, id, fresh);  // padding lanes too
   return b;
 }
 

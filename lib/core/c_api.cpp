@@ -12,10 +12,7 @@ namespace {
 
 using namespace streamix;
 
-bool is_model(const smx_model* m) {
-  return m != nullptr && reinterpret_cast<uintptr_t>(m) % SMX_STORAGE_ALIGN == 0 &&
-         m->magic == core::kModelMagic;
-}
+using core::is_model;
 
 bool sample_is_valid(const smx_model* m, const float* x) {
   return core::sample_is_valid(x, m->config.features);
@@ -111,10 +108,8 @@ smx_status smx_model_get_params(const smx_model* m, float* weights, float* means
 
 smx_status smx_observe(smx_model* m, const float* x, float* log_likelihood) {
   if (!is_model(m) || x == nullptr) return SMX_ERR_ARGUMENT;
-  if (!sample_is_valid(m, x)) return SMX_ERR_INPUT;
-  // No parameters and no warm-up buffer to fill: nothing can be learned (found by fuzz_api:
-  // this used to append to a zero-length buffer).
-  if (!m->ready && m->config.init_samples == 0) return SMX_ERR_NOT_READY;
+  const smx_status verdict = core::observe_verdict(m->config, m->ready, x);
+  if (verdict != SMX_OK) return verdict;
   const float log_p = core::observe(m, x);
   if (log_likelihood) *log_likelihood = log_p;
   return SMX_OK;

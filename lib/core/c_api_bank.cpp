@@ -11,17 +11,11 @@ namespace {
 
 using namespace streamix;
 
-bool is_bank(const smx_bank* b) {
-  return b != nullptr && reinterpret_cast<uintptr_t>(b) % SMX_STORAGE_ALIGN == 0 &&
-         b->magic == core::kBankMagic;
-}
+using core::is_model;
+
+bool is_bank(const smx_bank* b) { return core::holds_object(b, core::kBankMagic); }
 
 bool is_model_of(const smx_bank* b, uint32_t id) { return is_bank(b) && id < b->models; }
-
-bool is_model(const smx_model* m) {
-  return m != nullptr && reinterpret_cast<uintptr_t>(m) % SMX_STORAGE_ALIGN == 0 &&
-         m->magic == core::kModelMagic;
-}
 
 bool models_are_valid(uint32_t models) { return models >= 1 && models <= SMX_MAX_BANK_MODELS; }
 
@@ -109,18 +103,15 @@ smx_status smx_bank_model_reset(smx_bank* bank, uint32_t id) {
   return SMX_OK;
 }
 
+// (The scratch model validates the rest, as a lone model does.)
 smx_status smx_bank_score(smx_bank* bank, uint32_t id, const float* x, float* log_likelihood) {
-  if (!is_model_of(bank, id) || x == nullptr || log_likelihood == nullptr) return SMX_ERR_ARGUMENT;
-  if (!core::lane_state(bank, id).ready) {
-    return core::sample_is_valid(x, bank->config.features) ? SMX_ERR_NOT_READY : SMX_ERR_INPUT;
-  }
+  if (!is_model_of(bank, id)) return SMX_ERR_ARGUMENT;
   return smx_score(gathered(bank, id), x, log_likelihood);
 }
 
 smx_status smx_bank_get_params(smx_bank* bank, uint32_t id, float* weights, float* means,
                                float* variances) {
   if (!is_model_of(bank, id)) return SMX_ERR_ARGUMENT;
-  if (!core::lane_state(bank, id).ready) return SMX_ERR_NOT_READY;
   return smx_model_get_params(gathered(bank, id), weights, means, variances);
 }
 

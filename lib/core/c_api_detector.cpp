@@ -12,10 +12,7 @@ namespace {
 
 using namespace streamix;
 
-bool is_detector(const smx_detector* det) {
-  return det != nullptr && reinterpret_cast<uintptr_t>(det) % SMX_STORAGE_ALIGN == 0 &&
-         det->magic == core::kDetectorMagic;
-}
+bool is_detector(const smx_detector* det) { return core::holds_object(det, core::kDetectorMagic); }
 
 }  // namespace
 

@@ -194,6 +194,23 @@ inline bool rows_are_valid(const float* x, size_t n) {
   return true;
 }
 
+// True if p points at an object of the C API (a model, detector or bank) in caller storage:
+// not null, aligned to SMX_STORAGE_ALIGN, its header's magic the type's.
+template <class T>
+inline bool holds_object(const T* p, uint32_t magic) {
+  return p != nullptr && reinterpret_cast<uintptr_t>(p) % SMX_STORAGE_ALIGN == 0 && p->magic == magic;
+}
+inline bool is_model(const smx_model* m) { return holds_object(m, kModelMagic); }
+
+// Whether a model with config c (ready or not) can take sample x: SMX_ERR_INPUT for a bad
+// feature, SMX_ERR_NOT_READY for a model with neither parameters nor a warm-up buffer to
+// fill (found by fuzz_api: this used to append to a zero-length buffer), else SMX_OK.
+inline smx_status observe_verdict(const smx_config& c, uint32_t ready, const float* x) {
+  if (!sample_is_valid(x, c.features)) return SMX_ERR_INPUT;
+  if (!ready && c.init_samples == 0) return SMX_ERR_NOT_READY;
+  return SMX_OK;
+}
+
 // True if caller storage can hold `needed` bytes of a model or detector: aligned to
 // SMX_STORAGE_ALIGN and large enough.
 inline bool storage_fits(const void* storage, size_t storage_bytes, size_t needed) {
