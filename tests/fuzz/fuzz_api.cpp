@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "bank_arithmetic.h"
 #include "fuzz_require.h"
 #include "streamix/streamix.h"
 
@@ -74,14 +75,6 @@ void check_model(const smx_model* m, const smx_config& c) {
   }
 }
 
-// Where a bank model's state must equal its lone twin's bit for bit (tests/bank_test.cpp,
-// same_arithmetic: the fuzzers run on x86-64, whose vector division is IEEE); elsewhere both
-// are checked for sane parameters.
-bool bank_matches_lone(const smx_config& c) {
-  const bool lone_path = c.components > 16 || c.batch_size > 1 || c.average_from > 0;
-  return lone_path || (std::strcmp(smx_backend(), "highway") == 0 && c.components <= 2);
-}
-
 // Bank model 0 against its twin, and the n models `ids` (those a call touched) sane.
 void check_bank(smx_bank* bank, const smx_model* twin, const smx_config& c, const uint32_t* ids,
                 size_t n) {
@@ -89,7 +82,7 @@ void check_bank(smx_bank* bank, const smx_model* twin, const smx_config& c, cons
   require(smx_bank_snapshot_save(bank, 0, g_snapshot, sizeof g_snapshot, &a) == SMX_OK);
   require(smx_snapshot_save(twin, g_twin_snapshot, sizeof g_twin_snapshot, &b) == SMX_OK);
   require(a == b);
-  if (bank_matches_lone(c)) require(std::memcmp(g_snapshot, g_twin_snapshot, a) == 0);
+  if (same_arithmetic(c)) require(std::memcmp(g_snapshot, g_twin_snapshot, a) == 0);
   smx_model* reloaded = nullptr;  // every state a bank model reaches saves to a snapshot that loads
   require(smx_snapshot_load(g_snapshot, a, g_loaded, kStorageBytes, &reloaded) == SMX_OK);
   for (size_t i = 0; i < n; ++i) {
