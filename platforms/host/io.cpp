@@ -136,7 +136,7 @@ bool read_snapshot_file(const std::string& path, std::vector<unsigned char>& byt
   constexpr size_t kPreamble = 12;  // magic, version, length (u32 little-endian at 8)
   return read_into(path, bytes, error, [](const std::vector<unsigned char>& b) {
     if (b.size() < kPreamble) return kPreamble;
-    return size_t{b[8]} | size_t{b[9]} << 8 | size_t{b[10]} << 16 | size_t{b[11]} << 24;
+    return size_t{u32_le(b.data() + 8)};
   });
 }
 

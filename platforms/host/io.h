@@ -5,6 +5,7 @@
 #define STREAMIX_HOST_IO_H
 
 #include <cstddef>
+#include <cstdint>
 #include <streambuf>
 #include <string>
 #include <vector>
@@ -68,6 +69,11 @@ int open_input(const std::string& path, std::string& error);
 // memory). false with error ("... is empty", "... is larger than N bytes", ...).
 bool read_file(const std::string& path, size_t max_bytes, std::vector<unsigned char>& bytes,
                std::string& error);
+
+// The little-endian u32 at p (the snapshot formats' and the keyed detector file's integers).
+inline uint32_t u32_le(const unsigned char* p) {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
 
 // Reads a snapshot file: its first 12 bytes declare its length (magic, version, length), and
 // no more than that is read. false with error for an unreadable, empty or short file.

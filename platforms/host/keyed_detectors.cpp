@@ -19,8 +19,7 @@ void put_u32(std::vector<unsigned char>& out, uint32_t v) {
 // Reads a u32 at `at` if 4 bytes remain, advancing `at`.
 bool get_u32(const std::vector<unsigned char>& in, size_t& at, uint32_t& v) {
   if (in.size() - at < 4) return false;
-  v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t{in[at + i]} << (8 * i);
+  v = u32_le(in.data() + at);
   at += 4;
   return true;
 }
