@@ -509,7 +509,8 @@ int run_detect(Console& io, const Options& o) {
     size_t stream = 0;
     if (reason.empty()) {
       std::string why;
-      const bool found = streams.find_or_add(keyed ? f[key_col] : std::string(), stream, why);
+      // (one stream: its detector, without a lookup per row)
+      const bool found = keyed ? streams.find_or_add(f[key_col], stream, why) : (stream = single, true);
       if (!found) reason = "line " + std::to_string(csv.line()) + ": " + why;
       const status s = found ? streams.at(stream).detect(x, r) : status::ok;
       if (s != status::ok)
