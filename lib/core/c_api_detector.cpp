@@ -73,13 +73,7 @@ smx_status smx_detector_set_scaling(smx_detector* det, const float* offsets, con
 
 smx_status smx_detect(smx_detector* det, const float* x, smx_detection* out) {
   if (!is_detector(det) || x == nullptr || out == nullptr) return SMX_ERR_ARGUMENT;
-  if (!core::sample_is_valid(x, det->config.features)) return SMX_ERR_INPUT;
-  // (the reading's views are then valid as a first reading's: compute_views passes)
-  if (core::seed_glitch_restarts(det, x)) core::restart_stream(det);
-  // compute_views writes only the input scratch, which no state depends on.
-  if (!core::compute_views(det, x)) return SMX_ERR_INPUT;
-  core::detect(det, x, out);
-  return SMX_OK;
+  return core::detect_reading(det, x, out);
 }
 
 smx_status smx_detector_config_get(const smx_detector* det, smx_detector_config* cfg) {

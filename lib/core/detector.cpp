@@ -44,8 +44,8 @@ void follow_slow_average(smx_detector* det, const DetectorArrays& a, float weigh
 // 10 scales cost FAR (17.7 % against 8.1 %: sustained faults no longer raised the threshold
 // after them) and 100 kept F1 0.81 at FAR 9.5 %; either bounds a glitch (the glitch test).
 constexpr float kInfluenceScales = 100.0f;
-float influence_limit(const smx_score_tail& t, float excess, float threshold, const ModelArrays& ma) {
-  if (t.updates == 0) return poorly_explained_score(ma);
+float influence_limit(const smx_score_tail& t, float excess, float threshold, const ComponentView& v) {
+  if (t.updates == 0) return poorly_explained_score(v);
   const float sd = std::sqrt(t.variance);
   return threshold + kInfluenceScales * (excess > sd ? excess : sd);
 }
@@ -76,7 +76,7 @@ constexpr uint64_t kSeedInnovations = 32;
 constexpr uint64_t kFirstHeldInnovations = 1;
 constexpr float kSeedInnovationLimit = 1000.0f;
 
-bool scaling_pending(const smx_detector* det);
+bool scaling_pending(const smx_detector* det, bool ready);
 
 // The level view's moving average after reading x (exactly x without smoothing). Once the
 // scaling is known, a reading's pull on it is limited to kInnovationLimit standard
@@ -104,8 +104,9 @@ uint64_t innovations_before(const smx_detector* det) {
 // (negative only during the warm-up; cleared when it ends).
 enum class Pull { kMove, kHold, kConfirm };
 bool is_held(float innovation_ms) { return std::signbit(innovation_ms); }
-Pull warmup_pull(const smx_detector* det, const DetectorArrays& a, const float* x, uint32_t d) {
-  if (!det->has_previous || detector_model(det)->ready) return Pull::kMove;
+Pull warmup_pull(const smx_detector* det, bool ready, const DetectorArrays& a, const float* x,
+                uint32_t d) {
+  if (!det->has_previous || ready) return Pull::kMove;
   const uint64_t before = innovations_before(det);
   if (before < kFirstHeldInnovations) return Pull::kMove;
   const float limit = before < kSeedInnovations ? kSeedInnovationLimit : kInnovationLimit;
@@ -116,39 +117,34 @@ Pull warmup_pull(const smx_detector* det, const DetectorArrays& a, const float* 
 }
 
 // (pull: warmup_pull's answer for this reading and feature)
-float next_level(const smx_detector* det, const DetectorArrays& a, const float* x, uint32_t d,
-                 Pull pull) {
+float next_level(const smx_detector* det, bool ready, const DetectorArrays& a, const float* x,
+                 uint32_t d, Pull pull) {
   const float s = det->config.smoothing;
   if (!det->has_previous) return x[d];
   if (pull == Pull::kHold) return a.level[d];
   if (s >= 1.0f) return x[d];
   float innovation = x[d] - a.level[d];
-  if (det->config.scaling != SMX_SCALING_NONE && !scaling_pending(det)) {
+  if (det->config.scaling != SMX_SCALING_NONE && !scaling_pending(det, ready)) {
     const float limit = kInnovationLimit * a.scale[d] * std::sqrt((2.0f - s) / s);
     innovation = innovation > limit ? limit : (innovation < -limit ? -limit : innovation);
   }
   return a.level[d] + s * innovation;
 }
 
-struct Spike {
-  float z2 = 0.0f;      // the largest squared standardized innovation
-  int32_t feature = -1;
-};
-
 // Reading x through the level, in one pass over the features and before samples_seen counts
 // it: its innovations measured against their mean squares so far (the spike), the level
 // moved (next_level, the expression compute_views checked), the innovations taken into the
 // mean squares.
-Spike advance_level(smx_detector* det, const DetectorArrays& a, const float* x) {
+Spike advance_level(smx_detector* det, bool ready, const DetectorArrays& a, const float* x) {
   Spike spike;
   const uint64_t before = innovations_before(det);
-  const bool warming_up = !detector_model(det)->ready;
+  const bool warming_up = !ready;
   // Without smoothing the level is the reading, which the model scores as it is.
   const bool spikes = det->has_previous && !warming_up && det->config.smoothing < 1.0f;
   const float n = static_cast<float>(before + 1);
   for (uint32_t d = 0; d < det->config.features; ++d) {
-    const Pull pull = warmup_pull(det, a, x, d);
-    const float level = next_level(det, a, x, d, pull);
+    const Pull pull = warmup_pull(det, ready, a, x, d);
+    const float level = next_level(det, ready, a, x, d, pull);
     if (pull == Pull::kHold) {
       // (in the seed the mean square is left as it is: a reading held there is no scale)
       float& ms = a.innovation[d];
@@ -194,8 +190,8 @@ float anomaly_score(float surprise, float alarm_surprise) {
   return surprise / (surprise + alarm_surprise);
 }
 
-bool scaling_pending(const smx_detector* det) {
-  return det->config.scaling == SMX_SCALING_WARMUP && !detector_model(det)->ready;
+bool scaling_pending(const smx_detector* det, bool ready) {
+  return det->config.scaling == SMX_SCALING_WARMUP && !ready;
 }
 
 // The warm-up hook (model.h) of a warm-up scaling: offset = mean, scale = standard
@@ -231,24 +227,23 @@ void finish_warmup_scaling(void* context, float* rows, uint32_t count, uint32_t 
 }
 
 // The feature whose squared standardized deviations from the most responsible component,
-// summed over views, are largest (ma: the model's arrays after estep_sample).
-int32_t top_feature(const smx_detector* det, const DetectorArrays& a, const ModelArrays& ma) {
-  const kernels::ParamArrays& p = ma.iterate;
-  const uint32_t best_k = most_likely_component(ma);
+// summed over views, are largest (v: the model's components after scoring the reading).
+int32_t top_feature(const smx_detector* det, const DetectorArrays& a, const ComponentView& v) {
+  const size_t best = most_likely_component(v) * v.component_step;
   const uint32_t d_count = det->config.features;
   const uint32_t v_count = view_count(det->config.views);
-  int32_t best = 0;
-  float best_term = -1.0f;
+  int32_t top = 0;
+  float top_term = -1.0f;
   for (uint32_t d = 0; d < d_count; ++d) {
     float term = 0.0f;
-    for (uint32_t v = 0; v < v_count; ++v) {
-      const size_t j = size_t{v} * d_count + d;
-      const float dev = a.input[j] - p.mean[j * p.shape.stride + best_k];
-      term += dev * dev * p.half_precision[j * p.shape.stride + best_k];
+    for (uint32_t view = 0; view < v_count; ++view) {
+      const size_t j = size_t{view} * d_count + d;
+      const float dev = a.input[j] - v.mean[j * v.feature_step + best];
+      term += dev * dev * v.half_precision[j * v.feature_step + best];
     }
-    if (term > best_term) best_term = term, best = static_cast<int32_t>(d);
+    if (term > top_term) top_term = term, top = static_cast<int32_t>(d);
   }
-  return best;
+  return top;
 }
 
 }  // namespace
@@ -333,7 +328,7 @@ bool seed_glitch_restarts(const smx_detector* det, const float* x) {
   if (det->samples_seen != 2 || det->restarted || detector_model(det)->ready) return false;
   const DetectorArrays a = detector_arrays(det);
   const uint32_t d_count = det->config.features;
-  const bool raw = scaling_pending(det);
+  const bool raw = scaling_pending(det, false);
   bool glitch = false;
   for (uint32_t d = 0; d < d_count; ++d) {
     const float first = a.seed[d], second = a.seed[d_count + d];
@@ -359,10 +354,10 @@ void restart_stream(smx_detector* det) {
   det->restarted = 1;
 }
 
-bool compute_views(const smx_detector* det, const float* x) {
+bool compute_views(const smx_detector* det, bool ready, const float* x) {
   const smx_detector_config& c = det->config;
   const DetectorArrays a = detector_arrays(det);
-  const bool raw = scaling_pending(det);
+  const bool raw = scaling_pending(det, ready);
   const uint32_t d_count = c.features;
   uint32_t column = 0;
   bool ok = true;
@@ -370,7 +365,7 @@ bool compute_views(const smx_detector* det, const float* x) {
     if (!(c.views & bit)) continue;
     for (uint32_t d = 0; d < d_count; ++d, ++column) {
       // The same expressions detect() commits, so the state it stores is what was checked.
-      const float level = next_level(det, a, x, d, warmup_pull(det, a, x, d));
+      const float level = next_level(det, ready, a, x, d, warmup_pull(det, ready, a, x, d));
       float v;
       if (bit == SMX_VIEW_LEVEL) {
         v = raw ? level : (level - a.offset[d]) / a.scale[d];
@@ -387,17 +382,65 @@ bool compute_views(const smx_detector* det, const float* x) {
   return ok;
 }
 
+Spike detect_front(smx_detector* det, bool ready, const float* x) {
+  const smx_detector_config& c = det->config;
+  const DetectorArrays a = detector_arrays(det);
+  // The spike view and the level; the slow average follows once the learning gate's weight
+  // is known.
+  if (det->samples_seen < 2) std::memcpy(a.seed + det->samples_seen * c.features, x, 4 * size_t{c.features});
+  const Spike spike = advance_level(det, ready, a, x);
+  const bool counted = count_up(det->samples_seen);  // (as the model's count: the same value)
+  if (ready && counted) ++det->scored;  // scored = samples_seen - init_samples, at every count
+  return spike;
+}
+
+Verdict judge(const smx_detector* det, float log_p, const ComponentView& v, const Spike& spike) {
+  const smx_detector_config& c = det->config;
+  const smx_score_tail& tail = det->tail;
+  Verdict verdict;
+  smx_detection& result = verdict.result;
+  result = smx_detection{kNaN, kNaN, 0.0f, 0.0f, 0.0f, -1, 0};
+  result.score = -log_p;
+  result.top_feature = top_feature(det, detector_arrays(det), v);
+  const bool alarms_on = det->scored > c.calibration_samples;
+  verdict.truncation = alarms_on ? c.alarm_rate : 0.0f;
+  const float excess = mean_excess(tail, verdict.truncation);
+  const float alarm_surprise = -std::log10(c.alarm_rate);
+  if (tail.updates > 0) {
+    result.threshold = score_at(tail, excess, c.alarm_rate);
+    result.probability = 1.0f - tail_probability(tail, excess, result.score);
+    result.surprise = surprise(tail, excess, result.score);
+    result.anomaly_score = anomaly_score(result.surprise, alarm_surprise);
+    result.is_anomaly = alarms_on && result.score > result.threshold;
+  }
+  const float spiked = spike_surprise(spike, alarm_surprise);
+  if (spiked > result.surprise) {
+    result.surprise = spiked;
+    result.anomaly_score = anomaly_score(spiked, alarm_surprise);
+    result.top_feature = spike.feature;
+    result.is_anomaly = alarms_on;
+  }
+  verdict.weight = result.is_anomaly ? c.anomaly_weight : 1.0f;
+  verdict.limit = verdict.weight > 0.0f ? influence_limit(tail, excess, result.threshold, v) : 0.0f;
+  return verdict;
+}
+
+void settle(smx_detector* det, const Verdict& v, bool moved) {
+  const smx_detector_config& c = det->config;
+  smx_score_tail& tail = det->tail;
+  const float score = v.result.score;
+  // (updates <= scored at every count: the tracker stops with a saturated count)
+  if (std::isfinite(score) && tail.updates < det->scored)
+    tail_update(tail, score < v.limit ? score : v.limit, v.weight, c.tail_rate, v.truncation);
+  const DetectorArrays a = detector_arrays(det);
+  follow_slow_average(det, a, v.weight, moved ? a.input : nullptr);
+}
+
 void detect(smx_detector* det, const float* x, smx_detection* out) {
   const smx_detector_config& c = det->config;
   const DetectorArrays a = detector_arrays(det);
   smx_model* m = detector_model(det);
-  // The spike view and the level; the slow average follows once the learning gate's weight
-  // is known.
-  if (det->samples_seen < 2) std::memcpy(a.seed + det->samples_seen * c.features, x, 4 * size_t{c.features});
-  const Spike spike = advance_level(det, a, x);
-  const bool counted = count_up(det->samples_seen);  // (as the model's count: the same value)
-
-  smx_detection result{kNaN, kNaN, 0.0f, 0.0f, 0.0f, -1, 0};
+  const Spike spike = detect_front(det, m->ready, x);
   if (!m->ready) {
     if (c.scaling == SMX_SCALING_WARMUP) {
       // Welford's running mean and sum of squared deviations of the level. Levels may be
@@ -419,50 +462,34 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
       for (uint32_t d = 0; d < c.features; ++d) a.innovation[d] = std::fabs(a.innovation[d]);
     }
     follow_slow_average(det, a, 1.0f, nullptr);
-    *out = result;
+    *out = smx_detection{kNaN, kNaN, 0.0f, 0.0f, 0.0f, -1, 0};
     return;
   }
 
-  if (counted) ++det->scored;  // scored = samples_seen - init_samples, at every count
   const ModelArrays ma = arrays_of(m);
   const float log_p = take_sample(m, ma, a.input);
-  smx_score_tail& tail = det->tail;
-  result.score = -log_p;
-  result.top_feature = top_feature(det, a, ma);
-  const bool alarms_on = det->scored > c.calibration_samples;
-  const float truncation = alarms_on ? c.alarm_rate : 0.0f;
-  const float excess = mean_excess(tail, truncation);
-  const float alarm_surprise = -std::log10(c.alarm_rate);
-  if (tail.updates > 0) {
-    result.threshold = score_at(tail, excess, c.alarm_rate);
-    result.probability = 1.0f - tail_probability(tail, excess, result.score);
-    result.surprise = surprise(tail, excess, result.score);
-    result.anomaly_score = anomaly_score(result.surprise, alarm_surprise);
-    result.is_anomaly = alarms_on && result.score > result.threshold;
-  }
-  const float spiked = spike_surprise(spike, alarm_surprise);
-  if (spiked > result.surprise) {
-    result.surprise = spiked;
-    result.anomaly_score = anomaly_score(spiked, alarm_surprise);
-    result.top_feature = spike.feature;
-    result.is_anomaly = alarms_on;
-  }
-  const float weight = result.is_anomaly ? c.anomaly_weight : 1.0f;
-  if (weight > 0.0f) {
-    const float limit = influence_limit(tail, excess, result.threshold, ma);
-    const float learned_log_p = winsorize(ma, a.input, log_p, limit);
+  const Verdict verdict = judge(det, log_p, component_view(ma), spike);
+  if (verdict.weight > 0.0f) {
+    const float learned_log_p = winsorize(ma, a.input, log_p, verdict.limit);
     if (m->config.batch_size > 1) {
-      learn_in_batch(m, ma, a.input, weight);
+      learn_in_batch(m, ma, a.input, verdict.weight);
     } else {
-      learn(m, ma, a.input, learned_log_p, weight);
+      learn(m, ma, a.input, learned_log_p, verdict.weight);
     }
-    // (updates <= scored at every count: the tracker stops with a saturated count)
-    if (std::isfinite(result.score) && tail.updates < det->scored)
-      tail_update(tail, result.score < limit ? result.score : limit, weight, c.tail_rate, truncation);
     // (a moved reading scores at most the limit, below its own score: a different log p)
-    follow_slow_average(det, a, weight, learned_log_p != log_p ? a.input : nullptr);
+    settle(det, verdict, learned_log_p != log_p);
   }
-  *out = result;
+  *out = verdict.result;
+}
+
+smx_status detect_reading(smx_detector* det, const float* x, smx_detection* out) {
+  if (!sample_is_valid(x, det->config.features)) return SMX_ERR_INPUT;
+  // (the reading's views are then valid as a first reading's: compute_views passes)
+  if (seed_glitch_restarts(det, x)) restart_stream(det);
+  // compute_views writes only the input scratch, which no state depends on.
+  if (!compute_views(det, detector_model(det)->ready, x)) return SMX_ERR_INPUT;
+  detect(det, x, out);
+  return SMX_OK;
 }
 
 }  // namespace streamix::core

@@ -66,10 +66,35 @@ bool seed_glitch_restarts(const smx_detector* det, const float* x);
 // The detector as created, with a fixed scaling kept: the next reading is the first.
 void restart_stream(smx_detector* det);
 // Computes the views of x into the input scratch without changing any state; false if one
-// leaves the model's feature range (|v| > SMX_MAX_ABS_FEATURE, or not finite).
-bool compute_views(const smx_detector* det, const float* x);
-// One reading through the detector; compute_views(det, x) must have returned true.
+// leaves the model's feature range (|v| > SMX_MAX_ABS_FEATURE, or not finite). ready: whether
+// the detector's model is ready (a detector bank keeps its models apart from the detectors).
+bool compute_views(const smx_detector* det, bool ready, const float* x);
+// One reading through the detector; compute_views(det, ready, x) must have returned true.
 void detect(smx_detector* det, const float* x, smx_detection* out);
+// smx_detect's core, for a valid detector and x non-null: the reading validated (SMX_ERR_INPUT,
+// nothing changed), the stream restarted after a seed glitch, then detect.
+smx_status detect_reading(smx_detector* det, const float* x, smx_detection* out);
+
+// detect in three parts, for a model kept elsewhere (a detector bank's lanes): before the
+// model scores the reading, after it scored it, and after it learned it.
+struct Spike {
+  float z2 = 0.0f;  // the largest squared standardized innovation
+  int32_t feature = -1;
+};
+struct Verdict {
+  smx_detection result;
+  float weight;      // the learning gate's weight (0: the model learns nothing)
+  float limit;       // the score a reading is winsorized to (winsorize_point's max_score)
+  float truncation;  // the score tracker's truncation
+};
+// The seed, the level and the spike view, the counts (after compute_views).
+Spike detect_front(smx_detector* det, bool ready, const float* x);
+// The decision on a reading a ready model scored log p (v: its components, their log joint
+// densities for this reading).
+Verdict judge(const smx_detector* det, float log_p, const ComponentView& v, const Spike& spike);
+// Once the model learned the reading with v.weight > 0: the score tracker and the residual
+// view's baseline (moved: the reading was learned winsorized, its views moved in the input).
+void settle(smx_detector* det, const Verdict& v, bool moved);
 
 // Snapshots (format in detector.cpp).
 size_t detector_snapshot_size(const smx_detector* det);

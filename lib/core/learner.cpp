@@ -130,48 +130,58 @@ float estep_sample(const ModelArrays& a, const float* x) {
   return kernels::estep(estep_view(a.iterate), x, a.log_joint, a.resp);
 }
 
-uint32_t most_likely_component(const ModelArrays& a) {
+ComponentView component_view(const ModelArrays& a) {
+  const kernels::ParamArrays& p = a.iterate;
+  return ComponentView{p.mean,   p.half_precision, p.log_weight,        p.log_norm, a.log_joint,
+                       p.shape.stride, 1,            p.shape.components, p.shape.features};
+}
+
+uint32_t most_likely_component(const ComponentView& v) {
   uint32_t k = 0;
-  for (uint32_t j = 1; j < a.iterate.shape.components; ++j) {
-    if (a.log_joint[j] > a.log_joint[k]) k = j;
+  for (uint32_t j = 1; j < v.components; ++j) {
+    if (v.log_joint[j * v.component_step] > v.log_joint[k * v.component_step]) k = j;
   }
   return k;
 }
 
-float winsorize(const ModelArrays& a, float* x, float log_p, float max_score) {
-  if (!(-log_p > max_score) || log_p == -kernels::kInf) return log_p;
-  const kernels::ParamArrays& p = a.iterate;
-  const uint32_t stride = p.shape.stride, features = p.shape.features;
-  const uint32_t k = most_likely_component(a);
+bool winsorize_point(const ComponentView& v, float* x, float log_p, float max_score) {
+  if (!(-log_p > max_score) || log_p == -kernels::kInf) return false;
+  const uint32_t k = most_likely_component(v);
+  const size_t first = k * v.component_step;
   // q_k(x) / 2 = sum_d h_d delta_d^2 (h = half precision) may overflow float: with
   // m = max_d |delta_d| sqrt(h_d), it is m^2 S with S = sum_d (delta_d sqrt(h_d) / m)^2 in
   // [1, D], and the factor that brings it to `target` is sqrt(target / S) / m.
-  const float target = p.log_weight[k] + p.log_norm[k] + max_score;
+  const float target = v.log_weight[first] + v.log_norm[first] + max_score;
   float m = 0.0f;
-  for (uint32_t d = 0; d < features; ++d) {
-    const size_t i = size_t{d} * stride + k;
-    m = std::fmax(m, std::fabs(x[d] - p.mean[i]) * std::sqrt(p.half_precision[i]));
+  for (uint32_t d = 0; d < v.features; ++d) {
+    const size_t i = d * v.feature_step + first;
+    m = std::fmax(m, std::fabs(x[d] - v.mean[i]) * std::sqrt(v.half_precision[i]));
   }
   float s = 0.0f;
-  for (uint32_t d = 0; d < features; ++d) {
-    const size_t i = size_t{d} * stride + k;
-    const float t = (x[d] - p.mean[i]) * std::sqrt(p.half_precision[i]) / m;
+  for (uint32_t d = 0; d < v.features; ++d) {
+    const size_t i = d * v.feature_step + first;
+    const float t = (x[d] - v.mean[i]) * std::sqrt(v.half_precision[i]) / m;
     s += t * t;
   }
   const bool far = !(m <= FLT_MAX);  // (only with variances near FLT_MIN)
   const float factor = target > 0.0f && m > 0.0f && !far ? std::sqrt(target / s) / m : 0.0f;
-  for (uint32_t d = 0; d < features; ++d) {
-    const float mean = p.mean[size_t{d} * stride + k];
+  for (uint32_t d = 0; d < v.features; ++d) {
+    const float mean = v.mean[d * v.feature_step + first];
     x[d] = factor < 1.0f ? mean + factor * (x[d] - mean) : x[d];
   }
-  return estep_sample(a, x);
+  return true;
 }
 
-float poorly_explained_score(const ModelArrays& a) {
-  const kernels::ParamArrays& p = a.iterate;
+float winsorize(const ModelArrays& a, float* x, float log_p, float max_score) {
+  return winsorize_point(component_view(a), x, log_p, max_score) ? estep_sample(a, x) : log_p;
+}
+
+float poorly_explained_score(const ComponentView& v) {
   float best = -kernels::kInf;
-  for (uint32_t k = 0; k < p.shape.components; ++k) best = std::fmax(best, p.log_weight[k] + p.log_norm[k]);
-  return 0.5f * poorly_explained_distance(p.shape.features) - best;
+  for (uint32_t k = 0; k < v.components; ++k) {
+    best = std::fmax(best, v.log_weight[k * v.component_step] + v.log_norm[k * v.component_step]);
+  }
+  return 0.5f * poorly_explained_distance(v.features) - best;
 }
 
 void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, float weight) {

@@ -294,20 +294,36 @@ float take_sample(smx_model* m, const ModelArrays& a, const float* x);
 float estep_sample(const ModelArrays& a, const float* x);
 void learn(smx_model* m, const ModelArrays& a, const float* x, float log_p, float weight);
 
+// A model's components as the E-step reads them, wherever they lie (a lone model's iterate,
+// or one lane of a bank group): element (d, k) of a D-by-K array at
+// [d * feature_step + k * component_step], element k of a K-vector at [k * component_step].
+struct ComponentView {
+  const float* mean;
+  const float* half_precision;
+  const float* log_weight;
+  const float* log_norm;
+  const float* log_joint;  // the log joint densities of the reading just scored
+  size_t feature_step, component_step;
+  uint32_t components, features;
+};
+ComponentView component_view(const ModelArrays& a);  // (the iterate, after estep_sample)
+
 // Bounded influence (a winsorized update), for callers that learn from readings they do not
-// trust (the detector). After estep_sample(a, x): if -log p(x) > max_score, moves x, in
+// trust (the detector). After the E-step of x: if -log p(x) > max_score, moves x, in
 // place, along the segment to the mean of its most likely component k until that
 // component alone gives it the score max_score (q_k(x) / 2 = log w_k + log_norm_k +
-// max_score, q_k the squared Mahalanobis distance; to the mean if that is negative), then
-// runs estep_sample on the moved point and returns its log p (else returns log_p, nothing
-// changed). What one reading can then do to the model is what a reading at that radius does.
+// max_score, q_k the squared Mahalanobis distance; to the mean if that is negative), and
+// returns true: the caller scores the moved point again. What one reading can then do to
+// the model is what a reading at that radius does. False: nothing changed.
+bool winsorize_point(const ComponentView& v, float* x, float log_p, float max_score);
+// winsorize_point, then the E-step of the moved point: its log p (log_p if nothing moved).
 float winsorize(const ModelArrays& a, float* x, float log_p, float max_score);
-// The component with the largest log joint density after estep_sample (the first of ties).
-uint32_t most_likely_component(const ModelArrays& a);
+// The component with the largest log joint density (the first of ties).
+uint32_t most_likely_component(const ComponentView& v);
 // The score of a reading at the learner's "poorly explained" radius (the 1 - 1e-4 quantile
 // of chi-square with D degrees of freedom) from the component with the largest weighted
 // density at its mean: a bound for winsorize before any score distribution is known.
-float poorly_explained_score(const ModelArrays& a);
+float poorly_explained_score(const ComponentView& v);
 
 // k-means++ seeding plus Lloyd iterations on the warm-up buffer; fills the statistics.
 void initialize_from_warmup(smx_model* m);

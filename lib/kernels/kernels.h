@@ -166,6 +166,8 @@ struct KernelTable {
                        float weight_floor);
   void (*bank_observe)(const BankGroup& g, const float* x, const float* gamma,
                        float variance_floor, float weight_floor, float* log_p);
+  void (*bank_score)(const BankGroup& g, const float* x, float* log_joint, float* top,
+                     float* total);
   // Optional: whether this CPU can run the backend (null: always).
   bool (*supported)();
   // Optional: restrict dispatch to one target by name, or lift the restriction (null).
@@ -201,6 +203,7 @@ void batch_update(const Stats& s, const BatchSums& sums, float gamma, float vari
                   float weight_floor);
 void bank_observe(const BankGroup& g, const float* x, const float* gamma, float variance_floor,
                   float weight_floor, float* log_p);
+void bank_score(const BankGroup& g, const float* x, float* log_joint, float* top, float* total);
 }  // namespace scalar
 #define STREAMIX_KERNEL(op) scalar::op
 #else
@@ -315,6 +318,15 @@ inline void batch_update(const Stats& s, const BatchSums& sums, float gamma, flo
 inline void bank_observe(const BankGroup& g, const float* x, const float* gamma,
                          float variance_floor, float weight_floor, float* log_p) {
   STREAMIX_KERNEL(bank_observe)(g, x, gamma, variance_floor, weight_floor, log_p);
+}
+
+// The E-step of bank_observe alone, learning nothing: the log joint densities l_k of each
+// lane (log_joint[k * kBankLanes + lane]), their maximum (top[lane], -inf where no component
+// can take the reading) and the sum of exp(l_k - max) cut as the E-step cuts it (total[lane]),
+// so that log p = top + log(total) in scalar arithmetic, as a lone model's E-step takes it.
+inline void bank_score(const BankGroup& g, const float* x, float* log_joint, float* top,
+                       float* total) {
+  STREAMIX_KERNEL(bank_score)(g, x, log_joint, top, total);
 }
 
 #undef STREAMIX_KERNEL

@@ -74,42 +74,73 @@ inline void BankLearn(const BankGroup& g, const float* x, size_t j, typename S::
   }
 }
 
+// The E-step of the 16 lanes' models at j (their lanes within the group), as the lone
+// EStep: e[k] gets the log joint density l_k, then exp(l_k - max) cut at 2^-64; returns the
+// maximum (-inf in a lane no component can take), and total the sum of e.
+template <class S>
+__attribute__((always_inline)) inline typename S::V BankEStep(const BankGroup& g, const float* x,
+                                                               size_t j, typename S::V* e,
+                                                               typename S::V* total,
+                                                               float* log_joint = nullptr) {
+  using V = typename S::V;
+  constexpr size_t L = kBankLanes;
+  const uint32_t k_count = g.components, features = g.features;
+  const size_t row = size_t{k_count} * L;  // from feature d to d + 1 of one component
+  for (uint32_t k = 0; k < k_count; ++k) {
+    const float* mean = g.mean + k * L + j;
+    const float* half_precision = g.half_precision + k * L + j;
+    V even = S::zero(), odd = S::zero();
+    uint32_t f = 0;
+    for (; f + 2 <= features; f += 2, mean += 2 * row, half_precision += 2 * row) {
+      const V d0 = S::sub(S::load(x + f * L + j), S::load(mean));
+      const V d1 = S::sub(S::load(x + (f + 1) * L + j), S::load(mean + row));
+      even = S::mul_add(S::mul(S::load(half_precision), d0), d0, even);
+      odd = S::mul_add(S::mul(S::load(half_precision + row), d1), d1, odd);
+    }
+    if (f < features) {
+      const V d0 = S::sub(S::load(x + f * L + j), S::load(mean));
+      even = S::mul_add(S::mul(S::load(half_precision), d0), d0, even);
+    }
+    const V constant = S::add(S::load(g.log_weight + k * L + j), S::load(g.log_norm + k * L + j));
+    e[k] = S::sub(constant, S::add(even, odd));
+    if (log_joint != nullptr) S::store(e[k], log_joint + k * L + j);
+  }
+  V top = S::set(-kInf);
+  for (uint32_t k = 0; k < k_count; ++k) top = S::max(top, e[k]);
+  V sum = S::zero();
+  for (uint32_t k = 0; k < k_count; ++k) {
+    e[k] = ExpCut<S>(S::sub(e[k], top), kMinLogResponsibility);  // 0 in a lane of all -inf
+    sum = S::add(sum, e[k]);
+  }
+  *total = sum;
+  return top;
+}
+
+// The E-step alone, for callers that decide each lane's step from its score (a detector
+// bank): the log joint densities (K rows of kBankLanes), and per lane the largest of them and
+// the sum of exp(l_k - max), from which log p = max + log(sum) as the lone E-step takes it.
+template <class S>
+inline void BankScore(const BankGroup& g, const float* x, float* log_joint, float* top,
+                      float* total) {
+  using V = typename S::V;
+  for (size_t j = 0; j < kBankLanes; j += S::lanes()) {
+    V e[kBankMaxComponents], sum;
+    S::store(BankEStep<S>(g, x, j, e, &sum, log_joint), top + j);
+    S::store(sum, total + j);
+  }
+}
+
 template <class S>
 inline void BankObserve(const BankGroup& g, const float* x, const float* gamma,
                         float variance_floor, float weight_floor, float* log_p) {
   using V = typename S::V;
   constexpr size_t L = kBankLanes;
   const size_t lanes = S::lanes();
-  const uint32_t k_count = g.components, features = g.features;
-  const size_t row = size_t{k_count} * L;  // from feature d to d + 1 of one component
   const V one = S::set(1.0f);
   for (size_t j = 0; j < L; j += lanes) {
-    V e[kBankMaxComponents];  // log joint densities, then exp(l - max), then responsibilities
-    for (uint32_t k = 0; k < k_count; ++k) {
-      const float* mean = g.mean + k * L + j;
-      const float* half_precision = g.half_precision + k * L + j;
-      V even = S::zero(), odd = S::zero();
-      uint32_t f = 0;
-      for (; f + 2 <= features; f += 2, mean += 2 * row, half_precision += 2 * row) {
-        const V d0 = S::sub(S::load(x + f * L + j), S::load(mean));
-        const V d1 = S::sub(S::load(x + (f + 1) * L + j), S::load(mean + row));
-        even = S::mul_add(S::mul(S::load(half_precision), d0), d0, even);
-        odd = S::mul_add(S::mul(S::load(half_precision + row), d1), d1, odd);
-      }
-      if (f < features) {
-        const V d0 = S::sub(S::load(x + f * L + j), S::load(mean));
-        even = S::mul_add(S::mul(S::load(half_precision), d0), d0, even);
-      }
-      const V constant = S::add(S::load(g.log_weight + k * L + j), S::load(g.log_norm + k * L + j));
-      e[k] = S::sub(constant, S::add(even, odd));
-    }
-    V top = S::set(-kInf);
-    for (uint32_t k = 0; k < k_count; ++k) top = S::max(top, e[k]);
-    V total = S::zero();
-    for (uint32_t k = 0; k < k_count; ++k) {
-      e[k] = ExpCut<S>(S::sub(e[k], top), kMinLogResponsibility);  // 0 in a lane of all -inf
-      total = S::add(total, e[k]);
-    }
+    V e[kBankMaxComponents];  // exp(l - max), then responsibilities
+    V total;
+    const V top = BankEStep<S>(g, x, j, e, &total);
     // log p = max + log(sum), with the vector logarithm (the lone E-step takes the scalar
     // one: log p may differ by its rounding, a few ulps; nothing learned depends on it).
     const auto finite = S::gt(top, S::set(-kInf));

@@ -77,6 +77,10 @@ void BankObserve(const BankGroup& g, const float* x, const float* gamma, float v
   generic::BankObserve<Simd<kBankLanes>>(g, x, gamma, variance_floor, weight_floor, log_p);
 }
 
+void BankScore(const BankGroup& g, const float* x, float* log_joint, float* top, float* total) {
+  generic::BankScore<Simd<kBankLanes>>(g, x, log_joint, top, total);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace streamix::kernels::highway
 HWY_AFTER_NAMESPACE();
@@ -98,6 +102,7 @@ HWY_EXPORT(BatchEStep);
 HWY_EXPORT(BatchAccumulate);
 HWY_EXPORT(BatchUpdate);
 HWY_EXPORT(BankObserve);
+HWY_EXPORT(BankScore);
 
 namespace {
 
@@ -140,6 +145,9 @@ void batch_update(const Stats& s, const BatchSums& sums, float gamma, float vari
 void bank_observe(const BankGroup& g, const float* x, const float* gamma, float variance_floor,
                   float weight_floor, float* log_p) {
   HWY_DYNAMIC_DISPATCH(BankObserve)(g, x, gamma, variance_floor, weight_floor, log_p);
+}
+void bank_score(const BankGroup& g, const float* x, float* log_joint, float* top, float* total) {
+  HWY_DYNAMIC_DISPATCH(BankScore)(g, x, log_joint, top, total);
 }
 
 #if defined(HWY_COMPILE_ONLY_STATIC)
@@ -211,6 +219,7 @@ KernelTable slot_table(size_t i) {
   t.batch_accumulate = HWY_DISPATCH_TABLE(BatchAccumulate)[i];
   t.batch_update = HWY_DISPATCH_TABLE(BatchUpdate)[i];
   t.bank_observe = HWY_DISPATCH_TABLE(BankObserve)[i];
+  t.bank_score = HWY_DISPATCH_TABLE(BankScore)[i];
   t.resolved = nullptr;
   return t;
 }
@@ -252,6 +261,7 @@ const KernelTable kHighwayTable = {"highway",
                                    highway::batch_accumulate,
                                    highway::batch_update,
                                    highway::bank_observe,
+                                   highway::bank_score,
                                    nullptr,
                                    highway::restrict_target,
                                    highway::target,

@@ -343,6 +343,10 @@ void bank_observe(const BankGroup& g, const float* x, const float* gamma, float 
                                                              log_p);
 }
 
+void bank_score(const BankGroup& g, const float* x, float* log_joint, float* top, float* total) {
+  one_lane::generic::BankScore<one_lane::Simd<kBankLanes>>(g, x, log_joint, top, total);
+}
+
 }  // namespace scalar
 
 #if !STREAMIX_STATIC_SCALAR
@@ -364,6 +368,7 @@ const KernelTable kScalarTable = {"scalar",
                                   scalar::batch_accumulate,
                                   scalar::batch_update,
                                   scalar::bank_observe,
+                                  scalar::bank_score,
                                   nullptr,
                                   nullptr,
                                   scalar_target,

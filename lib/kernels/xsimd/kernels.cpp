@@ -82,6 +82,10 @@ void BankObserve(const BankGroup& g, const float* x, const float* gamma, float v
   generic::BankObserve<Simd<kBankLanes>>(g, x, gamma, variance_floor, weight_floor, log_p);
 }
 
+void BankScore(const BankGroup& g, const float* x, float* log_joint, float* top, float* total) {
+  generic::BankScore<Simd<kBankLanes>>(g, x, log_joint, top, total);
+}
+
 bool supported() {
 #if defined(__x86_64__) || defined(__i386__)
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -109,6 +113,7 @@ const KernelTable kXsimdTable = {"xsimd",
                                  xsimd_backend::BatchAccumulate,
                                  xsimd_backend::BatchUpdate,
                                  xsimd_backend::BankObserve,
+                                 xsimd_backend::BankScore,
                                  xsimd_backend::supported,
                                  nullptr,
                                  xsimd_backend::target,
