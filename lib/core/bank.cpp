@@ -83,12 +83,11 @@ float* cold_floats(const smx_bank* b, uint32_t g) {
   const size_t hot = hot_elements(b->config), cold = b->lane_floats - hot;
   return hot_floats(b, b->groups + 1) + size_t{g} * cold * kBankLanes;
 }
-float* staged_readings(const smx_bank* b, uint32_t g) {
-  return hot_floats(b, g) + hot_elements(b->config) * kBankLanes;
-}
 // Per group the count of its staged readings, then the list of touched groups.
 uint32_t* staged_counts(const smx_bank* b) { return reinterpret_cast<uint32_t*>(base_of(b) + b->groups_offset); }
 uint32_t* touched_groups(const smx_bank* b) { return staged_counts(b) + b->groups; }
+
+}  // namespace
 
 kernels::BankGroup bank_group(const smx_bank* b, uint32_t g) {
   const size_t k = b->config.components, kd = k * b->config.features;
@@ -98,6 +97,12 @@ kernels::BankGroup bank_group(const smx_bank* b, uint32_t g) {
                             at(k + 3 * kd), at(2 * k + 3 * kd), at(3 * k + 3 * kd),
                             at(4 * k + 3 * kd), b->config.components, b->config.features};
 }
+
+float* staged_readings(const smx_bank* b, uint32_t g) {
+  return hot_floats(b, g) + hot_elements(b->config) * kBankLanes;
+}
+
+namespace {
 
 // Copies model id's state between the lanes and the lone model m (kToLone: gather).
 template <bool kToLone>
@@ -133,12 +138,11 @@ void transfer(const smx_bank* b, uint32_t id, smx_model* m) {
   move(m->step_origin, s.step_origin), move(m->averaged, s.averaged);
 }
 
-// Whether model id's next reading steps in the lanes: exactly the states in which the lone
-// learner's observe is the E-step and the fused M-step (learn's mstep_refresh branch): past
-// the hold (the iterate shares the statistics' arrays), the step counted, no dead component.
-__attribute__((always_inline)) inline bool steps_in_lanes(const smx_bank* b, const LaneState& s,
-                                                          uint32_t id) {
+}  // namespace
+
+bool steps_in_lanes(const smx_bank* b, uint32_t id) {
   const smx_config& c = b->config;
+  const LaneState& s = lane_state(b, id);
   if (!b->lane_steps || !s.ready || s.steps <= c.hold_samples) return false;
   if (s.samples_seen == UINT64_MAX || s.steps >= s.samples_seen + 1 - s.step_origin) return false;
   const float* weight = hot_floats(b, id / kBankLanes) + id % kBankLanes;  // the statistics'
@@ -148,30 +152,15 @@ __attribute__((always_inline)) inline bool steps_in_lanes(const smx_bank* b, con
   return true;
 }
 
-// Reading x for model id staged for the lanes' step, as reading `index` + 1 of its chunk.
 void stage(smx_bank* b, uint32_t id, const float* x, uint32_t index) {
   float* staged = staged_readings(b, id / kBankLanes) + id % kBankLanes;
   for (uint32_t d = 0; d < b->config.features; ++d) staged[size_t{d} * kBankLanes] = x[d];
   lane_state(b, id).staged = index;
+  const uint32_t g = id / kBankLanes;
+  if (staged_counts(b)[g]++ == 0) touched_groups(b)[b->touched++] = g;
 }
 
-// step_size, once for a run of models at one schedule position (a bank's models often share
-// theirs: created together, fed together).
-class StepSizes {
- public:
-  explicit StepSizes(const smx_config& c) : c_(c) {}
-  float at(uint64_t position) {  // (position >= 1)
-    if (position != last_position_) last_gamma_ = step_size(c_, position), last_position_ = position;
-    return last_gamma_;
-  }
-
- private:
-  const smx_config& c_;
-  uint64_t last_position_ = 0;
-  float last_gamma_ = 0.0f;
-};
-
-constexpr uint32_t kNoModel = UINT32_MAX;
+namespace {
 
 // Steps the models in the lanes of group g (models[lane], kNoModel for a lane that does
 // not learn: its values stay), each with the reading staged in its lane; the reading staged
@@ -197,13 +186,13 @@ void step_lanes(smx_bank* b, uint32_t g, const uint32_t* models, size_t base, fl
 }
 
 // Group g's staged models, in place.
-void step_group(smx_bank* b, uint32_t g, size_t base, float* log_p, StepSizes& steps) {
+void step_group(smx_bank* b, uint32_t g, const LaneStepper& step) {
   uint32_t models[kBankLanes];
   for (uint32_t l = 0; l < kBankLanes; ++l) {
     const uint32_t id = g * kBankLanes + l;
     models[l] = lane_state(b, id).staged ? id : kNoModel;
   }
-  step_lanes(b, g, models, base, log_p, steps);
+  step.step(step.context, g, models);
 }
 
 // Copies n elements of one lane (a group's floats from `from`'s lane to `to`'s).
@@ -214,8 +203,7 @@ void copy_lane(const float* from, float* to, size_t n) {
 // Up to 16 staged models of sparsely touched groups, packed side by side into the spare
 // group after the last one (their hot elements and staged readings), stepped there, and
 // copied back.
-void step_packed(smx_bank* b, const uint32_t* ids, uint32_t count, size_t base, float* log_p,
-                 StepSizes& steps) {
+void step_packed(smx_bank* b, const uint32_t* ids, uint32_t count, const LaneStepper& step) {
   const uint32_t spare = b->groups;
   const size_t hot = hot_elements(b->config) + b->config.features;  // (with the staged reading)
   uint32_t models[kBankLanes];
@@ -225,7 +213,7 @@ void step_packed(smx_bank* b, const uint32_t* ids, uint32_t count, size_t base, 
     const uint32_t g = ids[p] / kBankLanes, l = ids[p] % kBankLanes;
     copy_lane(hot_floats(b, g) + l, hot_floats(b, spare) + p, hot);
   }
-  step_lanes(b, spare, models, base, log_p, steps);
+  step.step(step.context, spare, models);
   for (uint32_t p = 0; p < count; ++p) {
     copy_lane(hot_floats(b, spare) + p, hot_floats(b, ids[p] / kBankLanes) + ids[p] % kBankLanes, hot);
   }
@@ -251,7 +239,7 @@ class Reading {
       if (first_rejected_ == SMX_OK) first_rejected_ = verdict;
       return false;
     }
-    if (steps_in_lanes(b_, lane_state(b_, id), id)) {
+    if (steps_in_lanes(b_, id)) {
       stage(b_, id, x, index);
       return true;
     }
@@ -324,62 +312,73 @@ smx_bank* create_bank(const smx_config& c, uint32_t models, void* storage) {
   return b;
 }
 
+void step_staged(smx_bank* b, const LaneStepper& step) {
+  // A group with at least kInPlace staged models steps in place; the models of groups with
+  // fewer are packed 16 to a step (a group steps whole, whatever number of its lanes learn).
+  constexpr uint32_t kInPlace = 8;
+  uint32_t* counts = staged_counts(b);
+  const uint32_t* touched = touched_groups(b);
+  uint32_t packed[kBankLanes], count = 0;
+  for (uint32_t t = 0; t < b->touched; ++t) {
+    const uint32_t g = touched[t];
+    if (counts[g] >= kInPlace) {
+      step_group(b, g, step);
+    } else {
+      for (uint32_t id = g * kBankLanes; id < (g + 1) * kBankLanes; ++id) {
+        if (!lane_state(b, id).staged) continue;
+        packed[count++] = id;
+        if (count == kBankLanes) step_packed(b, packed, count, step), count = 0;
+      }
+    }
+    counts[g] = 0;
+  }
+  if (count > 0) step_packed(b, packed, count, step);
+  b->touched = 0;
+}
+
+namespace {
+
+// The model bank's step of a group's lanes (step_lanes), for step_staged.
+struct ModelSteps {
+  smx_bank* b;
+  size_t base;
+  float* log_p;
+  StepSizes steps;
+  static void step(void* context, uint32_t g, const uint32_t* models) {
+    auto* self = static_cast<ModelSteps*>(context);
+    step_lanes(self->b, g, models, self->base, self->log_p, self->steps);
+  }
+};
+
+}  // namespace
+
 smx_status bank_observe_all(smx_bank* b, const float* x, float* log_p, smx_status* status) {
   Reading reading(b, log_p, status);
-  StepSizes steps(b->config);
+  ModelSteps steps{b, 0, log_p, StepSizes(b->config)};
+  const LaneStepper stepper{ModelSteps::step, &steps};
   const uint32_t features = b->config.features;
   for (uint32_t g = 0; g < b->groups; ++g) {
-    bool any = false;
     const uint32_t end = b->models - g * kBankLanes < kBankLanes ? b->models : (g + 1) * kBankLanes;
-    for (uint32_t id = g * kBankLanes; id < end; ++id) {
-      any |= reading.take(id, id, x + size_t{id} * features, id + 1);
-    }
-    if (any) step_group(b, g, 0, log_p, steps);
+    for (uint32_t id = g * kBankLanes; id < end; ++id) reading.take(id, id, x + size_t{id} * features, id + 1);
+    step_staged(b, stepper);
   }
   return reading.first_rejected();
 }
 
 smx_status bank_observe_some(smx_bank* b, const uint32_t* ids, const float* x, size_t n,
                              float* log_p, smx_status* status) {
-  constexpr size_t kChunk = size_t{1} << 30;  // staged indices are relative to a chunk
   Reading reading(b, log_p, status);
-  StepSizes steps(b->config);
-  uint32_t* counts = staged_counts(b);
-  uint32_t* touched = touched_groups(b);
-  size_t base = 0;
-  // Steps the touched groups: after the last reading, before a second reading for a staged
+  ModelSteps steps{b, 0, log_p, StepSizes(b->config)};
+  const LaneStepper stepper{ModelSteps::step, &steps};
+  // The touched groups step after the last reading, before a second reading for a staged
   // model (readings of one model in order), and between chunks.
-  // A group with at least kInPlace staged models steps in place; the models of groups with
-  // fewer are packed 16 to a step (a group steps whole, whatever number of its lanes learn).
-  constexpr uint32_t kInPlace = 8;
-  auto flush = [&] {
-    uint32_t packed[kBankLanes], count = 0;
-    for (uint32_t t = 0; t < b->touched; ++t) {
-      const uint32_t g = touched[t];
-      if (counts[g] >= kInPlace) {
-        step_group(b, g, base, log_p, steps);
-      } else {
-        for (uint32_t id = g * kBankLanes; id < (g + 1) * kBankLanes; ++id) {
-          if (!lane_state(b, id).staged) continue;
-          packed[count++] = id;
-          if (count == kBankLanes) step_packed(b, packed, count, base, log_p, steps), count = 0;
-        }
-      }
-      counts[g] = 0;
-    }
-    if (count > 0) step_packed(b, packed, count, base, log_p, steps);
-    b->touched = 0;
-  };
   for (size_t i = 0; i < n; ++i) {
-    if (i - base == kChunk) flush(), base = i;
+    if (i - steps.base == kStagedChunk) step_staged(b, stepper), steps.base = i;
     const uint32_t id = ids[i];
-    if (id < b->models && lane_state(b, id).staged) flush();
-    if (reading.take(i, id, x + i * b->config.features, static_cast<uint32_t>(i - base + 1))) {
-      const uint32_t g = id / kBankLanes;
-      if (counts[g]++ == 0) touched[b->touched++] = g;
-    }
+    if (id < b->models && lane_state(b, id).staged) step_staged(b, stepper);
+    reading.take(i, id, x + i * b->config.features, static_cast<uint32_t>(i - steps.base + 1));
   }
-  flush();
+  step_staged(b, stepper);
   return reading.first_rejected();
 }
 

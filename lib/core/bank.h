@@ -63,6 +63,46 @@ smx_status bank_observe_all(smx_bank* b, const float* x, float* log_p, smx_statu
 smx_status bank_observe_some(smx_bank* b, const uint32_t* ids, const float* x, size_t n,
                              float* log_p, smx_status* status);
 
+// The lanes' step, for banks built on a model bank (the detector bank steps its models'
+// lanes itself).
+kernels::BankGroup bank_group(const smx_bank* b, uint32_t g);
+// Group g's staged readings (feature-major: x_d of lane l at [d * kBankLanes + l]).
+float* staged_readings(const smx_bank* b, uint32_t g);
+// Whether model id's next reading steps in the lanes: exactly the states in which the lone
+// learner's observe is the E-step and the fused M-step (learn's mstep_refresh branch): past
+// the hold (the iterate shares the statistics' arrays), the step counted, no dead component.
+bool steps_in_lanes(const smx_bank* b, uint32_t id);
+// Stages reading x for model id's step in the lanes, as reading `index` - 1 of its chunk
+// (index >= 1; readings are indexed relative to chunks of kStagedChunk).
+void stage(smx_bank* b, uint32_t id, const float* x, uint32_t index);
+inline constexpr size_t kStagedChunk = size_t{1} << 30;
+inline constexpr uint32_t kNoModel = UINT32_MAX;
+// Steps the lanes of group g: models[lane] is the model staged in each lane (kNoModel: none,
+// its values stay); the step clears each model's `staged`.
+struct LaneStepper {
+  void (*step)(void* context, uint32_t g, const uint32_t* models);
+  void* context;
+};
+// Steps every staged model: groups with many staged models in place, the staged models of
+// the others packed 16 at a time into the spare group (and copied back).
+void step_staged(smx_bank* b, const LaneStepper& step);
+
+// step_size, once for a run of models at one schedule position (a bank's models often share
+// theirs: created together, fed together).
+class StepSizes {
+ public:
+  explicit StepSizes(const smx_config& c) : c_(c) {}
+  float at(uint64_t position) {  // (position >= 1)
+    if (position != last_position_) last_gamma_ = step_size(c_, position), last_position_ = position;
+    return last_gamma_;
+  }
+
+ private:
+  const smx_config& c_;
+  uint64_t last_position_ = 0;
+  float last_gamma_ = 0.0f;
+};
+
 }  // namespace streamix::core
 
 #endif  // STREAMIX_CORE_BANK_H
