@@ -502,6 +502,83 @@ smx_status smx_detector_snapshot_load(const void* buf, size_t len, void* storage
 smx_status smx_detector_snapshot_config(const void* buf, size_t len, smx_detector_config* cfg);
 
 /*
+ * Detector banks: M detectors of one configuration in one block of caller storage (a
+ * gateway's sensors, a keyed stream's keys). Each detector is a lone detector (its scaling,
+ * views, score tracker, learning gate) whose model lives in a model bank: detectors whose
+ * model steps in the lanes (past its warm-up and hold, batch_size 1, no averaging, K <= 16)
+ * are scored 16 at a time in one pass of vector code, decide as a lone detector does, and
+ * learn 16 at a time, each with its own learning weight (a flagged reading at
+ * anomaly_weight, a far one winsorized); every other state runs smx_detect's own code on a
+ * copy (the bank's scratch detector). Each detector behaves as a lone detector with the
+ * bank's config fed the same readings: the same detections and state bit for bit where a
+ * model bank's lanes are (smx_bank above), else within their rounding.
+ * Per detector: a copy as a lone detector, set from one, a reset, a fixed scaling, and
+ * snapshots (ordinary detector snapshots: a stream moves between a bank and a lone detector).
+ * Bad input is per reading, as in banks: rejected for its detector alone (status), that
+ * detector unchanged bit for bit, its detection NaN/0/-1 as during a warm-up.
+ * Nothing allocates; one bank must not be used from two threads at once.
+ *
+ * Storage, as an integer constant expression (V = SMX_VIEW_COUNT(views), N, A, B as for
+ * SMX_DETECTOR_BATCH_BYTES): a header, a scratch detector, each detector's own state, and a
+ * model bank of M models over D V features:
+ *   SMX_DETECTOR_BANK_BYTES(K, D, V, N, A, B, M) = 256 + ceil64(SMX_DETECTOR_BATCH_BYTES(...))
+ *       + M SMX_DETECTOR_STATE_BYTES(D, V) + SMX_BANK_BYTES(K, D V, N, A, B, M)
+ */
+#define SMX_DETECTOR_STATE_BYTES(D, V) \
+  ((size_t)256u + ((size_t)4u * (size_t)(D) * (7u + (size_t)(V)) + 63u) / 64u * 64u)
+#define SMX_DETECTOR_BANK_BYTES(K, D, V, N, A, B, M)                                       \
+  ((size_t)256u + (SMX_DETECTOR_BATCH_BYTES(K, D, V, N, A, B) + 63u) / 64u * 64u +         \
+   (size_t)(M) * SMX_DETECTOR_STATE_BYTES(D, V) +                                          \
+   SMX_BANK_BYTES(K, (size_t)(D) * (size_t)(V), N, A, B, M))
+
+typedef struct smx_detector_bank smx_detector_bank;
+
+/* Validates cfg and 1 <= detectors <= SMX_MAX_BANK_MODELS, and gives the storage needed. */
+smx_status smx_detector_bank_size(const smx_detector_config* cfg, uint32_t detectors,
+                                  size_t* bytes);
+/* Creates a bank of fresh detectors, numbered 0 .. detectors - 1, in storage aligned to
+ * SMX_STORAGE_ALIGN. */
+smx_status smx_detector_bank_create(const smx_detector_config* cfg, uint32_t detectors,
+                                    void* storage, size_t storage_bytes,
+                                    smx_detector_bank** bank);
+/* The number of detectors (0 for a NULL or invalid bank) and the config. */
+uint32_t smx_detector_bank_detectors(const smx_detector_bank* bank);
+smx_status smx_detector_bank_config(const smx_detector_bank* bank, smx_detector_config* cfg);
+/* One reading for every detector: x holds M rows of D floats, row i for detector i; out (M
+ * detections, may be NULL) and status (M, may be NULL) per reading, each reading as smx_detect
+ * takes it (SMX_ERR_INPUT for a rejected one). Returns SMX_OK if every reading was taken, else
+ * the status of the first one rejected; SMX_ERR_ARGUMENT (nothing changed) for a null bank
+ * or x. */
+smx_status smx_detector_bank_detect(smx_detector_bank* bank, const float* x, smx_detection* out,
+                                    smx_status* status);
+/* n readings for some detectors: reading i (row i of x) for detector ids[i], one detector's
+ * readings in the order given; out and status n entries each; an id >= the number of
+ * detectors is rejected as SMX_ERR_ARGUMENT for that reading alone. */
+smx_status smx_detector_bank_detect_some(smx_detector_bank* bank, const uint32_t* ids,
+                                         const float* x, size_t n, smx_detection* out,
+                                         smx_status* status);
+/* smx_detector_set_scaling for detector id (SMX_SCALING_FIXED, before its first reading). */
+smx_status smx_detector_bank_set_scaling(smx_detector_bank* bank, uint32_t id,
+                                         const float* offsets, const float* scales);
+/* Detector id copied out as a lone detector into storage (smx_detector_size bytes, aligned,
+ * apart from the bank), and detector id set from a lone detector of the same config, or
+ * reset to a fresh one. (get is not const: it assembles the copy in the scratch detector.) */
+smx_status smx_detector_bank_get(smx_detector_bank* bank, uint32_t id, void* storage,
+                                 size_t storage_bytes, smx_detector** detector);
+smx_status smx_detector_bank_set(smx_detector_bank* bank, uint32_t id, const smx_detector* det);
+smx_status smx_detector_bank_reset(smx_detector_bank* bank, uint32_t id);
+/* smx_detector_samples_seen of detector id (0 for an invalid bank or id). */
+uint64_t smx_detector_bank_samples_seen(const smx_detector_bank* bank, uint32_t id);
+/* Detector id's snapshot: the bytes of smx_detector_snapshot_save for it as a lone detector.
+ * A detector snapshot of the bank's config (SMX_ERR_ARGUMENT otherwise) loads into detector
+ * id, validated as smx_detector_snapshot_load does; the bank is unchanged on any error. */
+smx_status smx_detector_bank_snapshot_size(smx_detector_bank* bank, uint32_t id, size_t* bytes);
+smx_status smx_detector_bank_snapshot_save(smx_detector_bank* bank, uint32_t id, void* buf,
+                                           size_t buf_bytes, size_t* written);
+smx_status smx_detector_bank_snapshot_load(smx_detector_bank* bank, uint32_t id, const void* buf,
+                                           size_t len);
+
+/*
  * Kernels. Every backend this platform supports is compiled in (scalar always; Highway with
  * dynamic dispatch over SSE4/AVX2/AVX-512 on x86-64 and NEON on ARM; xsimd for AVX2+FMA on
  * x86-64 and NEON on ARM); the build's STREAMIX_BACKEND is active at start-up.

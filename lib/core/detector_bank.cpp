@@ -1,0 +1,243 @@
+#include "core/detector_bank.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/model.h"
+
+namespace streamix::core {
+
+namespace {
+
+using kernels::kBankLanes;
+
+uint64_t ceil64(uint64_t n) { return (n + 63) / 64 * 64; }
+
+unsigned char* base_of(const smx_detector_bank* b) {
+  return reinterpret_cast<unsigned char*>(const_cast<smx_detector_bank*>(b));
+}
+
+// Where a detector bank's parts lie (byte offsets) and its size: the header, the scratch
+// detector, the M shells, the model bank (SMX_DETECTOR_BANK_BYTES).
+struct DetectorBankLayout {
+  uint64_t shell_bytes, scratch, shells, models, bytes;
+};
+DetectorBankLayout detector_bank_layout(const smx_detector_config& c, uint32_t detectors) {
+  DetectorBankLayout l;
+  l.shell_bytes = detector_state_bytes(c);
+  l.scratch = 256;
+  l.shells = l.scratch + ceil64(detector_storage_bytes(c));
+  l.models = l.shells + l.shell_bytes * detectors;
+  const size_t models = bank_bytes(c.model, detectors);
+  l.bytes = models == 0 ? 0 : l.models + models;
+  return l;
+}
+
+const smx_detection kNoDetection{std::numeric_limits<float>::quiet_NaN(),
+                                 std::numeric_limits<float>::quiet_NaN(), 0.0f, 0.0f, 0.0f, -1, 0};
+
+// log p as the lone E-step takes it from the maximum and the sum of exponentials.
+float log_p_of(float top, float total) { return top == -kernels::kInf ? top : top + std::log(total); }
+
+// The step of one group's lanes (a LaneStepper): each staged detector's model scored in the
+// lanes, the detector's decision in its shell, the models' steps in the lanes with each
+// detector's learning weight (its reading winsorized first where judge says so), then the
+// score tracker and the residual baseline. Per detector this is detect's ready path.
+struct DetectorSteps {
+  smx_detector_bank* b;
+  const float* x;  // the call's readings: reading `staged` of a chunk at base + staged - 1
+  size_t base;
+  smx_detection* out;
+  StepSizes steps;
+
+  static void step(void* context, uint32_t g, const uint32_t* models) {
+    static_cast<DetectorSteps*>(context)->step_group(g, models);
+  }
+
+  void step_group(uint32_t g, const uint32_t* models) {
+    smx_bank* mb = detector_models(b);
+    const smx_config& mc = mb->config;
+    const uint32_t k_count = mc.components, width = mc.features, features = b->config.features;
+    const kernels::BankGroup group = bank_group(mb, g);
+    float* staged = staged_readings(mb, g);
+    alignas(64) float log_joint[kernels::kBankMaxComponents * kBankLanes];
+    alignas(64) float top[kBankLanes], total[kBankLanes], gamma[kBankLanes], lanes_log_p[kBankLanes];
+    float log_p[kBankLanes], learned_log_p[kBankLanes];
+    Verdict verdicts[kBankLanes];
+    bool moved[kBankLanes] = {};
+    bool any_moved = false;
+    kernels::bank_score(group, staged, log_joint, top, total);
+    for (uint32_t l = 0; l < kBankLanes; ++l) {
+      gamma[l] = 0.0f;
+      if (models[l] == kNoModel) continue;
+      smx_detector* det = detector_shell(b, models[l]);
+      const LaneState& s = lane_state(mb, models[l]);
+      const Spike spike = detect_front(det, true, x + (base + s.staged - 1) * features);
+      log_p[l] = learned_log_p[l] = log_p_of(top[l], total[l]);
+      const ComponentView v{group.mean + l,       group.half_precision + l, group.log_weight + l,
+                            group.log_norm + l,   log_joint + l,            size_t{k_count} * kBankLanes,
+                            kBankLanes,           k_count,                  width};
+      verdicts[l] = judge(det, log_p[l], v, spike);
+      if (!(verdicts[l].weight > 0.0f)) continue;
+      float* input = detector_arrays(det).input;
+      if (winsorize_point(v, input, log_p[l], verdicts[l].limit)) {
+        for (uint32_t f = 0; f < width; ++f) staged[size_t{f} * kBankLanes + l] = input[f];
+        moved[l] = any_moved = true;
+      }
+      gamma[l] = verdicts[l].weight * steps.at(s.step_origin + s.steps + 1);
+    }
+    if (any_moved) {  // (the moved readings' log p, which decides whether their model learns)
+      kernels::bank_score(group, staged, log_joint, top, total);
+      for (uint32_t l = 0; l < kBankLanes; ++l) {
+        if (moved[l]) learned_log_p[l] = log_p_of(top[l], total[l]);
+      }
+    }
+    kernels::bank_observe(group, staged, gamma, mc.variance_floor, mc.weight_floor, lanes_log_p);
+    for (uint32_t l = 0; l < kBankLanes; ++l) {
+      if (models[l] == kNoModel) continue;
+      LaneState& s = lane_state(mb, models[l]);
+      const Verdict& verdict = verdicts[l];
+      ++s.samples_seen;  // (below UINT64_MAX: steps_in_lanes)
+      if (verdict.weight > 0.0f) {
+        if (learned_log_p[l] > -kernels::kInf) ++s.steps;
+        settle(detector_shell(b, models[l]), verdict, learned_log_p[l] != log_p[l]);
+      }
+      if (out) out[base + s.staged - 1] = verdict.result;
+      s.staged = 0;
+    }
+  }
+};
+
+// What becomes of reading x for detector id: rejected (its status, kNoDetection), staged for
+// the lanes (true: its views in the staged readings), or detected now on the scratch detector.
+class DetectorReading {
+ public:
+  DetectorReading(smx_detector_bank* b, smx_detection* out, smx_status* status)
+      : b_(b), out_(out), status_(status) {}
+  bool take(size_t i, uint32_t id, const float* x, uint32_t index) {
+    smx_status verdict = SMX_OK;
+    bool staged = false;
+    if (id >= b_->detectors) {
+      verdict = SMX_ERR_ARGUMENT;
+    } else if (!sample_is_valid(x, b_->config.features)) {
+      verdict = SMX_ERR_INPUT;
+    } else if (steps_in_lanes(detector_models(b_), id)) {
+      // (a ready model: no seed glitch can restart the stream)
+      const smx_detector* det = detector_shell(b_, id);
+      if (compute_views(det, true, x)) {
+        stage(detector_models(b_), id, detector_arrays(det).input, index);
+        staged = true;
+      } else {
+        verdict = SMX_ERR_INPUT;
+      }
+    } else {
+      smx_detector* det = gather_detector(b_, id);
+      smx_detection result;
+      verdict = detect_reading(det, x, &result);
+      if (verdict == SMX_OK) {
+        scatter_detector(b_, id, det);
+        if (out_) out_[i] = result;
+      }
+    }
+    if (status_) status_[i] = verdict;
+    if (verdict != SMX_OK) {
+      if (out_) out_[i] = kNoDetection;
+      if (first_rejected_ == SMX_OK) first_rejected_ = verdict;
+    }
+    return staged;
+  }
+  smx_status first_rejected() const { return first_rejected_; }
+
+ private:
+  smx_detector_bank* b_;
+  smx_detection* out_;
+  smx_status* status_;
+  smx_status first_rejected_ = SMX_OK;
+};
+
+}  // namespace
+
+size_t detector_bank_bytes(const smx_detector_config& c, uint32_t detectors) {
+  const uint64_t bytes = detector_bank_layout(c, detectors).bytes;
+  return bytes > std::numeric_limits<size_t>::max() ? 0 : static_cast<size_t>(bytes);
+}
+
+smx_detector* detector_shell(const smx_detector_bank* b, uint32_t id) {
+  return reinterpret_cast<smx_detector*>(base_of(b) + b->shells_offset + b->shell_bytes * id);
+}
+
+smx_bank* detector_models(const smx_detector_bank* b) {
+  return reinterpret_cast<smx_bank*>(base_of(b) + b->models_offset);
+}
+
+smx_detector* fresh_detector(smx_detector_bank* b) {
+  return create_detector(b->config, base_of(b) + b->scratch_offset);
+}
+
+smx_detector* gather_detector(smx_detector_bank* b, uint32_t id) {
+  auto* det = reinterpret_cast<smx_detector*>(base_of(b) + b->scratch_offset);
+  std::memcpy(det, detector_shell(b, id), static_cast<size_t>(b->shell_bytes));
+  bank_gather(detector_models(b), id, detector_model(det));
+  return det;
+}
+
+void scatter_detector(smx_detector_bank* b, uint32_t id, const smx_detector* det) {
+  std::memcpy(detector_shell(b, id), det, static_cast<size_t>(b->shell_bytes));
+  bank_scatter(detector_models(b), id, detector_model(det));
+}
+
+smx_detector_bank* create_detector_bank(const smx_detector_config& c, uint32_t detectors,
+                                        void* storage) {
+  const DetectorBankLayout l = detector_bank_layout(c, detectors);
+  std::memset(storage, 0, static_cast<size_t>(l.scratch));
+  auto* b = static_cast<smx_detector_bank*>(storage);
+  b->magic = kDetectorBankMagic;
+  b->detectors = detectors;
+  b->config = c;
+  b->shell_bytes = l.shell_bytes;
+  b->scratch_offset = l.scratch;
+  b->shells_offset = l.shells;
+  b->models_offset = l.models;
+  create_bank(c.model, detectors, base_of(b) + l.models);
+  const smx_detector* fresh = fresh_detector(b);
+  for (uint32_t id = 0; id < detectors; ++id) {
+    std::memcpy(detector_shell(b, id), fresh, static_cast<size_t>(l.shell_bytes));
+  }
+  return b;
+}
+
+smx_status detector_bank_detect_all(smx_detector_bank* b, const float* x, smx_detection* out,
+                                    smx_status* status) {
+  DetectorReading reading(b, out, status);
+  DetectorSteps steps{b, x, 0, out, StepSizes(b->config.model)};
+  const LaneStepper stepper{DetectorSteps::step, &steps};
+  const uint32_t features = b->config.features, m = b->detectors;
+  for (uint32_t first = 0; first < m; first += kBankLanes) {
+    const uint32_t end = m - first < kBankLanes ? m : first + kBankLanes;
+    for (uint32_t id = first; id < end; ++id) reading.take(id, id, x + size_t{id} * features, id + 1);
+    step_staged(detector_models(b), stepper);
+  }
+  return reading.first_rejected();
+}
+
+smx_status detector_bank_detect_some(smx_detector_bank* b, const uint32_t* ids, const float* x,
+                                     size_t n, smx_detection* out, smx_status* status) {
+  DetectorReading reading(b, out, status);
+  DetectorSteps steps{b, x, 0, out, StepSizes(b->config.model)};
+  const LaneStepper stepper{DetectorSteps::step, &steps};
+  smx_bank* models = detector_models(b);
+  const uint32_t features = b->config.features;
+  // As bank_observe_some: staged detectors step after the last reading, before a second
+  // reading for one of them (one detector's readings in order), and between chunks.
+  for (size_t i = 0; i < n; ++i) {
+    if (i - steps.base == kStagedChunk) step_staged(models, stepper), steps.base = i;
+    const uint32_t id = ids[i];
+    if (id < b->detectors && lane_state(models, id).staged) step_staged(models, stepper);
+    reading.take(i, id, x + i * features, static_cast<uint32_t>(i - steps.base + 1));
+  }
+  step_staged(models, stepper);
+  return reading.first_rejected();
+}
+
+}  // namespace streamix::core
