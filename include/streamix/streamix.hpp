@@ -529,6 +529,104 @@ class detector {
   heap_storage storage_;
 };
 
+// M detectors of one config in one block (smx_detector_bank_*): the gateway's container.
+class detector_bank {
+ public:
+  [[nodiscard]] static status create(const detector_config& cfg, uint32_t detectors,
+                                     detector_bank& out) noexcept {
+    size_t bytes = 0;
+    status s = static_cast<status>(smx_detector_bank_size(&cfg.c_config(), detectors, &bytes));
+    if (s != status::ok) return s;
+    detector_bank fresh;
+    if ((s = fresh.storage_.allocate(bytes)) != status::ok) return s;
+    smx_detector_bank* b = nullptr;
+    s = static_cast<status>(smx_detector_bank_create(&cfg.c_config(), detectors,
+                                                     fresh.storage_.get(), bytes, &b));
+    if (s == status::ok) out = static_cast<detector_bank&&>(fresh);
+    return s;
+  }
+
+  uint32_t detectors() const noexcept { return smx_detector_bank_detectors(c()); }
+  uint32_t features() const noexcept { return settings().features(); }
+  detector_config settings() const noexcept {
+    smx_detector_config out{};
+    (void)smx_detector_bank_config(c(), &out);
+    return detector_config(out);
+  }
+
+  // One reading per detector: x is detectors() rows of D floats; detections and statuses
+  // empty or detectors() long (a bad reading rejected for its detector alone).
+  [[nodiscard]] status detect(span<const float> x, span<smx_detection> detections = {},
+                              span<smx_status> statuses = {}) noexcept {
+    const size_t n = detectors();
+    if (x.size() != n * features() || !fits(detections.size(), n) || !fits(statuses.size(), n))
+      return status::argument;
+    return static_cast<status>(
+        smx_detector_bank_detect(b(), x.data(), or_null(detections), or_null(statuses)));
+  }
+  // Reading i (row i of x) for detector ids[i], in order; outputs ids.size() long or empty.
+  [[nodiscard]] status detect_some(span<const uint32_t> ids, span<const float> x,
+                                   span<smx_detection> detections = {},
+                                   span<smx_status> statuses = {}) noexcept {
+    const size_t n = ids.size();
+    if (x.size() != n * features() || !fits(detections.size(), n) || !fits(statuses.size(), n))
+      return status::argument;
+    return static_cast<status>(smx_detector_bank_detect_some(
+        b(), ids.data(), x.data(), n, or_null(detections), or_null(statuses)));
+  }
+  [[nodiscard]] status set_scaling(uint32_t id, span<const float> offsets,
+                                   span<const float> scales) noexcept {
+    if (offsets.size() != features() || scales.size() != features()) return status::argument;
+    return static_cast<status>(
+        smx_detector_bank_set_scaling(b(), id, offsets.data(), scales.data()));
+  }
+  uint64_t samples_seen(uint32_t id) const noexcept { return smx_detector_bank_samples_seen(c(), id); }
+
+  // Detector id as a lone detector (a copy), and a lone detector (of the bank's config) into
+  // detector id; reset to a fresh one.
+  [[nodiscard]] status get(uint32_t id, detector& out) noexcept {
+    detector fresh;
+    size_t bytes = 0;
+    status s = settings().storage_bytes(bytes);
+    if (s != status::ok || (s = detector::create(settings(), fresh)) != status::ok) return s;
+    smx_detector* d = nullptr;
+    s = static_cast<status>(smx_detector_bank_get(b(), id, fresh.c_detector(), bytes, &d));
+    if (s == status::ok) out = static_cast<detector&&>(fresh);
+    return s;
+  }
+  [[nodiscard]] status set(uint32_t id, detector& from) noexcept {
+    return static_cast<status>(smx_detector_bank_set(b(), id, from.c_detector()));
+  }
+  [[nodiscard]] status reset(uint32_t id) noexcept {
+    return static_cast<status>(smx_detector_bank_reset(b(), id));
+  }
+
+  // Detector id's snapshot: an ordinary detector snapshot (detector::load reads it).
+  [[nodiscard]] status snapshot_size(uint32_t id, size_t& bytes) noexcept {
+    return static_cast<status>(smx_detector_bank_snapshot_size(b(), id, &bytes));
+  }
+  [[nodiscard]] status save(uint32_t id, span<unsigned char> buffer, size_t& written) noexcept {
+    return static_cast<status>(
+        smx_detector_bank_snapshot_save(b(), id, buffer.data(), buffer.size(), &written));
+  }
+  [[nodiscard]] status load(uint32_t id, span<const unsigned char> snapshot) noexcept {
+    return static_cast<status>(
+        smx_detector_bank_snapshot_load(b(), id, snapshot.data(), snapshot.size()));
+  }
+
+  smx_detector_bank* c_bank() noexcept { return b(); }
+
+ private:
+  static bool fits(size_t given, size_t n) noexcept { return given == 0 || given == n; }
+  template <class T>
+  static T* or_null(span<T> s) noexcept { return s.empty() ? nullptr : s.data(); }
+  smx_detector_bank* b() noexcept { return static_cast<smx_detector_bank*>(storage_.get()); }
+  const smx_detector_bank* c() const noexcept {
+    return static_cast<const smx_detector_bank*>(storage_.get());
+  }
+  heap_storage storage_;
+};
+
 }  // namespace streamix
 
 #endif  // STREAMIX_STREAMIX_HPP
