@@ -12,6 +12,9 @@
 //   bank_observe_some/<backend>/K:<K>/D:<D>/M:<M>  smx_bank_observe_some: M / 4 readings for
 //                                      models drawn at random (repeats included), per update
 //   observe/<backend>/K:<K>/D:<D>/M:<M> smx_observe on M lone models in turn, per update
+//   detector_bank_detect[_some]/<backend>/K:<K>/D:<D>/M:<M>  the same for a detector bank
+//                                      (smx_detector_bank_detect, _detect_some), per reading
+//   detect/<backend>/K:<K>/D:<D>/M:<M> smx_detect on M lone detectors in turn, per reading
 //   em_iteration/armadillo/K:<K>/D:<D> fgmm_diag, one EM iteration over 4,096 samples, per sample
 //   observe/floor/K:<K>/D:<D>          the method with nothing else (method_floor.h)
 //   peak/fma/<target>                  independent FMAs in registers: the peak rate
@@ -175,19 +178,22 @@ void score_batch_textbook(benchmark::State& state, uint32_t k, uint32_t d) {
 
 // M models of the setup's shape, past their hold, each with its own reading per step (the
 // setup's stream, model i reading sample i + step): as a bank, and as M lone models.
+// (steps: the rounds before they repeat; a detector fed a cycle of 8 readings ends with a
+// collapsed component, which leaves the lanes, so detectors get 256)
 struct Streams {
   const Setup& s;
   uint32_t models;
-  std::vector<float> rows;  // kSteps rounds of M readings
-  static constexpr size_t kSteps = 8;
-  Streams(const Setup& setup, uint32_t m) : s(setup), models(m), rows(kSteps * m * setup.d) {
-    for (size_t t = 0; t < kSteps; ++t) {
+  size_t steps;
+  std::vector<float> rows;  // `steps` rounds of M readings
+  Streams(const Setup& setup, uint32_t m, size_t steps_ = 8)
+      : s(setup), models(m), steps(steps_), rows(steps_ * m * setup.d) {
+    for (size_t t = 0; t < steps; ++t) {
       for (uint32_t i = 0; i < m; ++i) {
         std::memcpy(&rows[(t * m + i) * s.d], s.sample(i * 7 + t), sizeof(float) * s.d);
       }
     }
   }
-  const float* round(size_t t) const { return &rows[(t % kSteps) * models * s.d]; }
+  const float* round(size_t t) const { return &rows[(t % steps) * models * s.d]; }
 };
 
 void bank_observe(benchmark::State& state, const char* backend, uint32_t k, uint32_t d,
@@ -238,6 +244,74 @@ void observe_lone_models(benchmark::State& state, const char* backend, uint32_t 
       float log_p;
       benchmark::DoNotOptimize(smx_observe(models[i].c_model(), x + size_t{i} * d, &log_p));
       benchmark::DoNotOptimize(log_p);
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(m));
+}
+
+// A detector of the setup's shape (the defaults of detector_config) past its warm-up, hold
+// and calibration on the setup's stream: every benchmarked detector starts as a copy of it.
+bool warmed_detector(const Setup& s, streamix::detector& det) {
+  if (streamix::detector::create(streamix::detector_config(s.k, s.d), det) != streamix::status::ok)
+    return false;
+  smx_detection out;
+  for (size_t i = 0; i < 400; ++i) {
+    if (det.detect({s.sample(i), s.d}, out) != streamix::status::ok) return false;
+  }
+  return true;
+}
+
+void detector_bank_detect(benchmark::State& state, const char* backend, uint32_t k, uint32_t d,
+                          uint32_t m, bool some) {
+  if (!use_backend(state, backend)) return;
+  const Setup s(k, d);
+  const Streams streams(s, m, 256);
+  streamix::detector warmed;
+  streamix::detector_bank bank;
+  if (!warmed_detector(s, warmed) ||
+      streamix::detector_bank::create(warmed.settings(), m, bank) != streamix::status::ok)
+    return state.SkipWithError("setup failed");
+  for (uint32_t i = 0; i < m; ++i) {
+    if (bank.set(i, warmed) != streamix::status::ok) return state.SkipWithError("setup failed");
+  }
+  const size_t n = some ? m / 4 : m;  // as bank_observe_some
+  std::vector<uint32_t> ids(n);
+  std::mt19937 rng(7);
+  for (uint32_t& id : ids) id = std::uniform_int_distribution<uint32_t>(0, m - 1)(rng);
+  std::vector<smx_detection> out(n);
+  size_t t = 0;
+  for (auto _ : state) {
+    const float* x = streams.round(t++);
+    benchmark::DoNotOptimize(
+        some ? bank.detect_some(ids, {x, n * d}, out) : bank.detect({x, n * d}, out));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(n));
+}
+
+void detect_lone_detectors(benchmark::State& state, const char* backend, uint32_t k, uint32_t d,
+                           uint32_t m) {
+  if (!use_backend(state, backend)) return;
+  const Setup s(k, d);
+  const Streams streams(s, m, 256);
+  streamix::detector warmed;
+  size_t bytes = 0, written = 0;
+  if (!warmed_detector(s, warmed) || warmed.snapshot_size(bytes) != streamix::status::ok)
+    return state.SkipWithError("setup failed");
+  std::vector<unsigned char> snapshot(bytes);
+  if (warmed.save(snapshot, written) != streamix::status::ok) return state.SkipWithError("setup failed");
+  std::vector<streamix::detector> detectors(m);
+  for (auto& det : detectors) {
+    if (streamix::detector::load(snapshot, det) != streamix::status::ok)
+      return state.SkipWithError("setup failed");
+  }
+  size_t t = 0;
+  smx_detection out;
+  for (auto _ : state) {
+    const float* x = streams.round(t++);
+    for (uint32_t i = 0; i < m; ++i) {
+      benchmark::DoNotOptimize(smx_detect(detectors[i].c_detector(), x + size_t{i} * d, &out));
+      benchmark::DoNotOptimize(out);
     }
   }
   state.SetItemsProcessed(state.iterations() * int64_t(m));
@@ -311,6 +385,12 @@ void register_all() {
                                      bank_observe, b, k, d, m, true);
         benchmark::RegisterBenchmark(("observe/" + backend + "/" + shape).c_str(),
                                      observe_lone_models, b, k, d, m);
+        benchmark::RegisterBenchmark(("detector_bank_detect/" + backend + "/" + shape).c_str(),
+                                     detector_bank_detect, b, k, d, m, false);
+        benchmark::RegisterBenchmark(("detector_bank_detect_some/" + backend + "/" + shape).c_str(),
+                                     detector_bank_detect, b, k, d, m, true);
+        benchmark::RegisterBenchmark(("detect/" + backend + "/" + shape).c_str(),
+                                     detect_lone_detectors, b, k, d, m);
       }
     }
   }

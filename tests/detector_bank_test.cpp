@@ -371,3 +371,32 @@ TEST(DetectorBank, StorageIsTheFormula) {
 }
 
 }  // namespace
+
+namespace {
+
+// A component that dies (its cluster stops) and readings far from every live component that
+// re-seed it: in the lanes, the readings a dead component does not take step there, and the
+// ones that re-seed it go to the lone learner.
+TEST(DetectorBank, ReseedingAsALoneDetector) {
+  smx_detector_config c = config(3, 2, SMX_VIEW_LEVEL);
+  c.smoothing = 1.0f;
+  c.anomaly_weight = 1.0f;  // (a flagged reading re-seeds only when learned with weight 1)
+  c.model.variance_floor = 1e-4f;
+  c.model.step_exponent = 0.6f;  // (under 1/t steps a component takes ~1e5 readings to die)
+  const uint32_t detectors = 21;
+  const int rounds = 1500;
+  std::mt19937 rng(9);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> x(size_t{rounds} * detectors * 2);
+  for (int t = 0; t < rounds; ++t) {
+    for (uint32_t s = 0; s < detectors; ++s) {
+      float* row = &x[(size_t(t) * detectors + s) * 2];
+      const int cluster = t < 300 ? t % 3 : t < 1200 ? t % 2 : 2 + (t % 2);  // 2, then 3: far
+      row[0] = 10.0f * cluster + 0.01f * s + 0.3f * g(rng);
+      row[1] = -5.0f * cluster + 0.3f * g(rng);
+    }
+  }
+  expect_like_lone_detectors(c, compare_with_lone_detectors(c, detectors, x, rounds, every_detector));
+}
+
+}  // namespace

@@ -144,12 +144,33 @@ bool steps_in_lanes(const smx_bank* b, uint32_t id) {
   const smx_config& c = b->config;
   const LaneState& s = lane_state(b, id);
   if (!b->lane_steps || !s.ready || s.steps <= c.hold_samples) return false;
-  if (s.samples_seen == UINT64_MAX || s.steps >= s.samples_seen + 1 - s.step_origin) return false;
-  const float* weight = hot_floats(b, id / kBankLanes) + id % kBankLanes;  // the statistics'
-  for (uint32_t k = 0; k < c.components; ++k) {
-    if (weight[size_t{k} * kBankLanes] <= c.weight_floor) return false;
+  return s.samples_seen < UINT64_MAX && s.steps < s.samples_seen + 1 - s.step_origin;
+}
+
+ComponentView lane_view(const kernels::BankGroup& g, uint32_t l, const float* log_joint) {
+  return ComponentView{g.mean + l,     g.half_precision + l, g.log_weight + l,
+                       g.log_norm + l, log_joint + l,        size_t{g.components} * kBankLanes,
+                       kBankLanes,     g.components,         g.features};
+}
+
+void leave_lanes_to_reseed(const kernels::BankGroup& g, const float* x, float weight_floor,
+                           uint32_t* lanes, uint32_t* deferred, uint32_t* deferred_count) {
+  bool dead = false;
+  for (uint32_t l = 0; l < kBankLanes && !dead; ++l) {
+    for (uint32_t k = 0; k < g.components && lanes[l] != kNoModel; ++k) {
+      dead = dead || g.stats_weight[size_t{k} * kBankLanes + l] <= weight_floor;
+    }
   }
-  return true;
+  if (!dead) return;
+  alignas(64) float log_joint[kernels::kBankMaxComponents * kBankLanes], top[kBankLanes],
+      total[kBankLanes];
+  kernels::bank_score(g, x, log_joint, top, total);
+  for (uint32_t l = 0; l < kBankLanes; ++l) {
+    if (lanes[l] == kNoModel) continue;
+    if (component_to_reseed(lane_view(g, l, log_joint), g.stats_weight + l, weight_floor).dead < 0) continue;
+    deferred[(*deferred_count)++] = lanes[l];
+    lanes[l] = kNoModel;
+  }
 }
 
 void stage(smx_bank* b, uint32_t id, const float* x, uint32_t index) {
@@ -162,19 +183,55 @@ void stage(smx_bank* b, uint32_t id, const float* x, uint32_t index) {
 
 namespace {
 
-// Steps the models in the lanes of group g (models[lane], kNoModel for a lane that does
-// not learn: its values stay), each with the reading staged in its lane; the reading staged
-// as `index` gets its log p at log_p[base + index - 1].
-void step_lanes(smx_bank* b, uint32_t g, const uint32_t* models, size_t base, float* log_p,
-                StepSizes& steps) {
+// The model bank's step of a group's lanes, for step_staged: the models in the lanes of group
+// g (models[lane], kNoModel for a lane that does not learn: its values stay), each with the
+// reading staged in its lane; the reading staged as `index` gets its log p at
+// log_p[base + index - 1]. A reading that re-seeds a dead component is left to the lone
+// learner (finish).
+struct ModelSteps {
+  smx_bank* b;
+  const float* x;  // the call's readings: reading `staged` of a chunk at base + staged - 1
+  size_t base;
+  float* log_p;
+  StepSizes steps;
+  uint32_t deferred[kBankLanes];
+  uint32_t deferred_count = 0;
+
+  static void step(void* context, uint32_t g, const uint32_t* models) {
+    static_cast<ModelSteps*>(context)->step_lanes(g, models);
+  }
+  static void finish(void* context) { static_cast<ModelSteps*>(context)->learn_deferred(); }
+  void step_lanes(uint32_t g, const uint32_t* models);
+  void learn_deferred();
+};
+
+void ModelSteps::learn_deferred() {
+  for (uint32_t i = 0; i < deferred_count; ++i) {
+    const uint32_t id = deferred[i];
+    LaneState& s = lane_state(b, id);
+    const size_t at = base + s.staged - 1;
+    smx_model* m = bank_scratch(b);
+    bank_gather(b, id, m);
+    const float lp = observe(m, x + at * b->config.features);
+    bank_scatter(b, id, m);
+    if (log_p) log_p[at] = lp;
+    s.staged = 0;
+  }
+  deferred_count = 0;
+}
+
+void ModelSteps::step_lanes(uint32_t g, const uint32_t* staged_models) {
   const smx_config& c = b->config;
+  const kernels::BankGroup group = bank_group(b, g);
+  uint32_t models[kBankLanes];
+  for (uint32_t l = 0; l < kBankLanes; ++l) models[l] = staged_models[l];
+  leave_lanes_to_reseed(group, staged_readings(b, g), c.weight_floor, models, deferred, &deferred_count);
   alignas(64) float gamma[kBankLanes], out[kBankLanes];
   for (uint32_t l = 0; l < kBankLanes; ++l) {
     const LaneState* s = models[l] == kNoModel ? nullptr : &lane_state(b, models[l]);
     gamma[l] = s ? steps.at(s->step_origin + s->steps + 1) : 0.0f;
   }
-  kernels::bank_observe(bank_group(b, g), staged_readings(b, g), gamma, c.variance_floor,
-                        c.weight_floor, out);
+  kernels::bank_observe(group, staged_readings(b, g), gamma, c.variance_floor, c.weight_floor, out);
   for (uint32_t l = 0; l < kBankLanes; ++l) {
     if (models[l] == kNoModel) continue;
     LaneState& s = lane_state(b, models[l]);
@@ -193,6 +250,7 @@ void step_group(smx_bank* b, uint32_t g, const LaneStepper& step) {
     models[l] = lane_state(b, id).staged ? id : kNoModel;
   }
   step.step(step.context, g, models);
+  step.finish(step.context);
 }
 
 // Copies n elements of one lane (a group's floats from `from`'s lane to `to`'s).
@@ -217,6 +275,7 @@ void step_packed(smx_bank* b, const uint32_t* ids, uint32_t count, const LaneSte
   for (uint32_t p = 0; p < count; ++p) {
     copy_lane(hot_floats(b, spare) + p, hot_floats(b, ids[p] / kBankLanes) + ids[p] % kBankLanes, hot);
   }
+  step.finish(step.context);
 }
 
 // What becomes of reading x for model id: rejected (its status, NaN for its log p), staged
@@ -336,26 +395,10 @@ void step_staged(smx_bank* b, const LaneStepper& step) {
   b->touched = 0;
 }
 
-namespace {
-
-// The model bank's step of a group's lanes (step_lanes), for step_staged.
-struct ModelSteps {
-  smx_bank* b;
-  size_t base;
-  float* log_p;
-  StepSizes steps;
-  static void step(void* context, uint32_t g, const uint32_t* models) {
-    auto* self = static_cast<ModelSteps*>(context);
-    step_lanes(self->b, g, models, self->base, self->log_p, self->steps);
-  }
-};
-
-}  // namespace
-
 smx_status bank_observe_all(smx_bank* b, const float* x, float* log_p, smx_status* status) {
   Reading reading(b, log_p, status);
-  ModelSteps steps{b, 0, log_p, StepSizes(b->config)};
-  const LaneStepper stepper{ModelSteps::step, &steps};
+  ModelSteps steps{b, x, 0, log_p, StepSizes(b->config)};
+  const LaneStepper stepper{ModelSteps::step, ModelSteps::finish, &steps};
   const uint32_t features = b->config.features;
   for (uint32_t g = 0; g < b->groups; ++g) {
     const uint32_t end = b->models - g * kBankLanes < kBankLanes ? b->models : (g + 1) * kBankLanes;
@@ -368,8 +411,8 @@ smx_status bank_observe_all(smx_bank* b, const float* x, float* log_p, smx_statu
 smx_status bank_observe_some(smx_bank* b, const uint32_t* ids, const float* x, size_t n,
                              float* log_p, smx_status* status) {
   Reading reading(b, log_p, status);
-  ModelSteps steps{b, 0, log_p, StepSizes(b->config)};
-  const LaneStepper stepper{ModelSteps::step, &steps};
+  ModelSteps steps{b, x, 0, log_p, StepSizes(b->config)};
+  const LaneStepper stepper{ModelSteps::step, ModelSteps::finish, &steps};
   // The touched groups step after the last reading, before a second reading for a staged
   // model (readings of one model in order), and between chunks.
   for (size_t i = 0; i < n; ++i) {

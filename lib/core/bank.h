@@ -68,19 +68,30 @@ smx_status bank_observe_some(smx_bank* b, const uint32_t* ids, const float* x, s
 kernels::BankGroup bank_group(const smx_bank* b, uint32_t g);
 // Group g's staged readings (feature-major: x_d of lane l at [d * kBankLanes + l]).
 float* staged_readings(const smx_bank* b, uint32_t g);
-// Whether model id's next reading steps in the lanes: exactly the states in which the lone
-// learner's observe is the E-step and the fused M-step (learn's mstep_refresh branch): past
-// the hold (the iterate shares the statistics' arrays), the step counted, no dead component.
+// Whether model id's next reading steps in the lanes: the states in which the lone learner's
+// observe is the E-step and the fused M-step (learn's mstep_refresh branch): past the hold
+// (the iterate shares the statistics' arrays), the step counted. A reading that re-seeds a
+// dead component is the exception, told once it is scored: leave_lanes_to_reseed.
 bool steps_in_lanes(const smx_bank* b, uint32_t id);
+// Lane l of a group as a ComponentView (log_joint: bank_score's, for this group).
+ComponentView lane_view(const kernels::BankGroup& g, uint32_t l, const float* log_joint);
+// If a lane of group g (lanes[l] != kNoModel) has a dead component, scores the group's
+// readings x and takes the lanes whose reading re-seeds (component_to_reseed) out of
+// `lanes`, onto deferred[(*deferred_count)++]: the lone learner learns those.
+void leave_lanes_to_reseed(const kernels::BankGroup& g, const float* x, float weight_floor,
+                           uint32_t* lanes, uint32_t* deferred, uint32_t* deferred_count);
 // Stages reading x for model id's step in the lanes, as reading `index` - 1 of its chunk
 // (index >= 1; readings are indexed relative to chunks of kStagedChunk).
 void stage(smx_bank* b, uint32_t id, const float* x, uint32_t index);
 inline constexpr size_t kStagedChunk = size_t{1} << 30;
 inline constexpr uint32_t kNoModel = UINT32_MAX;
-// Steps the lanes of group g: models[lane] is the model staged in each lane (kNoModel: none,
-// its values stay); the step clears each model's `staged`.
+// step steps the lanes of group g: models[lane] is the model staged in each lane (kNoModel:
+// none, its values stay); it clears each model's `staged`, or leaves a model to finish,
+// which runs once the lanes' values are back in their own groups (models the lone code
+// learns: gather, learn, scatter).
 struct LaneStepper {
   void (*step)(void* context, uint32_t g, const uint32_t* models);
+  void (*finish)(void* context);
   void* context;
 };
 // Steps every staged model: groups with many staged models in place, the staged models of

@@ -43,22 +43,54 @@ float log_p_of(float top, float total) { return top == -kernels::kInf ? top : to
 // The step of one group's lanes (a LaneStepper): each staged detector's model scored in the
 // lanes, the detector's decision in its shell, the models' steps in the lanes with each
 // detector's learning weight (its reading winsorized first where judge says so), then the
-// score tracker and the residual baseline. Per detector this is detect's ready path.
+// score tracker and the residual baseline. Per detector this is detect's ready path. A
+// reading that re-seeds a dead component is learned by the lone learner (finish).
 struct DetectorSteps {
   smx_detector_bank* b;
   const float* x;  // the call's readings: reading `staged` of a chunk at base + staged - 1
   size_t base;
   smx_detection* out;
   StepSizes steps;
+  struct Deferred {
+    uint32_t id;
+    bool moved;   // winsorized: the input holds the moved views
+    float log_p;  // the reading's own log p
+    Verdict verdict;
+  };
+  Deferred deferred[kBankLanes];
+  uint32_t deferred_count = 0;
 
   static void step(void* context, uint32_t g, const uint32_t* models) {
     static_cast<DetectorSteps*>(context)->step_group(g, models);
+  }
+  static void finish(void* context) { static_cast<DetectorSteps*>(context)->learn_deferred(); }
+
+  // As detect's learning after winsorize: the E-step of the reading learned (moved or not),
+  // then learn with the verdict's weight.
+  void learn_deferred() {
+    smx_bank* mb = detector_models(b);
+    for (uint32_t i = 0; i < deferred_count; ++i) {
+      const Deferred& d = deferred[i];
+      smx_detector* det = detector_shell(b, d.id);
+      const float* input = detector_arrays(det).input;
+      smx_model* m = bank_scratch(mb);
+      bank_gather(mb, d.id, m);
+      const ModelArrays ma = arrays_of(m);
+      const float learned_log_p = take_sample(m, ma, input);
+      learn(m, ma, input, learned_log_p, d.verdict.weight);
+      bank_scatter(mb, d.id, m);
+      settle(det, d.verdict, d.moved && learned_log_p != d.log_p);
+      LaneState& s = lane_state(mb, d.id);
+      if (out) out[base + s.staged - 1] = d.verdict.result;
+      s.staged = 0;
+    }
+    deferred_count = 0;
   }
 
   void step_group(uint32_t g, const uint32_t* models) {
     smx_bank* mb = detector_models(b);
     const smx_config& mc = mb->config;
-    const uint32_t k_count = mc.components, width = mc.features, features = b->config.features;
+    const uint32_t width = mc.features, features = b->config.features;
     const kernels::BankGroup group = bank_group(mb, g);
     float* staged = staged_readings(mb, g);
     alignas(64) float log_joint[kernels::kBankMaxComponents * kBankLanes];
@@ -75,9 +107,7 @@ struct DetectorSteps {
       const LaneState& s = lane_state(mb, models[l]);
       const Spike spike = detect_front(det, true, x + (base + s.staged - 1) * features);
       log_p[l] = learned_log_p[l] = log_p_of(top[l], total[l]);
-      const ComponentView v{group.mean + l,       group.half_precision + l, group.log_weight + l,
-                            group.log_norm + l,   log_joint + l,            size_t{k_count} * kBankLanes,
-                            kBankLanes,           k_count,                  width};
+      const ComponentView v = lane_view(group, l, log_joint);
       verdicts[l] = judge(det, log_p[l], v, spike);
       if (!(verdicts[l].weight > 0.0f)) continue;
       float* input = detector_arrays(det).input;
@@ -93,9 +123,22 @@ struct DetectorSteps {
         if (moved[l]) learned_log_p[l] = log_p_of(top[l], total[l]);
       }
     }
+    // (only a reading learned with weight 1 re-seeds; the lanes that do go to finish)
+    uint32_t lanes[kBankLanes], left[kBankLanes], left_count = 0;
+    for (uint32_t l = 0; l < kBankLanes; ++l) {
+      lanes[l] = models[l] != kNoModel && verdicts[l].weight == 1.0f ? models[l] : kNoModel;
+    }
+    leave_lanes_to_reseed(group, staged, mc.weight_floor, lanes, left, &left_count);
+    bool lone[kBankLanes] = {};
+    for (uint32_t l = 0; l < kBankLanes && left_count > 0; ++l) {
+      if (models[l] == kNoModel || verdicts[l].weight != 1.0f || lanes[l] != kNoModel) continue;
+      deferred[deferred_count++] = Deferred{models[l], moved[l], log_p[l], verdicts[l]};
+      gamma[l] = 0.0f;
+      lone[l] = true;
+    }
     kernels::bank_observe(group, staged, gamma, mc.variance_floor, mc.weight_floor, lanes_log_p);
     for (uint32_t l = 0; l < kBankLanes; ++l) {
-      if (models[l] == kNoModel) continue;
+      if (models[l] == kNoModel || lone[l]) continue;
       LaneState& s = lane_state(mb, models[l]);
       const Verdict& verdict = verdicts[l];
       ++s.samples_seen;  // (below UINT64_MAX: steps_in_lanes)
@@ -211,7 +254,7 @@ smx_status detector_bank_detect_all(smx_detector_bank* b, const float* x, smx_de
                                     smx_status* status) {
   DetectorReading reading(b, out, status);
   DetectorSteps steps{b, x, 0, out, StepSizes(b->config.model)};
-  const LaneStepper stepper{DetectorSteps::step, &steps};
+  const LaneStepper stepper{DetectorSteps::step, DetectorSteps::finish, &steps};
   const uint32_t features = b->config.features, m = b->detectors;
   for (uint32_t first = 0; first < m; first += kBankLanes) {
     const uint32_t end = m - first < kBankLanes ? m : first + kBankLanes;
@@ -225,7 +268,7 @@ smx_status detector_bank_detect_some(smx_detector_bank* b, const uint32_t* ids, 
                                      size_t n, smx_detection* out, smx_status* status) {
   DetectorReading reading(b, out, status);
   DetectorSteps steps{b, x, 0, out, StepSizes(b->config.model)};
-  const LaneStepper stepper{DetectorSteps::step, &steps};
+  const LaneStepper stepper{DetectorSteps::step, DetectorSteps::finish, &steps};
   smx_bank* models = detector_models(b);
   const uint32_t features = b->config.features;
   // As bank_observe_some: staged detectors step after the last reading, before a second

@@ -21,11 +21,6 @@ float poorly_explained_distance(uint32_t features) {
   return static_cast<float>(features) * c * c * c;
 }
 
-struct Reseed {
-  int32_t dead = -1;    // the component to re-seed, or -1
-  uint32_t nearest = 0;  // the live component that explains x best
-};
-
 // A component whose weight statistic sits at the floor is dead. Finds the first dead
 // component if x is poorly explained by every live one.
 // The first dead component, or -1.
@@ -37,21 +32,7 @@ int32_t first_dead_component(const smx_model* m, const ModelArrays& a) {
 }
 
 Reseed component_to_reseed(const smx_model* m, const ModelArrays& a) {
-  const kernels::Shape s = a.stats.shape;
-  const float floor = m->config.weight_floor;
-  Reseed r;
-  r.dead = first_dead_component(m, a);
-  if (r.dead < 0) return r;
-  // l_k = log w_k + log_norm_k - q_k / 2, so q_k = 2 (log w_k + log_norm_k - l_k).
-  const float limit = poorly_explained_distance(s.features);
-  float best = -kernels::kInf;
-  for (uint32_t k = 0; k < s.components; ++k) {
-    if (a.stats.weight[k] <= floor) continue;
-    const float q = 2.0f * (a.iterate.log_weight[k] + a.iterate.log_norm[k] - a.log_joint[k]);
-    if (q <= limit) return Reseed{};
-    if (a.log_joint[k] >= best) best = a.log_joint[k], r.nearest = k;
-  }
-  return r;
+  return component_to_reseed(component_view(a), a.stats.weight, m->config.weight_floor);
 }
 
 // Re-seeds component k at x. Its variance, per feature, is the larger of the weight-averaged
@@ -128,6 +109,25 @@ __attribute__((noinline)) float buffer_warmup_sample(smx_model* m, const float* 
 
 float estep_sample(const ModelArrays& a, const float* x) {
   return kernels::estep(estep_view(a.iterate), x, a.log_joint, a.resp);
+}
+
+Reseed component_to_reseed(const ComponentView& v, const float* stats_weight, float weight_floor) {
+  const size_t step = v.component_step;
+  Reseed r;
+  for (uint32_t k = 0; k < v.components && r.dead < 0; ++k) {
+    if (stats_weight[k * step] <= weight_floor) r.dead = static_cast<int32_t>(k);
+  }
+  if (r.dead < 0) return r;
+  // l_k = log w_k + log_norm_k - q_k / 2, so q_k = 2 (log w_k + log_norm_k - l_k).
+  const float limit = poorly_explained_distance(v.features);
+  float best = -kernels::kInf;
+  for (uint32_t k = 0; k < v.components; ++k) {
+    if (stats_weight[k * step] <= weight_floor) continue;
+    const float q = 2.0f * (v.log_weight[k * step] + v.log_norm[k * step] - v.log_joint[k * step]);
+    if (q <= limit) return Reseed{};
+    if (v.log_joint[k * step] >= best) best = v.log_joint[k * step], r.nearest = k;
+  }
+  return r;
 }
 
 ComponentView component_view(const ModelArrays& a) {

@@ -318,6 +318,15 @@ ComponentView component_view(const ModelArrays& a);  // (the iterate, after este
 bool winsorize_point(const ComponentView& v, float* x, float log_p, float max_score);
 // winsorize_point, then the E-step of the moved point: its log p (log_p if nothing moved).
 float winsorize(const ModelArrays& a, float* x, float log_p, float max_score);
+// The dead-component rule: a component whose weight statistic sits at the floor is dead; the
+// first dead one is re-seeded at a reading that every live component explains poorly
+// (beyond poorly_explained_distance), next to the live one that explains it best.
+// stats_weight[k * v.component_step] is component k's weight statistic.
+struct Reseed {
+  int32_t dead = -1;     // the component to re-seed, or -1
+  uint32_t nearest = 0;  // the live component that explains x best
+};
+Reseed component_to_reseed(const ComponentView& v, const float* stats_weight, float weight_floor);
 // The component with the largest log joint density (the first of ties).
 uint32_t most_likely_component(const ComponentView& v);
 // The score of a reading at the learner's "poorly explained" radius (the 1 - 1e-4 quantile
