@@ -394,7 +394,12 @@ Spike detect_front(smx_detector* det, bool ready, const float* x) {
   return spike;
 }
 
-Verdict judge(const smx_detector* det, float log_p, const ComponentView& v, const Spike& spike) {
+JudgeConstants judge_constants(const smx_detector_config& c) {
+  return JudgeConstants{-std::log10(c.alarm_rate), truncation_divisor(c.alarm_rate)};
+}
+
+Verdict judge(const smx_detector* det, float log_p, const ComponentView& v, const Spike& spike,
+              const JudgeConstants& constants) {
   const smx_detector_config& c = det->config;
   const smx_score_tail& tail = det->tail;
   Verdict verdict;
@@ -404,8 +409,8 @@ Verdict judge(const smx_detector* det, float log_p, const ComponentView& v, cons
   result.top_feature = top_feature(det, detector_arrays(det), v);
   const bool alarms_on = det->scored > c.calibration_samples;
   verdict.truncation = alarms_on ? c.alarm_rate : 0.0f;
-  const float excess = mean_excess(tail, verdict.truncation);
-  const float alarm_surprise = -std::log10(c.alarm_rate);
+  const float excess = mean_excess(tail, alarms_on ? constants.excess_divisor : 1.0f);
+  const float alarm_surprise = constants.alarm_surprise;
   if (tail.updates > 0) {
     result.threshold = score_at(tail, excess, c.alarm_rate);
     result.probability = 1.0f - tail_probability(tail, excess, result.score);
@@ -468,7 +473,7 @@ void detect(smx_detector* det, const float* x, smx_detection* out) {
 
   const ModelArrays ma = arrays_of(m);
   const float log_p = take_sample(m, ma, a.input);
-  const Verdict verdict = judge(det, log_p, component_view(ma), spike);
+  const Verdict verdict = judge(det, log_p, component_view(ma), spike, judge_constants(c));
   if (verdict.weight > 0.0f) {
     const float learned_log_p = winsorize(ma, a.input, log_p, verdict.limit);
     if (m->config.batch_size > 1) {

@@ -89,9 +89,16 @@ struct Verdict {
 };
 // The seed, the level and the spike view, the counts (after compute_views).
 Spike detect_front(smx_detector* det, bool ready, const float* x);
+// What the decision takes from the config alone (one computation for a bank's detectors).
+struct JudgeConstants {
+  float alarm_surprise;  // -log10(alarm_rate): the surprise at the threshold
+  float excess_divisor;  // truncation_divisor(alarm_rate), once the alarms are on
+};
+JudgeConstants judge_constants(const smx_detector_config& c);
 // The decision on a reading a ready model scored log p (v: its components, their log joint
 // densities for this reading).
-Verdict judge(const smx_detector* det, float log_p, const ComponentView& v, const Spike& spike);
+Verdict judge(const smx_detector* det, float log_p, const ComponentView& v, const Spike& spike,
+              const JudgeConstants& constants);
 // Once the model learned the reading with v.weight > 0: the score tracker and the residual
 // view's baseline (moved: the reading was learned winsorized, its views moved in the input).
 void settle(smx_detector* det, const Verdict& v, bool moved);

@@ -51,6 +51,7 @@ struct DetectorSteps {
   size_t base;
   smx_detection* out;
   StepSizes steps;
+  JudgeConstants constants;
   struct Deferred {
     uint32_t id;
     bool moved;   // winsorized: the input holds the moved views
@@ -108,7 +109,7 @@ struct DetectorSteps {
       const Spike spike = detect_front(det, true, x + (base + s.staged - 1) * features);
       log_p[l] = learned_log_p[l] = log_p_of(top[l], total[l]);
       const ComponentView v = lane_view(group, l, log_joint);
-      verdicts[l] = judge(det, log_p[l], v, spike);
+      verdicts[l] = judge(det, log_p[l], v, spike, constants);
       if (!(verdicts[l].weight > 0.0f)) continue;
       float* input = detector_arrays(det).input;
       if (winsorize_point(v, input, log_p[l], verdicts[l].limit)) {
@@ -253,7 +254,7 @@ smx_detector_bank* create_detector_bank(const smx_detector_config& c, uint32_t d
 smx_status detector_bank_detect_all(smx_detector_bank* b, const float* x, smx_detection* out,
                                     smx_status* status) {
   DetectorReading reading(b, out, status);
-  DetectorSteps steps{b, x, 0, out, StepSizes(b->config.model)};
+  DetectorSteps steps{b, x, 0, out, StepSizes(b->config.model), judge_constants(b->config)};
   const LaneStepper stepper{DetectorSteps::step, DetectorSteps::finish, &steps};
   const uint32_t features = b->config.features, m = b->detectors;
   for (uint32_t first = 0; first < m; first += kBankLanes) {
@@ -267,7 +268,7 @@ smx_status detector_bank_detect_all(smx_detector_bank* b, const float* x, smx_de
 smx_status detector_bank_detect_some(smx_detector_bank* b, const uint32_t* ids, const float* x,
                                      size_t n, smx_detection* out, smx_status* status) {
   DetectorReading reading(b, out, status);
-  DetectorSteps steps{b, x, 0, out, StepSizes(b->config.model)};
+  DetectorSteps steps{b, x, 0, out, StepSizes(b->config.model), judge_constants(b->config)};
   const LaneStepper stepper{DetectorSteps::step, DetectorSteps::finish, &steps};
   smx_bank* models = detector_models(b);
   const uint32_t features = b->config.features;

@@ -50,12 +50,14 @@ constexpr float kLog5 = 1.6094379f;
 // the alarm rate at its nominal value on a stationary stream; without it, every alarm
 // thinned the tail, lowered the threshold and raised the alarm rate (5.7 % measured for a
 // nominal 1 %).
-float mean_excess(const smx_score_tail& t, float truncation) {
-  float e = t.mean_excess;
-  if (truncation > 0.0f && truncation < 0.1f) {
-    const float l = std::log(0.1f / truncation);
-    e /= 1.0f - l / std::expm1(l);
-  }
+float truncation_divisor(float truncation) {
+  if (!(truncation > 0.0f && truncation < 0.1f)) return 1.0f;
+  const float l = std::log(0.1f / truncation);
+  return 1.0f - l / std::expm1(l);
+}
+
+float mean_excess(const smx_score_tail& t, float divisor) {
+  const float e = t.mean_excess / divisor;  // (exact for 1)
   const float ne = static_cast<float>(t.exceedances);
   const float floor = std::fmax(kMinMeanExcess * kFloorExceedances / (kFloorExceedances + ne),
                                 kLeastMeanExcess);

@@ -20,8 +20,11 @@ struct smx_score_tail {
 
 namespace streamix::core {
 
-// The mean excess of the tail, undoing the truncation by the alarms (see score_tail.cpp).
-float mean_excess(const smx_score_tail& t, float truncation);
+// The mean excess of the tail, undoing the truncation by the alarms (see score_tail.cpp):
+// divided by truncation_divisor(the share of scores the alarms keep out), which depends on
+// the alarm rate alone (callers compute it once).
+float truncation_divisor(float truncation);
+float mean_excess(const smx_score_tail& t, float divisor);
 // Tail probability 1 - F(s) of the fitted score distribution.
 float tail_probability(const smx_score_tail& t, float excess, float s);
 inline constexpr float kLog10e = 0.43429448f;  // log10(e): nats to decimal digits
