@@ -386,6 +386,8 @@ class Detector {
   }
 
   uint32_t features() const { return cfg_.features; }
+  const smx_detector_config& config() const { return cfg_; }
+  const smx_detector* c_detector() const { return det_; }
   uint64_t samples_seen() const { return smx_detector_samples_seen(det_); }
   bool ready() const { return smx_is_ready(smx_detector_model(det_)) == 1; }
 
@@ -455,6 +457,96 @@ class Detector {
   smx_detector* det_ = nullptr;
 };
 
+// A bank of detectors (smx_detector_bank_*), each starting as a copy of a template detector
+// (its settings, and its fixed scaling if any).
+class DetectorBank {
+ public:
+  DetectorBank(const Detector& fresh, uint32_t detectors) : storage_(size_of(fresh.config(), detectors)) {
+    const smx_detector_config& c = fresh.config();
+    smx_status s = smx_detector_bank_create(&c, detectors, storage_.data(), storage_.size(), &b_);
+    for (uint32_t id = 0; id < detectors && s == SMX_OK; ++id) {
+      s = smx_detector_bank_set(b_, id, fresh.c_detector());
+    }
+    if (s != SMX_OK) fail("detector bank settings", s);
+  }
+
+  uint32_t detectors() const { return smx_detector_bank_detectors(b_); }
+  uint32_t features() const {
+    smx_detector_config c;
+    smx_detector_bank_config(b_, &c);
+    return c.features;
+  }
+
+  py::dict detect(const Rows& x) {
+    const size_t n = row_count(x, features(), "X");
+    if (n != detectors())
+      throw py::value_error("X must have one row per detector (" + std::to_string(detectors()) + ")");
+    return detections(n, [&](smx_detection* out, smx_status* st) {
+      return smx_detector_bank_detect(b_, x.data(), out, st);
+    });
+  }
+  py::dict detect_some(const py::array_t<uint32_t, py::array::c_style | py::array::forcecast>& ids,
+                       const Rows& x) {
+    const size_t n = row_count(x, features(), "X");
+    if (ids.ndim() != 1 || static_cast<size_t>(ids.shape(0)) != n)
+      throw py::value_error("ids must have one entry per row of X");
+    return detections(n, [&](smx_detection* out, smx_status* st) {
+      return smx_detector_bank_detect_some(b_, ids.data(), x.data(), n, out, st);
+    });
+  }
+  uint64_t samples_seen(uint32_t id) const { return smx_detector_bank_samples_seen(b_, id); }
+  void reset(uint32_t id) {
+    const smx_status s = smx_detector_bank_reset(b_, id);
+    if (s != SMX_OK) fail("reset of detector " + std::to_string(id), s);
+  }
+  py::bytes detector_bytes(uint32_t id) {
+    size_t bytes = 0;
+    const smx_status s = smx_detector_bank_snapshot_size(b_, id, &bytes);
+    if (s != SMX_OK) fail("detector " + std::to_string(id), s);
+    return snapshot_bytes(bytes, [&](void* buf, size_t len, size_t* w) {
+      return smx_detector_bank_snapshot_save(b_, id, buf, len, w);
+    });
+  }
+  void set_detector_bytes(uint32_t id, const py::bytes& snapshot) {
+    const std::string b(snapshot);
+    const smx_status s = smx_detector_bank_snapshot_load(b_, id, b.data(), b.size());
+    if (s == SMX_ERR_ARGUMENT)
+      throw py::value_error("the snapshot's settings differ from the bank's, or no detector " + std::to_string(id));
+    if (s != SMX_OK) fail("snapshot", s);
+  }
+
+ private:
+  // The detections, plus `accepted`: whether each reading was taken (a rejected one leaves
+  // its detector unchanged; its fields are those of a warm-up reading).
+  template <class Call>
+  py::dict detections(size_t n, Call call) {
+    std::vector<smx_detection> found(n);
+    std::vector<smx_status> statuses(n);
+    {
+      py::gil_scoped_release unlocked;
+      if (n > 0) (void)call(found.data(), statuses.data());  // (the per-reading verdicts say it all)
+    }
+    Detections out(n);
+    py::array_t<bool> accepted(static_cast<py::ssize_t>(n));
+    for (size_t i = 0; i < n; ++i) {
+      out.set(i, found[i]);
+      accepted.mutable_at(i) = statuses[i] == SMX_OK;
+    }
+    py::dict d = out.dict();
+    d["accepted"] = accepted;
+    return d;
+  }
+  static size_t size_of(const smx_detector_config& c, uint32_t detectors) {
+    size_t bytes = 0;
+    if (smx_detector_bank_size(&c, detectors, &bytes) != SMX_OK)
+      throw py::value_error("n_detectors must be 1 to " + std::to_string(SMX_MAX_BANK_MODELS));
+    return bytes;
+  }
+
+  Storage storage_;
+  smx_detector_bank* b_ = nullptr;
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_streamix, m) {
@@ -512,6 +604,15 @@ PYBIND11_MODULE(_streamix, m) {
       .def("reset", &Bank::reset)
       .def("model_bytes", &Bank::model_bytes)
       .def("set_model_bytes", &Bank::set_model_bytes);
+  py::class_<DetectorBank>(m, "DetectorBank")
+      .def(py::init<const Detector&, uint32_t>())
+      .def_property_readonly("detectors", &DetectorBank::detectors)
+      .def("detect", &DetectorBank::detect)
+      .def("detect_some", &DetectorBank::detect_some)
+      .def("samples_seen", &DetectorBank::samples_seen)
+      .def("reset", &DetectorBank::reset)
+      .def("detector_bytes", &DetectorBank::detector_bytes)
+      .def("set_detector_bytes", &DetectorBank::set_detector_bytes);
   m.attr("__version__") = smx_version();
   m.def("backend", [] { return std::string(smx_backend()) + ":" + smx_backend_target(); });
   m.def("select_kernels", [](const std::string& name) {

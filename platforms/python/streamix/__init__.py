@@ -21,7 +21,7 @@ import numpy as _np
 
 from . import _streamix
 
-__all__ = ["OnlineGaussianMixture", "Detector", "Bank", "backend", "select_kernels"]
+__all__ = ["OnlineGaussianMixture", "Detector", "Bank", "DetectorBank", "backend", "select_kernels"]
 
 __version__ = _streamix.__version__
 backend = _streamix.backend
@@ -406,3 +406,54 @@ class Bank:
 
     def reset(self, i):
         self._bank.reset(i)
+
+
+class DetectorBank:
+    """Many anomaly detectors of one configuration, one per stream, in one block of memory
+    (the C library's smx_detector_bank): ``detect`` takes one reading per detector,
+    ``detect_some`` readings for the detectors named by id (a detector several times in one
+    call: in order). Each detector decides exactly as a ``Detector`` with the same settings
+    would. Both return the dict of ``Detector.detect`` plus ``accepted``: a bad reading is
+    rejected for its detector alone (unchanged; its fields as in a warm-up).
+    ``detector(i)`` gives detector i as a ``Detector`` (a copy); ``set_detector(i, d)`` puts
+    one in (same settings); ``reset(i)`` starts detector i afresh.
+    """
+
+    def __init__(self, n_detectors, n_features, n_components=2, **settings):
+        self.n_detectors = n_detectors
+        self._template = Detector(n_features, n_components, **settings)
+        try:
+            self._bank = _streamix.DetectorBank(self._template._detector, int(n_detectors))
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"invalid settings for DetectorBank: {e}") from None
+
+    @property
+    def n_features(self):
+        return self._template.n_features
+
+    def detect(self, X):
+        """Row i of X (n_detectors x n_features) for detector i."""
+        return self._bank.detect(_rows(X, self.n_features))
+
+    def detect_some(self, ids, X):
+        """Row i of X for detector ids[i], in order; an id past the bank is rejected like a
+        bad reading."""
+        return self._bank.detect_some(_np.asarray(ids, dtype=_np.uint32), _rows(X, self.n_features))
+
+    def samples_seen(self, i):
+        return self._bank.samples_seen(i)
+
+    def detector(self, i):
+        """Detector i as a Detector (a copy: the bank is unchanged)."""
+        out = Detector.from_bytes(self._bank.detector_bytes(i))
+        out.n_components = self._template.n_components
+        out.settings = dict(self._template.settings)
+        return out
+
+    def set_detector(self, i, detector):
+        """Detector i becomes a copy of `detector` (a Detector with the bank's settings)."""
+        self._bank.set_detector_bytes(i, detector.to_bytes())
+
+    def reset(self, i):
+        """Detector i starts afresh (with the bank's fixed scaling, if any)."""
+        self._bank.set_detector_bytes(i, self._template.to_bytes())

@@ -349,6 +349,48 @@ def test_bank_models_learn_as_lone_models_and_move_out_and_in():
     assert bank.samples_seen(4) == 0 and np.isnan(bank.score(4, x[0, 4]))
 
 
+def test_detector_bank_detects_as_lone_detectors():
+    """Each detector of a bank against a Detector with the same settings fed its readings:
+    the same scores (within 1e-3 relative: the C tests hold the bits where the arithmetic is
+    the same) and nearly the same decisions, a fault flagged on its stream alone, detectors
+    out and in as snapshots, a bad reading rejected for its detector alone."""
+    rng = np.random.default_rng(8)
+    n, steps = 12, 500
+    x = rng.normal(0.0, 1.0, (steps, n, 2)) + np.arange(n)[None, :, None]
+    x[450:, 5, 1] += np.linspace(0.0, 30.0, steps - 450)  # sensor 5 drifts off in feature 1
+    settings = dict(calibration=50, alarm_rate=0.01)
+    bank = streamix.DetectorBank(n, 2, **settings)
+    lone = [streamix.Detector(2, **settings) for _ in range(n)]
+    flagged = np.zeros(n, dtype=int)
+    differ = 0
+    for t in range(steps):
+        got = bank.detect(x[t])
+        assert got["accepted"].all()
+        for i in range(n):
+            want = lone[i].detect(x[t, i][None, :])
+            if np.isfinite(want["score"][0]):
+                assert abs(got["score"][i] - want["score"][0]) <= 1e-3 * max(1.0, abs(want["score"][0]))
+            differ += int(got["is_anomaly"][i] != want["is_anomaly"][0])
+        if t >= 470:
+            flagged += got["is_anomaly"]
+    assert flagged[5] == 30 and differ <= 2
+    assert bank.detect(x[-1])["top_feature"][5] == 1
+    # Out and in: detector 3 as a lone Detector, then into detector 4.
+    three = bank.detector(3)
+    assert three.n_samples_seen_ == steps + 1
+    bank.set_detector(4, three)
+    assert bank.detector(4).to_bytes() == three.to_bytes()
+    bank.reset(4)
+    assert bank.samples_seen(4) == 0
+    # A NaN for detector 2 and an id past the bank: rejected for their readings alone.
+    before = bank.detector(2).to_bytes()
+    got = bank.detect_some([2, 1, 99], [[np.nan, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    assert list(got["accepted"]) == [False, True, False]
+    assert np.isnan(got["score"][0]) and bank.detector(2).to_bytes() == before
+    with pytest.raises(ValueError):
+        bank.set_detector(0, streamix.Detector(2, alarm_rate=0.05))  # other settings
+
+
 def test_bank_rejects_a_bad_reading_for_its_model_alone():
     bank = streamix.Bank(5, 2, 2, init_samples=20)
     rng = np.random.default_rng(1)
