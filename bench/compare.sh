@@ -25,4 +25,9 @@ build=${1:-build/host}
   --benchmark_filter='^(bank_observe|bank_observe_some|observe)/(highway|xsimd|scalar)/K:[0-9]+/D:[0-9]+/M:' \
   --benchmark_repetitions=5 --benchmark_report_aggregates_only=true --benchmark_min_time=0.2 \
   --benchmark_enable_random_interleaving=true
+# Detector banks beside as many lone detectors (bench/README.md, Detector banks).
+"$build/bench/streamix_bench" \
+  --benchmark_filter='^(detector_bank_detect|detector_bank_detect_some|detect)/(highway|xsimd|scalar)/K:[0-9]+/D:[0-9]+/M:' \
+  --benchmark_repetitions=5 --benchmark_report_aggregates_only=true --benchmark_min_time=0.2 \
+  --benchmark_enable_random_interleaving=true
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/sklearn_peer.py

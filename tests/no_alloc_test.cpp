@@ -105,6 +105,34 @@ TEST(NoAllocation, BankObserveNeverAllocates) {
   EXPECT_EQ(smx_bank_samples_seen(bank, 39), 200u);  // warm-up, initialization and learning
 }
 
+TEST(NoAllocation, DetectorBankNeverAllocates) {
+  alignas(64) static unsigned char storage[SMX_DETECTOR_BANK_BYTES(2, 4, 1, 200, 0, 1, 20)];
+  smx_detector_config cfg;
+  smx_detector_config_init(&cfg, 2, 4);
+  smx_detector_bank* bank = nullptr;
+  ASSERT_EQ(smx_detector_bank_create(&cfg, 20, storage, sizeof storage, &bank), SMX_OK);
+  reference::Mixture mix{2, 4, {0.5, 0.5}, {0, 0, 0, 0, 6, 6, 6, 6}, std::vector<double>(8, 1.0)};
+  reference::Sampler sampler(mix, 3);
+  std::vector<float> xs(500 * 20 * 4);
+  for (size_t i = 0; i < xs.size() / 4; ++i) sampler.draw(&xs[i * 4]);
+  for (size_t i = 450 * 20; i < 460 * 20; i += 20) xs[i * 4 + 2] += 40.0f;  // a fault: the gate
+  std::vector<uint32_t> ids(20);
+  for (uint32_t i = 0; i < 20; ++i) ids[i] = (i * 7) % 13;  // some detectors, repeated
+  std::vector<smx_detection> out(20);
+  std::vector<smx_status> status(20);
+  int alarms = 0;
+  const long before = g_allocations;
+  for (int t = 0; t < 500; ++t) {
+    const float* rows = &xs[size_t(t) * 20 * 4];
+    if (smx_detector_bank_detect(bank, rows, out.data(), status.data()) != SMX_OK) break;
+    alarms += out[0].is_anomaly;
+    if (t % 5 == 0 && smx_detector_bank_detect_some(bank, ids.data(), rows, 20, out.data(), status.data()) != SMX_OK) break;
+  }
+  EXPECT_EQ(g_allocations - before, 0);
+  EXPECT_EQ(smx_detector_bank_samples_seen(bank, 19), 500u);  // warm-up, lanes, the gate
+  EXPECT_GT(alarms, 0);
+}
+
 TEST(NoAllocation, DetectNeverAllocates) {
   alignas(64) static unsigned char storage[SMX_DETECTOR_BYTES(2, 4, 3, 200, 0)];
   smx_detector_config cfg;

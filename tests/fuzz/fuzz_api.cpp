@@ -195,17 +195,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   require(smx_model_create(&c, g_twin, kStorageBytes, &twin) == SMX_OK);
   size_t bank_bytes = 0;
   require(smx_bank_size(&c, kBankModels, &bank_bytes) == SMX_OK && bank_bytes <= kBankBytes);
-  // The detector bank exists for the configs a detector takes (a warm-up of two readings or
-  // more for its scaling).
-  smx_detector_config dc;
-  smx_detector_config_init(&dc, c.components, c.features);
-  dc.model = c;
-  dc.calibration_samples = 4;
+  // The detector bank, made at its first call (most runs never reach it), for the configs
+  // a detector takes (a warm-up of two readings or more for its scaling).
   smx_detector_bank* detectors = nullptr;
   smx_detector* detector_twin = nullptr;
-  if (smx_detector_bank_create(&dc, kBankModels, g_detector_bank, kDetectorBankBytes, &detectors) == SMX_OK) {
-    require(smx_detector_create(&dc, g_detector_twin, kDetectorBytes, &detector_twin) == SMX_OK);
-  }
+  bool detectors_tried = false;
   float x[2 * kMaxBatch * kMaxD], out[kMaxK * kMaxD * 2 + 2 * kMaxBatch], w[kMaxK], mean[kMaxK * kMaxD], var[kMaxK * kMaxD];
 
   for (int call = 0; call < 256 && !in.empty(); ++call) {
@@ -379,6 +373,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       case 13:  // the detector bank
+        if (!detectors_tried) {
+          detectors_tried = true;
+          smx_detector_config dc;
+          smx_detector_config_init(&dc, c.components, c.features);
+          dc.model = c;
+          dc.calibration_samples = 4;
+          if (smx_detector_bank_create(&dc, kBankModels, g_detector_bank, kDetectorBankBytes, &detectors) == SMX_OK)
+            require(smx_detector_create(&dc, g_detector_twin, kDetectorBytes, &detector_twin) == SMX_OK);
+        }
         if (detectors != nullptr) detect_some(in, detectors, detector_twin, c);
         s = SMX_OK;
         break;
