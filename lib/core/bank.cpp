@@ -68,17 +68,7 @@ uint64_t ceil64(uint64_t n) { return (n + 63) / 64 * 64; }
 unsigned char* base_of(const smx_bank* b) {
   return reinterpret_cast<unsigned char*>(const_cast<smx_bank*>(b));
 }
-// The hot arrays' elements per lane (4K + 4KD: mirrors_of).
-size_t hot_elements(const smx_config& c) { return 4 * size_t{c.components} * (1 + size_t{c.features}); }
 
-// The lane floats lie in two regions of groups + 1 groups each (the spare one last): the hot
-// elements of each group followed by its staged readings (so that a step streams through
-// consecutive memory from group to group), then the other elements of each group. Each
-// element is kBankLanes floats.
-float* hot_floats(const smx_bank* b, uint32_t g) {
-  const size_t elements = hot_elements(b->config) + b->config.features;
-  return reinterpret_cast<float*>(base_of(b) + b->floats_offset) + size_t{g} * elements * kBankLanes;
-}
 float* cold_floats(const smx_bank* b, uint32_t g) {
   const size_t hot = hot_elements(b->config), cold = b->lane_floats - hot;
   return hot_floats(b, b->groups + 1) + size_t{g} * cold * kBankLanes;
@@ -96,10 +86,6 @@ kernels::BankGroup bank_group(const smx_bank* b, uint32_t g) {
   return kernels::BankGroup{at(0),          at(k),          at(k + kd),     at(k + 2 * kd),
                             at(k + 3 * kd), at(2 * k + 3 * kd), at(3 * k + 3 * kd),
                             at(4 * k + 3 * kd), b->config.components, b->config.features};
-}
-
-float* staged_readings(const smx_bank* b, uint32_t g) {
-  return hot_floats(b, g) + hot_elements(b->config) * kBankLanes;
 }
 
 namespace {
@@ -140,13 +126,6 @@ void transfer(const smx_bank* b, uint32_t id, smx_model* m) {
 
 }  // namespace
 
-bool steps_in_lanes(const smx_bank* b, uint32_t id) {
-  const smx_config& c = b->config;
-  const LaneState& s = lane_state(b, id);
-  if (!b->lane_steps || !s.ready || s.steps <= c.hold_samples) return false;
-  return s.samples_seen < UINT64_MAX && s.steps < s.samples_seen + 1 - s.step_origin;
-}
-
 ComponentView lane_view(const kernels::BankGroup& g, uint32_t l, const float* log_joint) {
   return ComponentView{g.mean + l,     g.half_precision + l, g.log_weight + l,
                        g.log_norm + l, log_joint + l,        size_t{g.components} * kBankLanes,
@@ -155,12 +134,9 @@ ComponentView lane_view(const kernels::BankGroup& g, uint32_t l, const float* lo
 
 void leave_lanes_to_reseed(const kernels::BankGroup& g, const float* x, float weight_floor,
                            uint32_t* lanes, uint32_t* deferred, uint32_t* deferred_count) {
+  // (a lane not stepped may be the dead one: then the group is scored for nothing)
   bool dead = false;
-  for (uint32_t l = 0; l < kBankLanes && !dead; ++l) {
-    for (uint32_t k = 0; k < g.components && lanes[l] != kNoModel; ++k) {
-      dead = dead || g.stats_weight[size_t{k} * kBankLanes + l] <= weight_floor;
-    }
-  }
+  for (size_t i = 0; i < size_t{g.components} * kBankLanes; ++i) dead |= g.stats_weight[i] <= weight_floor;
   if (!dead) return;
   alignas(64) float log_joint[kernels::kBankMaxComponents * kBankLanes], top[kBankLanes],
       total[kBankLanes];
@@ -173,10 +149,8 @@ void leave_lanes_to_reseed(const kernels::BankGroup& g, const float* x, float we
   }
 }
 
-void stage(smx_bank* b, uint32_t id, const float* x, uint32_t index) {
-  float* staged = staged_readings(b, id / kBankLanes) + id % kBankLanes;
-  for (uint32_t d = 0; d < b->config.features; ++d) staged[size_t{d} * kBankLanes] = x[d];
-  lane_state(b, id).staged = index;
+void stage_for_later(smx_bank* b, uint32_t id, const float* x, uint32_t index) {
+  stage(b, id, x, index);
   const uint32_t g = id / kBankLanes;
   if (staged_counts(b)[g]++ == 0) touched_groups(b)[b->touched++] = g;
 }
@@ -242,7 +216,8 @@ void ModelSteps::step_lanes(uint32_t g, const uint32_t* staged_models) {
   }
 }
 
-// Group g's staged models, in place.
+}  // namespace
+
 void step_group(smx_bank* b, uint32_t g, const LaneStepper& step) {
   uint32_t models[kBankLanes];
   for (uint32_t l = 0; l < kBankLanes; ++l) {
@@ -252,6 +227,8 @@ void step_group(smx_bank* b, uint32_t g, const LaneStepper& step) {
   step.step(step.context, g, models);
   step.finish(step.context);
 }
+
+namespace {
 
 // Copies n elements of one lane (a group's floats from `from`'s lane to `to`'s).
 void copy_lane(const float* from, float* to, size_t n) {
@@ -282,7 +259,9 @@ void step_packed(smx_bank* b, const uint32_t* ids, uint32_t count, const LaneSte
 // for the lanes (true), or learned now by the lone learner on the scratch model.
 class Reading {
  public:
-  Reading(smx_bank* b, float* log_p, smx_status* status) : b_(b), log_p_(log_p), status_(status) {}
+  // later: the staged readings step in step_staged (else in step_group, group by group)
+  Reading(smx_bank* b, float* log_p, smx_status* status, bool later)
+      : b_(b), log_p_(log_p), status_(status), later_(later) {}
   // Reading i (of the call) for model id; `index` is its index in the chunk plus 1.
   bool take(size_t i, uint32_t id, const float* x, uint32_t index) {
     const smx_config& c = b_->config;
@@ -299,7 +278,7 @@ class Reading {
       return false;
     }
     if (steps_in_lanes(b_, id)) {
-      stage(b_, id, x, index);
+      if (later_) stage_for_later(b_, id, x, index); else stage(b_, id, x, index);
       return true;
     }
     smx_model* m = bank_scratch(b_);
@@ -315,6 +294,7 @@ class Reading {
   smx_bank* b_;
   float* log_p_;
   smx_status* status_;
+  bool later_;
   smx_status first_rejected_ = SMX_OK;
 };
 
@@ -396,21 +376,24 @@ void step_staged(smx_bank* b, const LaneStepper& step) {
 }
 
 smx_status bank_observe_all(smx_bank* b, const float* x, float* log_p, smx_status* status) {
-  Reading reading(b, log_p, status);
+  Reading reading(b, log_p, status, false);
   ModelSteps steps{b, x, 0, log_p, StepSizes(b->config)};
   const LaneStepper stepper{ModelSteps::step, ModelSteps::finish, &steps};
   const uint32_t features = b->config.features;
   for (uint32_t g = 0; g < b->groups; ++g) {
     const uint32_t end = b->models - g * kBankLanes < kBankLanes ? b->models : (g + 1) * kBankLanes;
-    for (uint32_t id = g * kBankLanes; id < end; ++id) reading.take(id, id, x + size_t{id} * features, id + 1);
-    step_staged(b, stepper);
+    bool any = false;
+    for (uint32_t id = g * kBankLanes; id < end; ++id) {
+      any |= reading.take(id, id, x + size_t{id} * features, id + 1);
+    }
+    if (any) step_group(b, g, stepper);
   }
   return reading.first_rejected();
 }
 
 smx_status bank_observe_some(smx_bank* b, const uint32_t* ids, const float* x, size_t n,
                              float* log_p, smx_status* status) {
-  Reading reading(b, log_p, status);
+  Reading reading(b, log_p, status, true);
   ModelSteps steps{b, x, 0, log_p, StepSizes(b->config)};
   const LaneStepper stepper{ModelSteps::step, ModelSteps::finish, &steps};
   // The touched groups step after the last reading, before a second reading for a staged

@@ -66,13 +66,32 @@ smx_status bank_observe_some(smx_bank* b, const uint32_t* ids, const float* x, s
 // The lanes' step, for banks built on a model bank (the detector bank steps its models'
 // lanes itself).
 kernels::BankGroup bank_group(const smx_bank* b, uint32_t g);
+// The hot arrays' elements per lane (4K + 4KD: the arrays a step reads and writes).
+inline size_t hot_elements(const smx_config& c) {
+  return 4 * size_t{c.components} * (1 + size_t{c.features});
+}
+// The lane floats lie in two regions of groups + 1 groups each (the spare one last): the hot
+// elements of each group followed by its staged readings (so that a step streams through
+// consecutive memory from group to group), then the other elements of each group (bank.cpp).
+// Each element is kernels::kBankLanes floats.
+inline float* hot_floats(const smx_bank* b, uint32_t g) {
+  const size_t elements = hot_elements(b->config) + b->config.features;
+  auto* base = reinterpret_cast<unsigned char*>(const_cast<smx_bank*>(b)) + b->floats_offset;
+  return reinterpret_cast<float*>(base) + size_t{g} * elements * kernels::kBankLanes;
+}
 // Group g's staged readings (feature-major: x_d of lane l at [d * kBankLanes + l]).
-float* staged_readings(const smx_bank* b, uint32_t g);
+inline float* staged_readings(const smx_bank* b, uint32_t g) {
+  return hot_floats(b, g) + hot_elements(b->config) * kernels::kBankLanes;
+}
 // Whether model id's next reading steps in the lanes: the states in which the lone learner's
 // observe is the E-step and the fused M-step (learn's mstep_refresh branch): past the hold
 // (the iterate shares the statistics' arrays), the step counted. A reading that re-seeds a
 // dead component is the exception, told once it is scored: leave_lanes_to_reseed.
-bool steps_in_lanes(const smx_bank* b, uint32_t id);
+inline bool steps_in_lanes(const smx_bank* b, uint32_t id) {
+  const LaneState& s = lane_state(b, id);
+  if (!b->lane_steps || !s.ready || s.steps <= b->config.hold_samples) return false;
+  return s.samples_seen < UINT64_MAX && s.steps < s.samples_seen + 1 - s.step_origin;
+}
 // Lane l of a group as a ComponentView (log_joint: bank_score's, for this group).
 ComponentView lane_view(const kernels::BankGroup& g, uint32_t l, const float* log_joint);
 // If a lane of group g (lanes[l] != kNoModel) has a dead component, scores the group's
@@ -81,8 +100,14 @@ ComponentView lane_view(const kernels::BankGroup& g, uint32_t l, const float* lo
 void leave_lanes_to_reseed(const kernels::BankGroup& g, const float* x, float weight_floor,
                            uint32_t* lanes, uint32_t* deferred, uint32_t* deferred_count);
 // Stages reading x for model id's step in the lanes, as reading `index` - 1 of its chunk
-// (index >= 1; readings are indexed relative to chunks of kStagedChunk).
-void stage(smx_bank* b, uint32_t id, const float* x, uint32_t index);
+// (index >= 1; readings are indexed relative to chunks of kStagedChunk), for step_group;
+// stage_for_later also notes its group as touched, for step_staged.
+inline void stage(smx_bank* b, uint32_t id, const float* x, uint32_t index) {
+  float* staged = staged_readings(b, id / kernels::kBankLanes) + id % kernels::kBankLanes;
+  for (uint32_t d = 0; d < b->config.features; ++d) staged[size_t{d} * kernels::kBankLanes] = x[d];
+  lane_state(b, id).staged = index;
+}
+void stage_for_later(smx_bank* b, uint32_t id, const float* x, uint32_t index);
 inline constexpr size_t kStagedChunk = size_t{1} << 30;
 inline constexpr uint32_t kNoModel = UINT32_MAX;
 // step steps the lanes of group g: models[lane] is the model staged in each lane (kNoModel:
@@ -94,8 +119,10 @@ struct LaneStepper {
   void (*finish)(void* context);
   void* context;
 };
-// Steps every staged model: groups with many staged models in place, the staged models of
-// the others packed 16 at a time into the spare group (and copied back).
+// Steps group g's staged models in place (readings staged group by group: one per model).
+void step_group(smx_bank* b, uint32_t g, const LaneStepper& step);
+// Steps every model staged for later: groups with many staged models in place, the staged
+// models of the others packed 16 at a time into the spare group (and copied back).
 void step_staged(smx_bank* b, const LaneStepper& step);
 
 // step_size, once for a run of models at one schedule position (a bank's models often share

@@ -157,8 +157,9 @@ struct DetectorSteps {
 // the lanes (true: its views in the staged readings), or detected now on the scratch detector.
 class DetectorReading {
  public:
-  DetectorReading(smx_detector_bank* b, smx_detection* out, smx_status* status)
-      : b_(b), out_(out), status_(status) {}
+  // later: the staged readings step in step_staged (else in step_group, group by group)
+  DetectorReading(smx_detector_bank* b, smx_detection* out, smx_status* status, bool later)
+      : b_(b), out_(out), status_(status), later_(later) {}
   bool take(size_t i, uint32_t id, const float* x, uint32_t index) {
     smx_status verdict = SMX_OK;
     bool staged = false;
@@ -170,7 +171,11 @@ class DetectorReading {
       // (a ready model: no seed glitch can restart the stream)
       const smx_detector* det = detector_shell(b_, id);
       if (compute_views(det, true, x)) {
-        stage(detector_models(b_), id, detector_arrays(det).input, index);
+        if (later_) {
+          stage_for_later(detector_models(b_), id, detector_arrays(det).input, index);
+        } else {
+          stage(detector_models(b_), id, detector_arrays(det).input, index);
+        }
         staged = true;
       } else {
         verdict = SMX_ERR_INPUT;
@@ -197,6 +202,7 @@ class DetectorReading {
   smx_detector_bank* b_;
   smx_detection* out_;
   smx_status* status_;
+  bool later_;
   smx_status first_rejected_ = SMX_OK;
 };
 
@@ -253,21 +259,22 @@ smx_detector_bank* create_detector_bank(const smx_detector_config& c, uint32_t d
 
 smx_status detector_bank_detect_all(smx_detector_bank* b, const float* x, smx_detection* out,
                                     smx_status* status) {
-  DetectorReading reading(b, out, status);
+  DetectorReading reading(b, out, status, false);
   DetectorSteps steps{b, x, 0, out, StepSizes(b->config.model), judge_constants(b->config)};
   const LaneStepper stepper{DetectorSteps::step, DetectorSteps::finish, &steps};
   const uint32_t features = b->config.features, m = b->detectors;
   for (uint32_t first = 0; first < m; first += kBankLanes) {
     const uint32_t end = m - first < kBankLanes ? m : first + kBankLanes;
-    for (uint32_t id = first; id < end; ++id) reading.take(id, id, x + size_t{id} * features, id + 1);
-    step_staged(detector_models(b), stepper);
+    bool any = false;
+    for (uint32_t id = first; id < end; ++id) any |= reading.take(id, id, x + size_t{id} * features, id + 1);
+    if (any) step_group(detector_models(b), first / kBankLanes, stepper);
   }
   return reading.first_rejected();
 }
 
 smx_status detector_bank_detect_some(smx_detector_bank* b, const uint32_t* ids, const float* x,
                                      size_t n, smx_detection* out, smx_status* status) {
-  DetectorReading reading(b, out, status);
+  DetectorReading reading(b, out, status, true);
   DetectorSteps steps{b, x, 0, out, StepSizes(b->config.model), judge_constants(b->config)};
   const LaneStepper stepper{DetectorSteps::step, DetectorSteps::finish, &steps};
   smx_bank* models = detector_models(b);
