@@ -163,12 +163,14 @@ namespace {
 // log_p[base + index - 1]. A reading that re-seeds a dead component is left to the lone
 // learner (finish).
 struct ModelSteps {
+  ModelSteps(smx_bank* bank, const float* readings, float* log_likelihood)
+      : b(bank), x(readings), log_p(log_likelihood), steps(bank->config) {}
   smx_bank* b;
   const float* x;  // the call's readings: reading `staged` of a chunk at base + staged - 1
-  size_t base;
+  size_t base = 0;
   float* log_p;
   StepSizes steps;
-  uint32_t deferred[kBankLanes];
+  uint32_t deferred[kBankLanes] = {};
   uint32_t deferred_count = 0;
 
   static void step(void* context, uint32_t g, const uint32_t* models) {
@@ -377,7 +379,7 @@ void step_staged(smx_bank* b, const LaneStepper& step) {
 
 smx_status bank_observe_all(smx_bank* b, const float* x, float* log_p, smx_status* status) {
   Reading reading(b, log_p, status, false);
-  ModelSteps steps{b, x, 0, log_p, StepSizes(b->config)};
+  ModelSteps steps(b, x, log_p);
   const LaneStepper stepper{ModelSteps::step, ModelSteps::finish, &steps};
   const uint32_t features = b->config.features;
   for (uint32_t g = 0; g < b->groups; ++g) {
@@ -394,7 +396,7 @@ smx_status bank_observe_all(smx_bank* b, const float* x, float* log_p, smx_statu
 smx_status bank_observe_some(smx_bank* b, const uint32_t* ids, const float* x, size_t n,
                              float* log_p, smx_status* status) {
   Reading reading(b, log_p, status, true);
-  ModelSteps steps{b, x, 0, log_p, StepSizes(b->config)};
+  ModelSteps steps(b, x, log_p);
   const LaneStepper stepper{ModelSteps::step, ModelSteps::finish, &steps};
   // The touched groups step after the last reading, before a second reading for a staged
   // model (readings of one model in order), and between chunks.

@@ -46,9 +46,12 @@ float log_p_of(float top, float total) { return top == -kernels::kInf ? top : to
 // score tracker and the residual baseline. Per detector this is detect's ready path. A
 // reading that re-seeds a dead component is learned by the lone learner (finish).
 struct DetectorSteps {
+  DetectorSteps(smx_detector_bank* bank, const float* readings, smx_detection* detections)
+      : b(bank), x(readings), out(detections), steps(bank->config.model),
+        constants(judge_constants(bank->config)) {}
   smx_detector_bank* b;
   const float* x;  // the call's readings: reading `staged` of a chunk at base + staged - 1
-  size_t base;
+  size_t base = 0;
   smx_detection* out;
   StepSizes steps;
   JudgeConstants constants;
@@ -58,7 +61,7 @@ struct DetectorSteps {
     float log_p;  // the reading's own log p
     Verdict verdict;
   };
-  Deferred deferred[kBankLanes];
+  Deferred deferred[kBankLanes] = {};
   uint32_t deferred_count = 0;
 
   static void step(void* context, uint32_t g, const uint32_t* models) {
@@ -260,7 +263,7 @@ smx_detector_bank* create_detector_bank(const smx_detector_config& c, uint32_t d
 smx_status detector_bank_detect_all(smx_detector_bank* b, const float* x, smx_detection* out,
                                     smx_status* status) {
   DetectorReading reading(b, out, status, false);
-  DetectorSteps steps{b, x, 0, out, StepSizes(b->config.model), judge_constants(b->config)};
+  DetectorSteps steps(b, x, out);
   const LaneStepper stepper{DetectorSteps::step, DetectorSteps::finish, &steps};
   const uint32_t features = b->config.features, m = b->detectors;
   for (uint32_t first = 0; first < m; first += kBankLanes) {
@@ -275,7 +278,7 @@ smx_status detector_bank_detect_all(smx_detector_bank* b, const float* x, smx_de
 smx_status detector_bank_detect_some(smx_detector_bank* b, const uint32_t* ids, const float* x,
                                      size_t n, smx_detection* out, smx_status* status) {
   DetectorReading reading(b, out, status, true);
-  DetectorSteps steps{b, x, 0, out, StepSizes(b->config.model), judge_constants(b->config)};
+  DetectorSteps steps(b, x, out);
   const LaneStepper stepper{DetectorSteps::step, DetectorSteps::finish, &steps};
   smx_bank* models = detector_models(b);
   const uint32_t features = b->config.features;

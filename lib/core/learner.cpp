@@ -32,6 +32,9 @@ int32_t first_dead_component(const smx_model* m, const ModelArrays& a) {
 }
 
 Reseed component_to_reseed(const smx_model* m, const ModelArrays& a) {
+  // (the common case, no dead component, without building the view: 30 instructions of a
+  // Cortex-M4's observe)
+  if (first_dead_component(m, a) < 0) return Reseed{};
   return component_to_reseed(component_view(a), a.stats.weight, m->config.weight_floor);
 }
 
