@@ -127,9 +127,11 @@ void transfer(const smx_bank* b, uint32_t id, smx_model* m) {
 }  // namespace
 
 ComponentView lane_view(const kernels::BankGroup& g, uint32_t l, const float* log_joint) {
-  return ComponentView{g.mean + l,     g.half_precision + l, g.log_weight + l,
-                       g.log_norm + l, log_joint + l,        size_t{g.components} * kBankLanes,
-                       kBankLanes,     g.components,         g.features};
+  return ComponentView{g.mean + l,         g.half_precision + l,
+                       g.log_weight + l,   g.log_norm + l,
+                       log_joint + l,      g.stats_weight + l,
+                       size_t{g.components} * kBankLanes, kBankLanes,
+                       g.components,       g.features};
 }
 
 void leave_lanes_to_reseed(const kernels::BankGroup& g, const float* x, float weight_floor,
@@ -143,7 +145,7 @@ void leave_lanes_to_reseed(const kernels::BankGroup& g, const float* x, float we
   kernels::bank_score(g, x, log_joint, top, total);
   for (uint32_t l = 0; l < kBankLanes; ++l) {
     if (lanes[l] == kNoModel) continue;
-    if (component_to_reseed(lane_view(g, l, log_joint), g.stats_weight + l, weight_floor).dead < 0) continue;
+    if (component_to_reseed(lane_view(g, l, log_joint), weight_floor).dead < 0) continue;
     deferred[(*deferred_count)++] = lanes[l];
     lanes[l] = kNoModel;
   }

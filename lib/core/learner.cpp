@@ -9,8 +9,6 @@
 
 namespace streamix::core {
 
-namespace {
-
 // Squared Mahalanobis distance above which a sample is "poorly explained" by a component:
 // the 1 - 1e-4 quantile of chi-square with D degrees of freedom, by the Wilson-Hilferty
 // approximation (z = 3.719). For D = 1 it gives 16.2 (exact: 15.1), i.e. it errs on the
@@ -20,6 +18,8 @@ float poorly_explained_distance(uint32_t features) {
   const float c = 1.0f - 2.0f / nine_d + 3.719f * std::sqrt(2.0f / nine_d);
   return static_cast<float>(features) * c * c * c;
 }
+
+namespace {
 
 // A component whose weight statistic sits at the floor is dead. Finds the first dead
 // component if x is poorly explained by every live one.
@@ -31,11 +31,20 @@ int32_t first_dead_component(const smx_model* m, const ModelArrays& a) {
   return -1;
 }
 
+// A lone model's components for reseed_rule (its arrays as they lie: the rule's code for
+// them is the plain loop, without a view's strides).
+struct LoneComponents {
+  explicit LoneComponents(const ModelArrays& a)
+      : stats_weight(a.stats.weight), log_weight(a.iterate.log_weight),
+        log_norm(a.iterate.log_norm), log_joint(a.log_joint),
+        components(a.stats.shape.components), features(a.stats.shape.features) {}
+  static constexpr size_t component_step = 1;
+  const float *stats_weight, *log_weight, *log_norm, *log_joint;
+  uint32_t components, features;
+};
+
 Reseed component_to_reseed(const smx_model* m, const ModelArrays& a) {
-  // (the common case, no dead component, without building the view: 30 instructions of a
-  // Cortex-M4's observe)
-  if (first_dead_component(m, a) < 0) return Reseed{};
-  return component_to_reseed(component_view(a), a.stats.weight, m->config.weight_floor);
+  return reseed_rule(LoneComponents(a), m->config.weight_floor);
 }
 
 // Re-seeds component k at x. Its variance, per feature, is the larger of the weight-averaged
@@ -114,29 +123,15 @@ float estep_sample(const ModelArrays& a, const float* x) {
   return kernels::estep(estep_view(a.iterate), x, a.log_joint, a.resp);
 }
 
-Reseed component_to_reseed(const ComponentView& v, const float* stats_weight, float weight_floor) {
-  const size_t step = v.component_step;
-  Reseed r;
-  for (uint32_t k = 0; k < v.components && r.dead < 0; ++k) {
-    if (stats_weight[k * step] <= weight_floor) r.dead = static_cast<int32_t>(k);
-  }
-  if (r.dead < 0) return r;
-  // l_k = log w_k + log_norm_k - q_k / 2, so q_k = 2 (log w_k + log_norm_k - l_k).
-  const float limit = poorly_explained_distance(v.features);
-  float best = -kernels::kInf;
-  for (uint32_t k = 0; k < v.components; ++k) {
-    if (stats_weight[k * step] <= weight_floor) continue;
-    const float q = 2.0f * (v.log_weight[k * step] + v.log_norm[k * step] - v.log_joint[k * step]);
-    if (q <= limit) return Reseed{};
-    if (v.log_joint[k * step] >= best) best = v.log_joint[k * step], r.nearest = k;
-  }
-  return r;
+Reseed component_to_reseed(const ComponentView& v, float weight_floor) {
+  return reseed_rule(v, weight_floor);
 }
 
 ComponentView component_view(const ModelArrays& a) {
   const kernels::ParamArrays& p = a.iterate;
-  return ComponentView{p.mean,   p.half_precision, p.log_weight,        p.log_norm, a.log_joint,
-                       p.shape.stride, 1,            p.shape.components, p.shape.features};
+  return ComponentView{p.mean,      p.half_precision, p.log_weight,        p.log_norm,
+                       a.log_joint, a.stats.weight,   p.shape.stride,      1,
+                       p.shape.components, p.shape.features};
 }
 
 uint32_t most_likely_component(const ComponentView& v) {

@@ -302,7 +302,8 @@ struct ComponentView {
   const float* half_precision;
   const float* log_weight;
   const float* log_norm;
-  const float* log_joint;  // the log joint densities of the reading just scored
+  const float* log_joint;     // the log joint densities of the reading just scored
+  const float* stats_weight;  // the statistics' weights (the dead-component rule's)
   size_t feature_step, component_step;
   uint32_t components, features;
 };
@@ -318,15 +319,37 @@ ComponentView component_view(const ModelArrays& a);  // (the iterate, after este
 bool winsorize_point(const ComponentView& v, float* x, float log_p, float max_score);
 // winsorize_point, then the E-step of the moved point: its log p (log_p if nothing moved).
 float winsorize(const ModelArrays& a, float* x, float log_p, float max_score);
+// Squared Mahalanobis distance above which a reading is "poorly explained" by a component.
+float poorly_explained_distance(uint32_t features);
 // The dead-component rule: a component whose weight statistic sits at the floor is dead; the
 // first dead one is re-seeded at a reading that every live component explains poorly
-// (beyond poorly_explained_distance), next to the live one that explains it best.
-// stats_weight[k * v.component_step] is component k's weight statistic.
+// (beyond poorly_explained_distance), next to the live one that explains it best. Over any
+// view V of the components with ComponentView's members stats_weight, log_weight, log_norm,
+// log_joint (component k at [k * component_step]), components and features.
 struct Reseed {
   int32_t dead = -1;     // the component to re-seed, or -1
   uint32_t nearest = 0;  // the live component that explains x best
 };
-Reseed component_to_reseed(const ComponentView& v, const float* stats_weight, float weight_floor);
+template <class V>
+Reseed reseed_rule(const V& v, float weight_floor) {
+  const size_t step = v.component_step;
+  Reseed r;
+  for (uint32_t k = 0; k < v.components && r.dead < 0; ++k) {
+    if (v.stats_weight[k * step] <= weight_floor) r.dead = static_cast<int32_t>(k);
+  }
+  if (r.dead < 0) return r;
+  // l_k = log w_k + log_norm_k - q_k / 2, so q_k = 2 (log w_k + log_norm_k - l_k).
+  const float limit = poorly_explained_distance(v.features);
+  float best = -kernels::kInf;
+  for (uint32_t k = 0; k < v.components; ++k) {
+    if (v.stats_weight[k * step] <= weight_floor) continue;
+    const float q = 2.0f * (v.log_weight[k * step] + v.log_norm[k * step] - v.log_joint[k * step]);
+    if (q <= limit) return Reseed{};
+    if (v.log_joint[k * step] >= best) best = v.log_joint[k * step], r.nearest = k;
+  }
+  return r;
+}
+Reseed component_to_reseed(const ComponentView& v, float weight_floor);
 // The component with the largest log joint density (the first of ties).
 uint32_t most_likely_component(const ComponentView& v);
 // The score of a reading at the learner's "poorly explained" radius (the 1 - 1e-4 quantile
