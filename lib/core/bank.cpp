@@ -263,26 +263,16 @@ void step_packed(smx_bank* b, const uint32_t* ids, uint32_t count, const LaneSte
 // for the lanes (true), or learned now by the lone learner on the scratch model.
 class Reading {
  public:
-  // later: the staged readings step in step_staged (else in step_group, group by group)
-  Reading(smx_bank* b, float* log_p, smx_status* status, bool later)
-      : b_(b), log_p_(log_p), status_(status), later_(later) {}
-  // Reading i (of the call) for model id; `index` is its index in the chunk plus 1.
-  bool take(size_t i, uint32_t id, const float* x, uint32_t index) {
-    const smx_config& c = b_->config;
-    smx_status verdict = SMX_OK;
-    if (id >= b_->models) {
-      verdict = SMX_ERR_ARGUMENT;
-    } else {
-      verdict = observe_verdict(c, lane_state(b_, id).ready, x);  // (as smx_observe)
-    }
-    if (status_) status_[i] = verdict;
-    if (verdict != SMX_OK) {
+  Reading(smx_bank* b, float* log_p, smx_status* status) : b_(b), log_p_(log_p), verdicts_(status) {}
+  bool take(size_t i, uint32_t id, const float* x, uint32_t index, bool later) {
+    const smx_status verdict = id >= b_->models ? SMX_ERR_ARGUMENT
+                                                : observe_verdict(b_->config, lane_state(b_, id).ready, x);
+    if (!verdicts_.record(i, verdict)) {
       if (log_p_) log_p_[i] = std::numeric_limits<float>::quiet_NaN();
-      if (first_rejected_ == SMX_OK) first_rejected_ = verdict;
       return false;
     }
     if (steps_in_lanes(b_, id)) {
-      if (later_) stage_for_later(b_, id, x, index); else stage(b_, id, x, index);
+      if (later) stage_for_later(b_, id, x, index); else stage(b_, id, x, index);
       return true;
     }
     smx_model* m = bank_scratch(b_);
@@ -292,14 +282,12 @@ class Reading {
     if (log_p_) log_p_[i] = lp;
     return false;
   }
-  smx_status first_rejected() const { return first_rejected_; }
+  smx_status first_rejected() const { return verdicts_.first_rejected(); }
 
  private:
   smx_bank* b_;
   float* log_p_;
-  smx_status* status_;
-  bool later_;
-  smx_status first_rejected_ = SMX_OK;
+  Verdicts verdicts_;
 };
 
 // Where a bank's parts lie (byte offsets from its start) and its size: the header, the
@@ -380,35 +368,19 @@ void step_staged(smx_bank* b, const LaneStepper& step) {
 }
 
 smx_status bank_observe_all(smx_bank* b, const float* x, float* log_p, smx_status* status) {
-  Reading reading(b, log_p, status, false);
+  Reading reading(b, log_p, status);
   ModelSteps steps(b, x, log_p);
-  const LaneStepper stepper{ModelSteps::step, ModelSteps::finish, &steps};
-  const uint32_t features = b->config.features;
-  for (uint32_t g = 0; g < b->groups; ++g) {
-    const uint32_t end = b->models - g * kBankLanes < kBankLanes ? b->models : (g + 1) * kBankLanes;
-    bool any = false;
-    for (uint32_t id = g * kBankLanes; id < end; ++id) {
-      any |= reading.take(id, id, x + size_t{id} * features, id + 1);
-    }
-    if (any) step_group(b, g, stepper);
-  }
+  take_every_row(b, reading, x, b->config.features,
+                 LaneStepper{ModelSteps::step, ModelSteps::finish, &steps});
   return reading.first_rejected();
 }
 
 smx_status bank_observe_some(smx_bank* b, const uint32_t* ids, const float* x, size_t n,
                              float* log_p, smx_status* status) {
-  Reading reading(b, log_p, status, true);
+  Reading reading(b, log_p, status);
   ModelSteps steps(b, x, log_p);
-  const LaneStepper stepper{ModelSteps::step, ModelSteps::finish, &steps};
-  // The touched groups step after the last reading, before a second reading for a staged
-  // model (readings of one model in order), and between chunks.
-  for (size_t i = 0; i < n; ++i) {
-    if (i - steps.base == kStagedChunk) step_staged(b, stepper), steps.base = i;
-    const uint32_t id = ids[i];
-    if (id < b->models && lane_state(b, id).staged) step_staged(b, stepper);
-    reading.take(i, id, x + i * b->config.features, static_cast<uint32_t>(i - steps.base + 1));
-  }
-  step_staged(b, stepper);
+  take_rows_by_id(b, reading, ids, x, n, b->config.features, steps.base,
+                  LaneStepper{ModelSteps::step, ModelSteps::finish, &steps});
   return reading.first_rejected();
 }
 

@@ -125,6 +125,56 @@ void step_group(smx_bank* b, uint32_t g, const LaneStepper& step);
 // models of the others packed 16 at a time into the spare group (and copied back).
 void step_staged(smx_bank* b, const LaneStepper& step);
 
+// Each reading's status of a bank call, and the call's result: the first rejection.
+class Verdicts {
+ public:
+  explicit Verdicts(smx_status* status) : status_(status) {}
+  // Reading i's verdict; true if it was accepted.
+  bool record(size_t i, smx_status verdict) {
+    if (status_) status_[i] = verdict;
+    if (verdict != SMX_OK && first_rejected_ == SMX_OK) first_rejected_ = verdict;
+    return verdict == SMX_OK;
+  }
+  smx_status first_rejected() const { return first_rejected_; }
+
+ private:
+  smx_status* status_;
+  smx_status first_rejected_ = SMX_OK;
+};
+
+// A call's readings into a bank, for model and detector banks alike: x holds rows of `width`
+// floats. Taker::take(i, id, row, index, later) takes reading i (row, for model id; `index`
+// its index in its chunk plus 1): stages it and returns true, or handles it at once
+// (rejected, or through the lone code); `later` stages it for step_staged.
+// One reading per model (row id for model id), each group stepped once its readings are in.
+template <class Taker>
+void take_every_row(smx_bank* b, Taker& taker, const float* x, uint32_t width,
+                    const LaneStepper& stepper) {
+  const uint32_t lanes = kernels::kBankLanes;
+  for (uint32_t g = 0; g < b->groups; ++g) {
+    const uint32_t end = b->models - g * lanes < lanes ? b->models : (g + 1) * lanes;
+    bool any = false;
+    for (uint32_t id = g * lanes; id < end; ++id) {
+      any |= taker.take(id, id, x + size_t{id} * width, id + 1, false);
+    }
+    if (any) step_group(b, g, stepper);
+  }
+}
+// Reading i for model ids[i]. The staged models step after the last reading, before a
+// second reading for one of them (one model's readings in order), and between chunks of
+// kStagedChunk readings (base: the chunk's first, which the stepper reads).
+template <class Taker>
+void take_rows_by_id(smx_bank* b, Taker& taker, const uint32_t* ids, const float* x, size_t n,
+                     uint32_t width, size_t& base, const LaneStepper& stepper) {
+  for (size_t i = 0; i < n; ++i) {
+    if (i - base == kStagedChunk) step_staged(b, stepper), base = i;
+    const uint32_t id = ids[i];
+    if (id < b->models && lane_state(b, id).staged) step_staged(b, stepper);
+    taker.take(i, id, x + i * width, static_cast<uint32_t>(i - base + 1), true);
+  }
+  step_staged(b, stepper);
+}
+
 // step_size, once for a run of models at one schedule position (a bank's models often share
 // theirs: created together, fed together).
 class StepSizes {

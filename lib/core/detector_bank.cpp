@@ -160,29 +160,24 @@ struct DetectorSteps {
 // the lanes (true: its views in the staged readings), or detected now on the scratch detector.
 class DetectorReading {
  public:
-  // later: the staged readings step in step_staged (else in step_group, group by group)
-  DetectorReading(smx_detector_bank* b, smx_detection* out, smx_status* status, bool later)
-      : b_(b), out_(out), status_(status), later_(later) {}
-  bool take(size_t i, uint32_t id, const float* x, uint32_t index) {
+  DetectorReading(smx_detector_bank* b, smx_detection* out, smx_status* status)
+      : b_(b), out_(out), verdicts_(status) {}
+  bool take(size_t i, uint32_t id, const float* x, uint32_t index, bool later) {
+    smx_bank* models = detector_models(b_);
     smx_status verdict = SMX_OK;
     bool staged = false;
     if (id >= b_->detectors) {
       verdict = SMX_ERR_ARGUMENT;
     } else if (!sample_is_valid(x, b_->config.features)) {
       verdict = SMX_ERR_INPUT;
-    } else if (steps_in_lanes(detector_models(b_), id)) {
+    } else if (steps_in_lanes(models, id)) {
       // (a ready model: no seed glitch can restart the stream)
       const smx_detector* det = detector_shell(b_, id);
-      if (compute_views(det, true, x)) {
-        if (later_) {
-          stage_for_later(detector_models(b_), id, detector_arrays(det).input, index);
-        } else {
-          stage(detector_models(b_), id, detector_arrays(det).input, index);
-        }
-        staged = true;
-      } else {
-        verdict = SMX_ERR_INPUT;
-      }
+      staged = compute_views(det, true, x);
+      const float* views = detector_arrays(det).input;
+      if (!staged) verdict = SMX_ERR_INPUT;
+      else if (later) stage_for_later(models, id, views, index);
+      else stage(models, id, views, index);
     } else {
       smx_detector* det = gather_detector(b_, id);
       smx_detection result;
@@ -192,21 +187,15 @@ class DetectorReading {
         if (out_) out_[i] = result;
       }
     }
-    if (status_) status_[i] = verdict;
-    if (verdict != SMX_OK) {
-      if (out_) out_[i] = kNoDetection;
-      if (first_rejected_ == SMX_OK) first_rejected_ = verdict;
-    }
+    if (!verdicts_.record(i, verdict) && out_) out_[i] = kNoDetection;
     return staged;
   }
-  smx_status first_rejected() const { return first_rejected_; }
+  smx_status first_rejected() const { return verdicts_.first_rejected(); }
 
  private:
   smx_detector_bank* b_;
   smx_detection* out_;
-  smx_status* status_;
-  bool later_;
-  smx_status first_rejected_ = SMX_OK;
+  Verdicts verdicts_;
 };
 
 }  // namespace
@@ -262,35 +251,19 @@ smx_detector_bank* create_detector_bank(const smx_detector_config& c, uint32_t d
 
 smx_status detector_bank_detect_all(smx_detector_bank* b, const float* x, smx_detection* out,
                                     smx_status* status) {
-  DetectorReading reading(b, out, status, false);
+  DetectorReading reading(b, out, status);
   DetectorSteps steps(b, x, out);
-  const LaneStepper stepper{DetectorSteps::step, DetectorSteps::finish, &steps};
-  const uint32_t features = b->config.features, m = b->detectors;
-  for (uint32_t first = 0; first < m; first += kBankLanes) {
-    const uint32_t end = m - first < kBankLanes ? m : first + kBankLanes;
-    bool any = false;
-    for (uint32_t id = first; id < end; ++id) any |= reading.take(id, id, x + size_t{id} * features, id + 1);
-    if (any) step_group(detector_models(b), first / kBankLanes, stepper);
-  }
+  take_every_row(detector_models(b), reading, x, b->config.features,
+                 LaneStepper{DetectorSteps::step, DetectorSteps::finish, &steps});
   return reading.first_rejected();
 }
 
 smx_status detector_bank_detect_some(smx_detector_bank* b, const uint32_t* ids, const float* x,
                                      size_t n, smx_detection* out, smx_status* status) {
-  DetectorReading reading(b, out, status, true);
+  DetectorReading reading(b, out, status);
   DetectorSteps steps(b, x, out);
-  const LaneStepper stepper{DetectorSteps::step, DetectorSteps::finish, &steps};
-  smx_bank* models = detector_models(b);
-  const uint32_t features = b->config.features;
-  // As bank_observe_some: staged detectors step after the last reading, before a second
-  // reading for one of them (one detector's readings in order), and between chunks.
-  for (size_t i = 0; i < n; ++i) {
-    if (i - steps.base == kStagedChunk) step_staged(models, stepper), steps.base = i;
-    const uint32_t id = ids[i];
-    if (id < b->detectors && lane_state(models, id).staged) step_staged(models, stepper);
-    reading.take(i, id, x + i * features, static_cast<uint32_t>(i - steps.base + 1));
-  }
-  step_staged(models, stepper);
+  take_rows_by_id(detector_models(b), reading, ids, x, n, b->config.features, steps.base,
+                  LaneStepper{DetectorSteps::step, DetectorSteps::finish, &steps});
   return reading.first_rejected();
 }
 
