@@ -305,7 +305,9 @@ TEST(DetectorBank, DetectorsMoveBetweenBanksAndLoneDetectors) {
     smx_detection expected;
     ASSERT_EQ(smx_detect(moved, &row[7 * 3], &expected), SMX_OK);
     for (uint32_t id : {3u, 4u, 7u}) EXPECT_TRUE(same_detection(out[id], out[7])) << t << " " << id;
-    if (same_arithmetic(c.model)) EXPECT_TRUE(same_detection(out[7], expected)) << t;
+    if (same_arithmetic(c.model)) {
+      EXPECT_TRUE(same_detection(out[7], expected)) << t;
+    }
   }
   EXPECT_EQ(snapshot_of(bank.bank, 3), snapshot_of(bank.bank, 7));
   EXPECT_EQ(snapshot_of(bank.bank, 4), snapshot_of(bank.bank, 7));

@@ -135,14 +135,15 @@ ComponentView lane_view(const kernels::BankGroup& g, uint32_t l, const float* lo
 }
 
 void leave_lanes_to_reseed(const kernels::BankGroup& g, const float* x, float weight_floor,
-                           uint32_t* lanes, uint32_t* deferred, uint32_t* deferred_count) {
+                           uint32_t* lanes, uint32_t* deferred, uint32_t* deferred_count,
+                           const float* scored) {
   // (a lane not stepped may be the dead one: then the group is scored for nothing)
   bool dead = false;
   for (size_t i = 0; i < size_t{g.components} * kBankLanes; ++i) dead |= g.stats_weight[i] <= weight_floor;
   if (!dead) return;
-  alignas(64) float log_joint[kernels::kBankMaxComponents * kBankLanes], top[kBankLanes],
-      total[kBankLanes];
-  kernels::bank_score(g, x, log_joint, top, total);
+  alignas(64) float own[kernels::kBankMaxComponents * kBankLanes], top[kBankLanes], total[kBankLanes];
+  const float* log_joint = scored;
+  if (log_joint == nullptr) kernels::bank_score(g, x, own, top, total), log_joint = own;
   for (uint32_t l = 0; l < kBankLanes; ++l) {
     if (lanes[l] == kNoModel) continue;
     if (component_to_reseed(lane_view(g, l, log_joint), weight_floor).dead < 0) continue;

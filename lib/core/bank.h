@@ -94,11 +94,13 @@ inline bool steps_in_lanes(const smx_bank* b, uint32_t id) {
 }
 // Lane l of a group as a ComponentView (log_joint: bank_score's, for this group).
 ComponentView lane_view(const kernels::BankGroup& g, uint32_t l, const float* log_joint);
-// If a lane of group g (lanes[l] != kNoModel) has a dead component, scores the group's
-// readings x and takes the lanes whose reading re-seeds (component_to_reseed) out of
-// `lanes`, onto deferred[(*deferred_count)++]: the lone learner learns those.
+// If a lane of group g (lanes[l] != kNoModel) has a dead component, takes the lanes whose
+// reading re-seeds (component_to_reseed) out of `lanes`, onto deferred[(*deferred_count)++]:
+// the lone learner learns those. The rule reads the log joint densities of the group's
+// readings x: `scored` (bank_score's, when the caller has them), else scored here.
 void leave_lanes_to_reseed(const kernels::BankGroup& g, const float* x, float weight_floor,
-                           uint32_t* lanes, uint32_t* deferred, uint32_t* deferred_count);
+                           uint32_t* lanes, uint32_t* deferred, uint32_t* deferred_count,
+                           const float* scored = nullptr);
 // Stages reading x for model id's step in the lanes, as reading `index` - 1 of its chunk
 // (index >= 1; readings are indexed relative to chunks of kStagedChunk), for step_group;
 // stage_for_later also notes its group as touched, for step_staged.

@@ -132,7 +132,8 @@ struct DetectorSteps {
     for (uint32_t l = 0; l < kBankLanes; ++l) {
       lanes[l] = models[l] != kNoModel && verdicts[l].weight == 1.0f ? models[l] : kNoModel;
     }
-    leave_lanes_to_reseed(group, staged, mc.weight_floor, lanes, left, &left_count);
+    // (log_joint is the readings' as learned: scored again above if any was moved)
+    leave_lanes_to_reseed(group, staged, mc.weight_floor, lanes, left, &left_count, log_joint);
     bool lone[kBankLanes] = {};
     for (uint32_t l = 0; l < kBankLanes && left_count > 0; ++l) {
       if (models[l] == kNoModel || verdicts[l].weight != 1.0f || lanes[l] != kNoModel) continue;
