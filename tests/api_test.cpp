@@ -185,7 +185,9 @@ TEST(Api, StorageSizeFollowsTheDocumentedFormula) {
                                    (4 * N * (d + 1) + 63) / 64 * 64 + batch;
             EXPECT_EQ(bytes, formula) << k << " " << d << " " << n << " " << avg << " " << m;
             EXPECT_EQ(bytes, SMX_MODEL_BATCH_BYTES(k, d, N, avg, m));
-            if (m == 1) EXPECT_EQ(bytes, SMX_MODEL_BYTES(k, d, N, avg));
+            if (m == 1) {
+              EXPECT_EQ(bytes, SMX_MODEL_BYTES(k, d, N, avg));
+            }
           }
         }
       }

@@ -12,20 +12,11 @@
 // every backend, and the lanes repeat the Highway backend's per-sample arithmetic exactly for
 // K <= 2 (for more components the lone model sums its exponentials across lanes in the
 // target's order; on xsimd a lone model of K <= 4 runs SSE4.2 vectors without FMA; the scalar
-// backend sums the features in one chain). Not on 32-bit ARM: NEON there has no division,
-// Highway divides by a refined reciprocal estimate, and the lone model takes two of its
-// divisions (1 / sum of exponentials, 1 / sum of weights) in scalar IEEE arithmetic, the lanes
-// as vectors (measured there: 35 of 37 and 16 of 20 models byte-equal, the rest within
-// bank_test.cpp's tolerances).
+// backend sums the features in one chain). Vector division is IEEE division on every target
+// (lib/kernels/exact_division.h), so 32-bit ARM is no exception.
 inline bool same_arithmetic(const smx_config& c) {
   const bool lone_path = c.components > 16 || c.batch_size > 1 || c.average_from > 0;
-#if defined(__arm__) && !defined(__aarch64__)
-  const bool ieee_vector_division = false;
-#else
-  const bool ieee_vector_division = true;
-#endif
-  return lone_path || (std::strcmp(smx_backend(), "highway") == 0 && c.components <= 2 &&
-                       ieee_vector_division);
+  return lone_path || (std::strcmp(smx_backend(), "highway") == 0 && c.components <= 2);
 }
 
 #endif  // STREAMIX_TESTS_BANK_ARITHMETIC_H

@@ -157,6 +157,10 @@ Comparison compare_with_lone_models(const smx_config& c, uint32_t models, const 
     smx_model* m = nullptr;
     EXPECT_EQ(smx_bank_model_get(bank.bank, i, copy.storage.data, copy.storage.size, &m), SMX_OK);
     EXPECT_EQ(snapshot_of(m), bytes) << "a copy is the model";
+    Lone loaded(c);
+    smx_model* from_bytes = nullptr;
+    EXPECT_EQ(smx_snapshot_load(bytes.data(), bytes.size(), loaded.storage.data, loaded.storage.size,
+                                &from_bytes), SMX_OK) << "model " << i << "'s snapshot loads";
     EXPECT_EQ(smx_is_ready(m), smx_is_ready(lone[i].model));
     if (smx_is_ready(m)) out.params_gap = std::max(out.params_gap, params_gap(m, lone[i].model, c));
   }

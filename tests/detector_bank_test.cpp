@@ -146,6 +146,11 @@ Comparison compare_with_lone_detectors(const smx_detector_config& c, uint32_t de
     smx_detector* d = nullptr;
     EXPECT_EQ(smx_detector_bank_get(bank.bank, i, copy.storage.data, copy.storage.size, &d), SMX_OK);
     EXPECT_EQ(snapshot_of(d), bytes) << "a copy is the detector";
+    Lone loaded(c);
+    smx_detector* from_bytes = nullptr;
+    EXPECT_EQ(smx_detector_snapshot_load(bytes.data(), bytes.size(), loaded.storage.data,
+                                         loaded.storage.size, &from_bytes), SMX_OK)
+        << "detector " << i << "'s snapshot loads";
     EXPECT_EQ(smx_detector_bank_samples_seen(bank.bank, i), smx_detector_samples_seen(lone[i].det));
   }
   return out;

@@ -13,7 +13,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # README's performance table is reproducible from a fresh clone.
 # pybind11-dev, python3-dev, python3-pytest: the Python package and its tests (preset host);
 # dpkg-dev: dpkg-shlibdeps, for the Debian package's dependencies (cpack -G DEB).
+# libmosquitto-dev, nlohmann-json3-dev: `streamix serve` (MQTT client, JSON payloads);
+# mosquitto: the broker its tests start on a loopback port.
 packages=(cmake ninja-build g++ gcc pkgconf libgtest-dev libbenchmark-dev libhwy-dev
+          libmosquitto-dev nlohmann-json3-dev mosquitto
           libxsimd-dev libarmadillo-dev python3-sklearn python3-numpy python3-matplotlib
           pybind11-dev python3-dev python3-pytest dpkg-dev clang
           libclang-rt-14-dev valgrind gcc-arm-none-eabi libnewlib-arm-none-eabi

@@ -10,8 +10,7 @@
 // the target's order), a bank in component order, so for K >= 3 r may differ in the last bit
 // (for K <= 2 the two sums are the same additions); the lone model divides by the sum of
 // exponentials and by the sum of weights in scalar arithmetic, a bank with vectors (the same
-// IEEE division but on 32-bit ARM, whose NEON has none: Highway refines a reciprocal
-// estimate there); and log p takes the vector logarithm.
+// IEEE division on every target: exact_division.h); and log p takes the vector logarithm.
 
 namespace generic {
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/exact_division.h"
 #include "kernels/kernels.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -45,7 +46,14 @@ struct Simd {
   static HWY_INLINE V add(V a, V b) { return hn::Add(a, b); }
   static HWY_INLINE V sub(V a, V b) { return hn::Sub(a, b); }
   static HWY_INLINE V mul(V a, V b) { return hn::Mul(a, b); }
-  static HWY_INLINE V div(V a, V b) { return hn::Div(a, b); }
+  // IEEE division (exact_division.h): on ARMv7 Highway's Div is a refined reciprocal estimate.
+  static HWY_INLINE V div(V a, V b) {
+#if HWY_ARCH_ARM_V7
+    return divide_lane_by_lane<Simd>(a, b);
+#else
+    return hn::Div(a, b);
+#endif
+  }
   static HWY_INLINE V min(V a, V b) { return hn::Min(a, b); }
   static HWY_INLINE V max(V a, V b) { return hn::Max(a, b); }
   static HWY_INLINE V mul_add(V a, V b, V c) { return hn::MulAdd(a, b, c); }

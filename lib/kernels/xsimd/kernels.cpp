@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/exact_division.h"
 #include "kernels/kernels.h"
 
 namespace streamix::kernels {
@@ -44,7 +45,17 @@ struct Simd {
   static V add(const V& a, const V& b) { return a + b; }
   static V sub(const V& a, const V& b) { return a - b; }
   static V mul(const V& a, const V& b) { return a * b; }
-  static V div(const V& a, const V& b) { return a / b; }
+  // IEEE division (exact_division.h): xsimd 8.1.0's float division on ARM is a refined
+  // reciprocal estimate.
+  static V div(const V& a, const V& b) {
+#if defined(__aarch64__)
+    return V(vdivq_f32(a, b));
+#elif defined(__arm__)
+    return divide_lane_by_lane<Simd>(a, b);
+#else
+    return a / b;
+#endif
+  }
   static V min(const V& a, const V& b) { return xsimd::min(a, b); }
   static V max(const V& a, const V& b) { return xsimd::max(a, b); }
   static V mul_add(const V& a, const V& b, const V& c) { return xsimd::fma(a, b, c); }
