@@ -1,6 +1,7 @@
 #include "detector_options.h"
 
 #include "csv.h"
+#include "io.h"
 
 #include <cerrno>
 #include <cmath>
@@ -198,6 +199,38 @@ bool option_value(int argc, char** argv, int& i, std::string& value) {
   if (i + 1 >= argc) return false;
   value = argv[++i];
   return true;
+}
+
+// A whole decimal number of at most 19 digits (no sign, no blanks).
+bool parse_count(const std::string& s, uint64_t& v) {
+  if (s.empty() || s.size() > 19) return false;
+  v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
+// The items of a comma-separated list; false (with error) for an empty item.
+bool split_list(const std::string& option, const std::string& list,
+                std::vector<std::string>& items, std::string& error) {
+  items.clear();
+  size_t start = 0;
+  while (true) {
+    const size_t comma = list.find(',', start);
+    std::string item = list.substr(start, comma == std::string::npos ? comma : comma - start);
+    // (blanks around an item are the list's, not the name's: "temp, press")
+    const size_t first = item.find_first_not_of(" \t"), last = item.find_last_not_of(" \t");
+    item = first == std::string::npos ? std::string() : item.substr(first, last - first + 1);
+    if (item.empty()) {
+      error = "--" + option + ": empty item in '" + printable(list) + "'";
+      return false;
+    }
+    items.push_back(item);
+    if (comma == std::string::npos) return true;
+    start = comma + 1;
+  }
 }
 
 std::string option_name(const std::string& arg) { return arg.substr(2, arg.find('=') - 2); }

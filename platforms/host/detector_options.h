@@ -38,6 +38,12 @@ bool build_detector_config(const DetectorSettings& settings, uint32_t features,
 bool option_value(int argc, char** argv, int& i, std::string& value);
 // The name of option argv[i] ("--name" or "--name=value" gives "name").
 std::string option_name(const std::string& arg);
+// A whole decimal number of at most 19 digits; false for anything else.
+bool parse_count(const std::string& s, uint64_t& v);
+// The items of a comma-separated list (blanks around items dropped); false (with error naming
+// --option) for an empty item.
+bool split_list(const std::string& option, const std::string& list,
+                std::vector<std::string>& items, std::string& error);
 
 // One line per option: name, value, meaning, default.
 void print_detector_options(std::ostream& out);
