@@ -163,6 +163,7 @@ struct Session {
   std::ostream* err;
   bool connected = false;
   int refused = 0;  // CONNACK code of a refused connection (fatal)
+  size_t subscribed = 0;  // filters acknowledged since the last connection
   // Rejections since the last report (reported at most once a second).
   uint64_t unreported = 0;
   std::string last_rejection;
@@ -175,11 +176,18 @@ extern "C" void on_connect(struct mosquitto* m, void* user, int rc) {
     return;
   }
   s.connected = true;
+  s.subscribed = 0;
   for (const std::string& f : s.options->filters) {
     if (mosquitto_subscribe(m, nullptr, f.c_str(), s.options->qos) != MOSQ_ERR_SUCCESS)
       *s.err << "streamix serve: cannot subscribe to '" << printable(f, kShownPath) << "'\n";
   }
   if (!s.options->quiet) *s.err << "streamix serve: connected to " << s.options->host << ":" << s.options->port << "\n";
+}
+
+extern "C" void on_subscribe(struct mosquitto*, void* user, int, int, const int*) {
+  Session& s = *static_cast<Session*>(user);
+  if (++s.subscribed == s.options->filters.size() && !s.options->quiet)
+    *s.err << "streamix serve: subscribed to " << s.subscribed << " filters\n";
 }
 
 extern "C" void on_disconnect(struct mosquitto*, void* user, int) {
@@ -249,7 +257,7 @@ int run_serve(int argc, char** argv, std::ostream& out, std::ostream& err) {
   signal(SIGPIPE, SIG_IGN);
 
   mosquitto_lib_init();
-  Session session{&gateway, &o, &err, false, 0, 0, {}};
+  Session session{&gateway, &o, &err, false, 0, 0, 0, {}};
   mosquitto* m = mosquitto_new(o.client_id.c_str(), false, &session);
   int status_code = 0;
   if (m == nullptr) {
@@ -259,6 +267,7 @@ int run_serve(int argc, char** argv, std::ostream& out, std::ostream& err) {
   }
   mosquitto_connect_callback_set(m, on_connect);
   mosquitto_disconnect_callback_set(m, on_disconnect);
+  mosquitto_subscribe_callback_set(m, on_subscribe);
   mosquitto_message_callback_set(m, on_message);
   if (!o.username.empty())
     mosquitto_username_pw_set(m, o.username.c_str(), o.password_file.empty() ? nullptr : password.c_str());
