@@ -14,10 +14,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # pybind11-dev, python3-dev, python3-pytest: the Python package and its tests (preset host);
 # dpkg-dev: dpkg-shlibdeps, for the Debian package's dependencies (cpack -G DEB).
 # libmosquitto-dev, nlohmann-json3-dev: `streamix serve` (MQTT client, JSON payloads);
-# mosquitto, python3-paho-mqtt: the broker its tests start on a loopback port, and their
-# publishers.
+# mosquitto, python3-paho-mqtt, openssl: the broker its tests start on a loopback port,
+# their publishers, the certificates of the TLS test.
 packages=(cmake ninja-build g++ gcc pkgconf libgtest-dev libbenchmark-dev libhwy-dev
-          libmosquitto-dev nlohmann-json3-dev mosquitto python3-paho-mqtt
+          libmosquitto-dev nlohmann-json3-dev mosquitto python3-paho-mqtt openssl
           libxsimd-dev libarmadillo-dev python3-sklearn python3-numpy python3-matplotlib
           pybind11-dev python3-dev python3-pytest dpkg-dev clang
           libclang-rt-14-dev valgrind gcc-arm-none-eabi libnewlib-arm-none-eabi

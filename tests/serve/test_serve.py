@@ -403,3 +403,30 @@ def test_password_from_a_file_never_in_arguments_or_logs(tmp_path):
             assert password not in (tmp_path / f"{log}.log").read_text()
     finally:
         broker.stop()
+
+
+def test_tls_with_a_ca_file(tmp_path):
+    """A broker listening with TLS only: the gateway connects with --cafile (the broker's
+    certificate checked against it, host name included), and not without it."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, cwd=tmp_path, capture_output=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+            "-subj", "/CN=streamix test CA", "-days", "2")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=127.0.0.1")
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
+    broker = Broker(str(tmp_path), f"cafile {tmp_path}/ca.crt\ncertfile {tmp_path}/server.crt\n"
+                                   f"keyfile {tmp_path}/server.key\n")
+    try:
+        args = ["--subscribe", "tls/#", "--columns", "1"]
+        plain = Gateway(broker, str(tmp_path), *args, "--client-id", "plain", name="plain")
+        gw = Gateway(broker, str(tmp_path), *args, "--cafile", str(tmp_path / "ca.crt"), name="tls")
+        gw.wait_connected()
+        time.sleep(1)
+        assert "subscribed to" not in plain.text()
+        plain.stop()
+        gw.stop()
+    finally:
+        broker.stop()
