@@ -33,8 +33,8 @@ foreign_architectures=(arm64 armhf)
 # cortex-m4: the bare-metal firmware example under qemu-system-arm; aarch64 and armhf: the
 # whole suite cross-compiled, under qemu-user.
 build_presets=(host host-scalar sanitize tsan fuzz cortex-m4 aarch64 armhf)
-# ctest presets per build preset (default: the preset of the same name). aarch64 runs twice:
-# as a NEON-only Cortex-A53 and on QEMU's default CPU (SVE2).
+# ctest presets per build preset (default: the preset of the same name). aarch64 runs as a
+# NEON-only Cortex-A53, then its kernel, API and snapshot tests on QEMU's default CPU (SVE2).
 declare -A test_presets=([aarch64]="aarch64 aarch64-max-cpu")
 
 # install_missing [cross]: the packages above; with "cross", the ARM Linux ones too.
@@ -98,13 +98,14 @@ case "${1:-}" in
   test)
     install_missing cross
     for preset in "${build_presets[@]}"; do
-      echo "== preset ${preset}"
+      echo "== preset ${preset} (at ${SECONDS} s)"
       cmake --preset "${preset}" > /dev/null
       cmake --build --preset "${preset}"
       for tests in ${test_presets[$preset]:-$preset}; do
         ctest --preset "${tests}"
       done
     done
+    echo "== every preset passed in ${SECONDS} s"
     ;;
   *)
     echo "usage: $0 demo|test" >&2
