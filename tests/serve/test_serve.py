@@ -431,3 +431,21 @@ def test_tls_with_a_ca_file(tmp_path):
         gw.stop()
     finally:
         broker.stop()
+
+
+def test_readings_published_while_the_gateway_is_down_are_scored_when_it_returns(broker, tmp_path):
+    topics = [f"down/{i}" for i in range(5)]
+    rng = random.Random(8)
+    args = ["--subscribe", "down/#", "--alerts", "d", "--client-id", "gw-down", *JSON_ARGS]
+    collector = Collector(broker.port, "d/$status")
+    gw = Gateway(broker, str(tmp_path), *args)
+    gw.wait_connected()
+    publish_all(broker.port, normal_readings(rng, topics, 10), "pub-d1")
+    wait_for(lambda: (collector.last_status("d") or {}).get("scored") == 50, 30, "the first readings")
+    gw.stop()  # its session stays with the broker
+    publish_all(broker.port, normal_readings(rng, topics, 40), "pub-d2")  # while it is down
+    gw = Gateway(broker, str(tmp_path), *args, name="back")
+    wait_for(lambda: (collector.last_status("d") or {}).get("scored") == 200, 30,
+             "the readings published while it was down")
+    gw.stop()
+    collector.close()
