@@ -27,10 +27,6 @@ constexpr uint32_t kCheckpointMagic = 0x47584D53u;  // bytes "SMXG"
 constexpr uint32_t kCheckpointVersion = 1;
 constexpr size_t kMaxCheckpointBytes = size_t{64} << 20;
 
-void put_u32(std::vector<unsigned char>& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
-}
-
 // A float as the double that prints with the float's shortest digits (0.1f as 0.1, not
 // 0.10000000149011612); null for NaN and infinities, which JSON cannot carry.
 nlohmann::json number(float v) {
@@ -39,28 +35,6 @@ nlohmann::json number(float v) {
   const auto r = std::to_chars(buf, buf + sizeof buf - 1, v);
   *r.ptr = '\0';
   return std::strtod(buf, nullptr);
-}
-
-// Writes bytes to path and fsyncs it; false with error.
-bool write_synced(const std::string& path, const std::vector<unsigned char>& bytes,
-                  std::string& error) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    error = "cannot write '" + printable(path, kShownPath) + "': " + std::strerror(errno);
-    return false;
-  }
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  const bool ok = done == bytes.size() && ::fsync(fd) == 0;
-  const int saved = errno;
-  ::close(fd);
-  if (!ok) error = "cannot write '" + printable(path, kShownPath) + "': " + std::strerror(saved);
-  return ok;
 }
 
 bool ends_with(const std::string& s, const char* suffix) {
@@ -322,11 +296,11 @@ bool Gateway::stream_file(uint32_t id, std::vector<unsigned char>& bytes) {
   if (bank_.snapshot_size(id, size) != status::ok) return false;
   const std::string& topic = topics_[id];
   bytes.clear();
-  put_u32(bytes, kCheckpointMagic);
-  put_u32(bytes, kCheckpointVersion);
-  put_u32(bytes, static_cast<uint32_t>(topic.size()));
+  put_u32_le(bytes, kCheckpointMagic);
+  put_u32_le(bytes, kCheckpointVersion);
+  put_u32_le(bytes, static_cast<uint32_t>(topic.size()));
   bytes.insert(bytes.end(), topic.begin(), topic.end());
-  put_u32(bytes, static_cast<uint32_t>(size));
+  put_u32_le(bytes, static_cast<uint32_t>(size));
   const size_t at = bytes.size();
   bytes.resize(at + size);
   return bank_.save(id, span<unsigned char>(bytes.data() + at, size), written) == status::ok &&
@@ -344,7 +318,7 @@ bool Gateway::checkpoint(const std::string& dir, size_t* written, std::string& e
       error = "cannot save the detector of '" + printable(topics_[id]) + "'";
       return false;
     }
-    if (!write_synced(path + ".tmp", bytes, error)) {
+    if (!write_file(path + ".tmp", bytes, error, /*durable=*/true)) {
       ::unlink((path + ".tmp").c_str());
       return false;
     }

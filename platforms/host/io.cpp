@@ -141,7 +141,7 @@ bool read_snapshot_file(const std::string& path, std::vector<unsigned char>& byt
 }
 
 bool write_file(const std::string& path, const std::vector<unsigned char>& bytes,
-                std::string& error) {
+                std::string& error, bool durable) {
   const int fd = open_output(path, error);
   if (fd < 0) return false;
   {
@@ -152,6 +152,11 @@ bool write_file(const std::string& path, const std::vector<unsigned char>& bytes
       ::close(fd);
       return false;
     }
+  }
+  if (durable && ::fsync(fd) != 0) {
+    error = "cannot write " + quoted(path) + ": " + std::strerror(errno);
+    ::close(fd);
+    return false;
   }
   if (::close(fd) != 0) {  // (a full NFS disk may say so only here)
     error = "cannot write " + quoted(path) + ": " + std::strerror(errno);

@@ -75,15 +75,21 @@ inline uint32_t u32_le(const unsigned char* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
 }
 
+// Appends v as 4 little-endian bytes (the inverse of u32_le).
+inline void put_u32_le(std::vector<unsigned char>& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
+}
+
 // Reads a snapshot file: its first 12 bytes declare its length (magic, version, length), and
 // no more than that is read. false with error for an unreadable, empty or short file.
 bool read_snapshot_file(const std::string& path, std::vector<unsigned char>& bytes,
                         std::string& error);
 
 // Writes bytes to path (created or truncated) and closes it, checking every step; false with
-// error ("cannot write 'x': No space left on device").
+// error ("cannot write 'x': No space left on device"). durable: fsync before closing (for a
+// file that is renamed into place afterwards).
 bool write_file(const std::string& path, const std::vector<unsigned char>& bytes,
-                std::string& error);
+                std::string& error, bool durable = false);
 
 // Text as it may be echoed in a message: control bytes as \xNN, at most `shown` bytes of it
 // and the full length said when cut ('1234567... (100000000 bytes)'). 40 suits a field;

@@ -12,10 +12,6 @@ constexpr uint32_t kMagic = 0x4B584D53u;  // bytes "SMXK"
 constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderBytes = 16;  // magic, version, total bytes, key count
 
-void put_u32(std::vector<unsigned char>& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
-}
-
 // Reads a u32 at `at` if 4 bytes remain, advancing `at`.
 bool get_u32(const std::vector<unsigned char>& in, size_t& at, uint32_t& v) {
   if (in.size() - at < 4) return false;
@@ -54,19 +50,19 @@ bool KeyedDetectors::is_keyed_file(const std::vector<unsigned char>& bytes) {
 
 bool KeyedDetectors::save(std::vector<unsigned char>& out) const {
   out.clear();
-  put_u32(out, kMagic);
-  put_u32(out, kVersion);
-  put_u32(out, 0);  // total bytes, below
-  put_u32(out, static_cast<uint32_t>(detectors_.size()));
+  put_u32_le(out, kMagic);
+  put_u32_le(out, kVersion);
+  put_u32_le(out, 0);  // total bytes, below
+  put_u32_le(out, static_cast<uint32_t>(detectors_.size()));
   std::vector<unsigned char> snapshot;
   for (size_t i = 0; i < detectors_.size(); ++i) {
     size_t bytes = 0, written = 0;
     if (detectors_[i].snapshot_size(bytes) != status::ok) return false;
     snapshot.resize(bytes);
     if (detectors_[i].save(snapshot, written) != status::ok) return false;
-    put_u32(out, static_cast<uint32_t>(keys_[i].size()));
+    put_u32_le(out, static_cast<uint32_t>(keys_[i].size()));
     out.insert(out.end(), keys_[i].begin(), keys_[i].end());
-    put_u32(out, static_cast<uint32_t>(written));
+    put_u32_le(out, static_cast<uint32_t>(written));
     out.insert(out.end(), snapshot.begin(), snapshot.begin() + static_cast<std::ptrdiff_t>(written));
   }
   if (out.size() > UINT32_MAX) return false;

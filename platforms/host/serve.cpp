@@ -287,6 +287,7 @@ int run_serve(int argc, char** argv, std::ostream& out, std::ostream& err) {
 
   const Clock::time_point started = Clock::now();
   Clock::time_point last_checkpoint = started, last_status = started, last_report = started;
+  Clock::time_point last_checkpoint_attempt = started;  // (a failed one is retried when due)
   Clock::time_point next_attempt = started;
   bool ever_checkpointed = false;
   double backoff = 0.5;  // seconds before the next connection attempt, doubling to 30
@@ -362,10 +363,10 @@ int run_serve(int argc, char** argv, std::ostream& out, std::ostream& err) {
       session.unreported = 0;
       last_report = Clock::now();
     }
-    if (g_checkpoint_now || seconds_since(last_checkpoint) >= o.checkpoint_every) {
+    if (g_checkpoint_now || seconds_since(last_checkpoint_attempt) >= o.checkpoint_every) {
       g_checkpoint_now = 0;
       checkpoint();
-      last_checkpoint = Clock::now();
+      last_checkpoint_attempt = Clock::now();
     }
     if (session.connected && seconds_since(last_status) >= o.status_every) {
       publish(o.alerts + "/$status",
