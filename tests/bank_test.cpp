@@ -10,55 +10,19 @@
 #include <random>
 #include <vector>
 
-#include "aligned_storage.h"
 #include "bank_arithmetic.h"
+#include "c_objects.h"
 #include "streamix/streamix.h"
 
 namespace {
 
-struct Bank {
-  AlignedStorage storage;
-  smx_bank* bank = nullptr;
-  Bank(const smx_config& c, uint32_t models) : storage(size_of(c, models)) {
-    EXPECT_EQ(smx_bank_create(&c, models, storage.data, storage.size, &bank), SMX_OK);
-  }
-  static size_t size_of(const smx_config& c, uint32_t models) {
-    size_t n = 0;
-    EXPECT_EQ(smx_bank_size(&c, models, &n), SMX_OK);
-    return n;
-  }
+struct Bank : Created<smx_bank> {
+  Bank(const smx_config& c, uint32_t models) : Created(smx_bank_size, smx_bank_create, &c, models) {}
 };
 
-struct Lone {
-  AlignedStorage storage;
-  smx_model* model = nullptr;
-  explicit Lone(const smx_config& c) : storage(size_of(c)) {
-    EXPECT_EQ(smx_model_create(&c, storage.data, storage.size, &model), SMX_OK);
-  }
-  static size_t size_of(const smx_config& c) {
-    size_t n = 0;
-    EXPECT_EQ(smx_model_size(&c, &n), SMX_OK);
-    return n;
-  }
+struct Lone : Created<smx_model> {
+  explicit Lone(const smx_config& c) : Created(smx_model_size, smx_model_create, &c) {}
 };
-
-std::vector<unsigned char> snapshot_of(const smx_model* m) {
-  size_t n = 0;
-  EXPECT_EQ(smx_snapshot_size(m, &n), SMX_OK);
-  std::vector<unsigned char> out(n);
-  EXPECT_EQ(smx_snapshot_save(m, out.data(), out.size(), nullptr), SMX_OK);
-  return out;
-}
-
-std::vector<unsigned char> snapshot_of(smx_bank* b, uint32_t id) {
-  size_t n = 0;
-  EXPECT_EQ(smx_bank_snapshot_size(b, id, &n), SMX_OK);
-  std::vector<unsigned char> out(n);
-  size_t written = 0;
-  EXPECT_EQ(smx_bank_snapshot_save(b, id, out.data(), out.size(), &written), SMX_OK);
-  EXPECT_EQ(written, n);
-  return out;
-}
 
 // Readings of stream s: two clusters per stream, at a stream-dependent offset.
 std::vector<float> readings(uint32_t streams, uint32_t features, int steps, uint32_t seed) {
@@ -129,14 +93,14 @@ Comparison compare_with_lone_models(const smx_config& c, uint32_t models, const 
     std::vector<float> lp(n);
     std::vector<smx_status> st(n);
     if (ids.empty()) {
-      EXPECT_EQ(smx_bank_observe(bank.bank, rows, lp.data(), st.data()), SMX_OK);
+      EXPECT_EQ(smx_bank_observe(bank.handle, rows, lp.data(), st.data()), SMX_OK);
     } else {
-      EXPECT_EQ(smx_bank_observe_some(bank.bank, ids.data(), rows, n, lp.data(), st.data()), SMX_OK);
+      EXPECT_EQ(smx_bank_observe_some(bank.handle, ids.data(), rows, n, lp.data(), st.data()), SMX_OK);
     }
     for (size_t i = 0; i < n; ++i) {
       const uint32_t id = ids.empty() ? static_cast<uint32_t>(i) : ids[i];
       float expected = 0.0f;
-      EXPECT_EQ(smx_observe(lone[id].model, rows + i * c.features, &expected), SMX_OK);
+      EXPECT_EQ(smx_observe(lone[id].handle, rows + i * c.features, &expected), SMX_OK);
       EXPECT_EQ(st[i], SMX_OK);
       EXPECT_EQ(std::isnan(lp[i]), std::isnan(expected)) << t << " " << id;
       if (std::isnan(expected)) continue;
@@ -151,18 +115,18 @@ Comparison compare_with_lone_models(const smx_config& c, uint32_t models, const 
   }
   std::vector<Lone> copies;
   for (uint32_t i = 0; i < models; ++i) {
-    const std::vector<unsigned char> bytes = snapshot_of(bank.bank, i);
-    if (bytes == snapshot_of(lone[i].model)) ++out.same_bytes;
+    const std::vector<unsigned char> bytes = snapshot_of(bank.handle, i);
+    if (bytes == snapshot_of(lone[i].handle)) ++out.same_bytes;
     Lone copy(c);
     smx_model* m = nullptr;
-    EXPECT_EQ(smx_bank_model_get(bank.bank, i, copy.storage.data, copy.storage.size, &m), SMX_OK);
+    EXPECT_EQ(smx_bank_model_get(bank.handle, i, copy.storage.data, copy.storage.size, &m), SMX_OK);
     EXPECT_EQ(snapshot_of(m), bytes) << "a copy is the model";
     Lone loaded(c);
     smx_model* from_bytes = nullptr;
     EXPECT_EQ(smx_snapshot_load(bytes.data(), bytes.size(), loaded.storage.data, loaded.storage.size,
                                 &from_bytes), SMX_OK) << "model " << i << "'s snapshot loads";
-    EXPECT_EQ(smx_is_ready(m), smx_is_ready(lone[i].model));
-    if (smx_is_ready(m)) out.params_gap = std::max(out.params_gap, params_gap(m, lone[i].model, c));
+    EXPECT_EQ(smx_is_ready(m), smx_is_ready(lone[i].handle));
+    if (smx_is_ready(m)) out.params_gap = std::max(out.params_gap, params_gap(m, lone[i].handle, c));
   }
   return out;
 }
@@ -272,41 +236,41 @@ TEST(Bank, BadReadingsAreRejectedForTheirModelAlone) {
   const uint32_t models = 20;
   Bank bank(c, models);
   const std::vector<float> x = readings(models, 2, 100, 1);
-  observe_rounds(bank.bank, x, models * 2, 60);
+  observe_rounds(bank.handle, x, models * 2, 60);
   std::vector<float> row(x.begin() + 60 * models * 2, x.begin() + 61 * models * 2);
   row[17 * 2 + 1] = std::numeric_limits<float>::quiet_NaN();
   row[3 * 2] = 3e19f;  // its square overflows float
-  const std::vector<unsigned char> before17 = snapshot_of(bank.bank, 17), before3 = snapshot_of(bank.bank, 3);
+  const std::vector<unsigned char> before17 = snapshot_of(bank.handle, 17), before3 = snapshot_of(bank.handle, 3);
   std::vector<float> lp(models);
   std::vector<smx_status> st(models);
-  EXPECT_EQ(smx_bank_observe(bank.bank, row.data(), lp.data(), st.data()), SMX_ERR_INPUT);
+  EXPECT_EQ(smx_bank_observe(bank.handle, row.data(), lp.data(), st.data()), SMX_ERR_INPUT);
   for (uint32_t i = 0; i < models; ++i) {
     const bool bad = i == 17 || i == 3;
     EXPECT_EQ(st[i], bad ? SMX_ERR_INPUT : SMX_OK) << i;
     EXPECT_EQ(std::isnan(lp[i]), bad) << i;
-    EXPECT_EQ(smx_bank_samples_seen(bank.bank, i), bad ? 60u : 61u) << i;
+    EXPECT_EQ(smx_bank_samples_seen(bank.handle, i), bad ? 60u : 61u) << i;
   }
-  EXPECT_EQ(snapshot_of(bank.bank, 17), before17);
-  EXPECT_EQ(snapshot_of(bank.bank, 3), before3);
+  EXPECT_EQ(snapshot_of(bank.handle, 17), before17);
+  EXPECT_EQ(snapshot_of(bank.handle, 3), before3);
 
   // Ids past the bank: rejected alone, as an argument.
   const uint32_t ids[3] = {5, models, 6};
   float lp3[3];
   smx_status st3[3];
-  EXPECT_EQ(smx_bank_observe_some(bank.bank, ids, row.data(), 3, lp3, st3), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_bank_observe_some(bank.handle, ids, row.data(), 3, lp3, st3), SMX_ERR_ARGUMENT);
   EXPECT_EQ(st3[0], SMX_OK);
   EXPECT_EQ(st3[1], SMX_ERR_ARGUMENT);
   EXPECT_EQ(st3[2], SMX_OK);
   EXPECT_TRUE(std::isnan(lp3[1]));
-  EXPECT_EQ(smx_bank_samples_seen(bank.bank, 5), 62u);
+  EXPECT_EQ(smx_bank_samples_seen(bank.handle, 5), 62u);
 
   // Whole-call errors: nothing changes (the storage's bytes).
   const std::vector<unsigned char> image = bank.storage.image();
   EXPECT_EQ(smx_bank_observe(nullptr, row.data(), nullptr, nullptr), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_bank_observe(bank.bank, nullptr, nullptr, nullptr), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_bank_observe_some(bank.bank, nullptr, row.data(), 3, nullptr, nullptr), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_bank_observe_some(bank.bank, ids, nullptr, 3, nullptr, nullptr), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_bank_observe_some(bank.bank, ids, row.data(), 0, nullptr, nullptr), SMX_OK);
+  EXPECT_EQ(smx_bank_observe(bank.handle, nullptr, nullptr, nullptr), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_bank_observe_some(bank.handle, nullptr, row.data(), 3, nullptr, nullptr), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_bank_observe_some(bank.handle, ids, nullptr, 3, nullptr, nullptr), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_bank_observe_some(bank.handle, ids, row.data(), 0, nullptr, nullptr), SMX_OK);
   EXPECT_EQ(bank.storage.image(), image);
 
   // Models that can never learn (no parameters, no warm-up buffer): SMX_ERR_NOT_READY.
@@ -315,7 +279,7 @@ TEST(Bank, BadReadingsAreRejectedForTheirModelAlone) {
   Bank idle(unset, 3);
   const std::vector<unsigned char> idle_image = idle.storage.image();
   smx_status st_idle[3];
-  EXPECT_EQ(smx_bank_observe(idle.bank, row.data(), nullptr, st_idle), SMX_ERR_NOT_READY);
+  EXPECT_EQ(smx_bank_observe(idle.handle, row.data(), nullptr, st_idle), SMX_ERR_NOT_READY);
   EXPECT_EQ(st_idle[2], SMX_ERR_NOT_READY);
   EXPECT_EQ(idle.storage.image(), idle_image);
 }
@@ -328,18 +292,18 @@ TEST(Bank, ModelsMoveBetweenBanksAndLoneModels) {
   const uint32_t models = 18;
   Bank bank(c, models);
   const std::vector<float> x = readings(models, 3, 200, 2);
-  observe_rounds(bank.bank, x, models * 3, 100);
+  observe_rounds(bank.handle, x, models * 3, 100);
   // Out: model 7 as a lone model, by snapshot and by copy.
-  const std::vector<unsigned char> bytes = snapshot_of(bank.bank, 7);
+  const std::vector<unsigned char> bytes = snapshot_of(bank.handle, 7);
   Lone loaded(c);
   smx_model* m = nullptr;
   ASSERT_EQ(smx_snapshot_load(bytes.data(), bytes.size(), loaded.storage.data, loaded.storage.size, &m), SMX_OK);
   EXPECT_EQ(snapshot_of(m), bytes);
   // In: model 7's snapshot into model 12, and a lone model into model 13 (set).
-  ASSERT_EQ(smx_bank_snapshot_load(bank.bank, 12, bytes.data(), bytes.size()), SMX_OK);
-  EXPECT_EQ(snapshot_of(bank.bank, 12), bytes);
-  ASSERT_EQ(smx_bank_model_set(bank.bank, 13, m), SMX_OK);
-  EXPECT_EQ(snapshot_of(bank.bank, 13), bytes);
+  ASSERT_EQ(smx_bank_snapshot_load(bank.handle, 12, bytes.data(), bytes.size()), SMX_OK);
+  EXPECT_EQ(snapshot_of(bank.handle, 12), bytes);
+  ASSERT_EQ(smx_bank_model_set(bank.handle, 13, m), SMX_OK);
+  EXPECT_EQ(snapshot_of(bank.handle, 13), bytes);
   // All three learn the same readings from here: the same states (the bank's two with each
   // other bit for bit; with the lone model as EveryModelLearnsAsALoneModel holds it).
   for (int t = 100; t < 200; ++t) {
@@ -347,31 +311,31 @@ TEST(Bank, ModelsMoveBetweenBanksAndLoneModels) {
     const uint32_t ids[2] = {12, 13};
     float rows[6];
     std::memcpy(rows, row, sizeof(float) * 3), std::memcpy(rows + 3, row, sizeof(float) * 3);
-    ASSERT_EQ(smx_bank_observe_some(bank.bank, ids, rows, 2, nullptr, nullptr), SMX_OK);
+    ASSERT_EQ(smx_bank_observe_some(bank.handle, ids, rows, 2, nullptr, nullptr), SMX_OK);
     ASSERT_EQ(smx_observe(m, row, nullptr), SMX_OK);
   }
-  EXPECT_EQ(snapshot_of(bank.bank, 12), snapshot_of(bank.bank, 13));
+  EXPECT_EQ(snapshot_of(bank.handle, 12), snapshot_of(bank.handle, 13));
   if (same_arithmetic(c)) {
-    EXPECT_EQ(snapshot_of(bank.bank, 12), snapshot_of(m));
+    EXPECT_EQ(snapshot_of(bank.handle, 12), snapshot_of(m));
   }
   // Score and parameters are the copy's.
   Lone copy(c);
   smx_model* cm = nullptr;
-  ASSERT_EQ(smx_bank_model_get(bank.bank, 12, copy.storage.data, copy.storage.size, &cm), SMX_OK);
+  ASSERT_EQ(smx_bank_model_get(bank.handle, 12, copy.storage.data, copy.storage.size, &cm), SMX_OK);
   float a = 0.0f, b = 0.0f;
-  ASSERT_EQ(smx_bank_score(bank.bank, 12, &x[0], &a), SMX_OK);
+  ASSERT_EQ(smx_bank_score(bank.handle, 12, &x[0], &a), SMX_OK);
   ASSERT_EQ(smx_score(cm, &x[0], &b), SMX_OK);
   EXPECT_EQ(a, b);
   float wa[2], wb[2];
-  ASSERT_EQ(smx_bank_get_params(bank.bank, 12, wa, nullptr, nullptr), SMX_OK);
+  ASSERT_EQ(smx_bank_get_params(bank.handle, 12, wa, nullptr, nullptr), SMX_OK);
   ASSERT_EQ(smx_model_get_params(cm, wb, nullptr, nullptr), SMX_OK);
   EXPECT_EQ(std::memcmp(wa, wb, sizeof wa), 0);
   // Reset: a fresh model's snapshot.
-  ASSERT_EQ(smx_bank_model_reset(bank.bank, 12), SMX_OK);
+  ASSERT_EQ(smx_bank_model_reset(bank.handle, 12), SMX_OK);
   Lone fresh(c);
-  EXPECT_EQ(snapshot_of(bank.bank, 12), snapshot_of(fresh.model));
-  EXPECT_EQ(smx_bank_is_ready(bank.bank, 12), 0);
-  EXPECT_EQ(smx_bank_score(bank.bank, 12, &x[0], &a), SMX_ERR_NOT_READY);
+  EXPECT_EQ(snapshot_of(bank.handle, 12), snapshot_of(fresh.handle));
+  EXPECT_EQ(smx_bank_is_ready(bank.handle, 12), 0);
+  EXPECT_EQ(smx_bank_score(bank.handle, 12, &x[0], &a), SMX_ERR_NOT_READY);
 
   // Refused, the bank unchanged: another config, a corrupted or truncated snapshot, an id
   // past the bank, a buffer inside the bank.
@@ -379,22 +343,22 @@ TEST(Bank, ModelsMoveBetweenBanksAndLoneModels) {
   smx_config other = c;
   other.step_exponent = 0.7f;
   Lone stranger(other);
-  EXPECT_EQ(smx_bank_model_set(bank.bank, 3, stranger.model), SMX_ERR_ARGUMENT);
-  const std::vector<unsigned char> strange = snapshot_of(stranger.model);
-  EXPECT_EQ(smx_bank_snapshot_load(bank.bank, 3, strange.data(), strange.size()), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_bank_model_set(bank.handle, 3, stranger.handle), SMX_ERR_ARGUMENT);
+  const std::vector<unsigned char> strange = snapshot_of(stranger.handle);
+  EXPECT_EQ(smx_bank_snapshot_load(bank.handle, 3, strange.data(), strange.size()), SMX_ERR_ARGUMENT);
   std::vector<unsigned char> corrupted = bytes;
   corrupted[40] ^= 1;
-  EXPECT_EQ(smx_bank_snapshot_load(bank.bank, 3, corrupted.data(), corrupted.size()), SMX_ERR_SNAPSHOT);
-  EXPECT_EQ(smx_bank_snapshot_load(bank.bank, 3, bytes.data(), bytes.size() - 1), SMX_ERR_SNAPSHOT);
-  EXPECT_EQ(smx_bank_snapshot_load(bank.bank, models, bytes.data(), bytes.size()), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_bank_model_reset(bank.bank, models), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_bank_model_set(bank.bank, models, m), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_bank_snapshot_load(bank.bank, 3, bank.storage.data + bank.storage.size - 64, 64), SMX_ERR_SNAPSHOT);
+  EXPECT_EQ(smx_bank_snapshot_load(bank.handle, 3, corrupted.data(), corrupted.size()), SMX_ERR_SNAPSHOT);
+  EXPECT_EQ(smx_bank_snapshot_load(bank.handle, 3, bytes.data(), bytes.size() - 1), SMX_ERR_SNAPSHOT);
+  EXPECT_EQ(smx_bank_snapshot_load(bank.handle, models, bytes.data(), bytes.size()), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_bank_model_reset(bank.handle, models), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_bank_model_set(bank.handle, models, m), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_bank_snapshot_load(bank.handle, 3, bank.storage.data + bank.storage.size - 64, 64), SMX_ERR_SNAPSHOT);
   EXPECT_EQ(bank.storage.image(), image);
   unsigned char* inside = bank.storage.data + bank.storage.size - bytes.size();
-  EXPECT_EQ(smx_bank_snapshot_save(bank.bank, 3, inside, bytes.size(), nullptr), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_bank_snapshot_save(bank.bank, 3, corrupted.data(), 10, nullptr), SMX_ERR_STORAGE);
-  EXPECT_EQ(smx_bank_model_get(bank.bank, 3, copy.storage.data, 100, &cm), SMX_ERR_STORAGE);
+  EXPECT_EQ(smx_bank_snapshot_save(bank.handle, 3, inside, bytes.size(), nullptr), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_bank_snapshot_save(bank.handle, 3, corrupted.data(), 10, nullptr), SMX_ERR_STORAGE);
+  EXPECT_EQ(smx_bank_model_get(bank.handle, 3, copy.storage.data, 100, &cm), SMX_ERR_STORAGE);
 }
 
 // smx_bank_size is SMX_BANK_BYTES, and a bank's bytes per model stay below a lone model's.

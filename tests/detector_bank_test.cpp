@@ -12,55 +12,20 @@
 #include <random>
 #include <vector>
 
-#include "aligned_storage.h"
 #include "bank_arithmetic.h"
+#include "c_objects.h"
 #include "streamix/streamix.h"
 
 namespace {
 
-struct DetectorBank {
-  AlignedStorage storage;
-  smx_detector_bank* bank = nullptr;
-  DetectorBank(const smx_detector_config& c, uint32_t detectors) : storage(size_of(c, detectors)) {
-    EXPECT_EQ(smx_detector_bank_create(&c, detectors, storage.data, storage.size, &bank), SMX_OK);
-  }
-  static size_t size_of(const smx_detector_config& c, uint32_t detectors) {
-    size_t n = 0;
-    EXPECT_EQ(smx_detector_bank_size(&c, detectors, &n), SMX_OK);
-    return n;
-  }
+struct DetectorBank : Created<smx_detector_bank> {
+  DetectorBank(const smx_detector_config& c, uint32_t detectors)
+      : Created(smx_detector_bank_size, smx_detector_bank_create, &c, detectors) {}
 };
 
-struct Lone {
-  AlignedStorage storage;
-  smx_detector* det = nullptr;
-  explicit Lone(const smx_detector_config& c) : storage(size_of(c)) {
-    EXPECT_EQ(smx_detector_create(&c, storage.data, storage.size, &det), SMX_OK);
-  }
-  static size_t size_of(const smx_detector_config& c) {
-    size_t n = 0;
-    EXPECT_EQ(smx_detector_size(&c, &n), SMX_OK);
-    return n;
-  }
+struct Lone : Created<smx_detector> {
+  explicit Lone(const smx_detector_config& c) : Created(smx_detector_size, smx_detector_create, &c) {}
 };
-
-std::vector<unsigned char> snapshot_of(const smx_detector* d) {
-  size_t n = 0;
-  EXPECT_EQ(smx_detector_snapshot_size(d, &n), SMX_OK);
-  std::vector<unsigned char> out(n);
-  EXPECT_EQ(smx_detector_snapshot_save(d, out.data(), out.size(), nullptr), SMX_OK);
-  return out;
-}
-
-std::vector<unsigned char> snapshot_of(smx_detector_bank* b, uint32_t id) {
-  size_t n = 0;
-  EXPECT_EQ(smx_detector_bank_snapshot_size(b, id, &n), SMX_OK);
-  std::vector<unsigned char> out(n);
-  size_t written = 0;
-  EXPECT_EQ(smx_detector_bank_snapshot_save(b, id, out.data(), out.size(), &written), SMX_OK);
-  EXPECT_EQ(written, n);
-  return out;
-}
 
 // Readings of stream s at step t: two regimes around a stream-dependent level, with faults:
 // from step 450 to 520 streams s % 3 == 0 drift off by 8 standard deviations in feature
@@ -120,14 +85,14 @@ Comparison compare_with_lone_detectors(const smx_detector_config& c, uint32_t de
     std::vector<smx_detection> got(n);
     std::vector<smx_status> st(n);
     if (ids.empty()) {
-      EXPECT_EQ(smx_detector_bank_detect(bank.bank, rows, got.data(), st.data()), SMX_OK);
+      EXPECT_EQ(smx_detector_bank_detect(bank.handle, rows, got.data(), st.data()), SMX_OK);
     } else {
-      EXPECT_EQ(smx_detector_bank_detect_some(bank.bank, ids.data(), rows, n, got.data(), st.data()), SMX_OK);
+      EXPECT_EQ(smx_detector_bank_detect_some(bank.handle, ids.data(), rows, n, got.data(), st.data()), SMX_OK);
     }
     for (size_t i = 0; i < n; ++i) {
       const uint32_t id = ids.empty() ? static_cast<uint32_t>(i) : ids[i];
       smx_detection expected;
-      EXPECT_EQ(smx_detect(lone[id].det, rows + i * c.features, &expected), SMX_OK);
+      EXPECT_EQ(smx_detect(lone[id].handle, rows + i * c.features, &expected), SMX_OK);
       EXPECT_EQ(st[i], SMX_OK);
       ++out.detections;
       out.same_detections += same_detection(got[i], expected);
@@ -140,18 +105,18 @@ Comparison compare_with_lone_detectors(const smx_detector_config& c, uint32_t de
     }
   }
   for (uint32_t i = 0; i < detectors; ++i) {
-    const std::vector<unsigned char> bytes = snapshot_of(bank.bank, i);
-    out.same_bytes += bytes == snapshot_of(lone[i].det);
+    const std::vector<unsigned char> bytes = snapshot_of(bank.handle, i);
+    out.same_bytes += bytes == snapshot_of(lone[i].handle);
     Lone copy(c);
     smx_detector* d = nullptr;
-    EXPECT_EQ(smx_detector_bank_get(bank.bank, i, copy.storage.data, copy.storage.size, &d), SMX_OK);
+    EXPECT_EQ(smx_detector_bank_get(bank.handle, i, copy.storage.data, copy.storage.size, &d), SMX_OK);
     EXPECT_EQ(snapshot_of(d), bytes) << "a copy is the detector";
     Lone loaded(c);
     smx_detector* from_bytes = nullptr;
     EXPECT_EQ(smx_detector_snapshot_load(bytes.data(), bytes.size(), loaded.storage.data,
                                          loaded.storage.size, &from_bytes), SMX_OK)
         << "detector " << i << "'s snapshot loads";
-    EXPECT_EQ(smx_detector_bank_samples_seen(bank.bank, i), smx_detector_samples_seen(lone[i].det));
+    EXPECT_EQ(smx_detector_bank_samples_seen(bank.handle, i), smx_detector_samples_seen(lone[i].handle));
   }
   return out;
 }
@@ -245,41 +210,41 @@ TEST(DetectorBank, BadReadingsAreRejectedForTheirDetectorAlone) {
   DetectorBank bank(c, detectors);
   const std::vector<float> x = readings(detectors, 2, 400, 29);
   for (int t = 0; t < 400; ++t) {
-    ASSERT_EQ(smx_detector_bank_detect(bank.bank, &x[size_t(t) * detectors * 2], nullptr, nullptr), SMX_OK);
+    ASSERT_EQ(smx_detector_bank_detect(bank.handle, &x[size_t(t) * detectors * 2], nullptr, nullptr), SMX_OK);
   }
   // Detector 5 (in the lanes) and 17 get a NaN and an overflowing reading.
   std::vector<float> row(&x[0], &x[size_t(detectors) * 2]);
   row[5 * 2 + 1] = std::numeric_limits<float>::quiet_NaN();
   row[17 * 2] = 3e38f;
-  const std::vector<unsigned char> before5 = snapshot_of(bank.bank, 5), before17 = snapshot_of(bank.bank, 17);
-  const std::vector<unsigned char> before6 = snapshot_of(bank.bank, 6);
+  const std::vector<unsigned char> before5 = snapshot_of(bank.handle, 5), before17 = snapshot_of(bank.handle, 17);
+  const std::vector<unsigned char> before6 = snapshot_of(bank.handle, 6);
   std::vector<smx_detection> out(detectors);
   std::vector<smx_status> st(detectors);
-  EXPECT_EQ(smx_detector_bank_detect(bank.bank, row.data(), out.data(), st.data()), SMX_ERR_INPUT);
+  EXPECT_EQ(smx_detector_bank_detect(bank.handle, row.data(), out.data(), st.data()), SMX_ERR_INPUT);
   for (uint32_t i = 0; i < detectors; ++i) {
     EXPECT_EQ(st[i], i == 5 || i == 17 ? SMX_ERR_INPUT : SMX_OK) << i;
     EXPECT_EQ(std::isnan(out[i].score), i == 5 || i == 17) << i;
   }
   EXPECT_EQ(out[5].top_feature, -1);
-  EXPECT_EQ(snapshot_of(bank.bank, 5), before5);
-  EXPECT_EQ(snapshot_of(bank.bank, 17), before17);
-  EXPECT_NE(snapshot_of(bank.bank, 6), before6) << "the others proceed";
+  EXPECT_EQ(snapshot_of(bank.handle, 5), before5);
+  EXPECT_EQ(snapshot_of(bank.handle, 17), before17);
+  EXPECT_NE(snapshot_of(bank.handle, 6), before6) << "the others proceed";
   // An id past the bank is rejected for its reading alone.
   const uint32_t ids[3] = {3, detectors, 4};
   smx_status st3[3];
   smx_detection out3[3];
-  EXPECT_EQ(smx_detector_bank_detect_some(bank.bank, ids, row.data(), 3, out3, st3), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detector_bank_detect_some(bank.handle, ids, row.data(), 3, out3, st3), SMX_ERR_ARGUMENT);
   EXPECT_EQ(st3[0], SMX_OK);
   EXPECT_EQ(st3[1], SMX_ERR_ARGUMENT);
   EXPECT_EQ(st3[2], SMX_OK);
   // A call without a bank, readings or ids changes nothing at all.
   const std::vector<unsigned char> image = bank.storage.image();
   EXPECT_EQ(smx_detector_bank_detect(nullptr, row.data(), nullptr, nullptr), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_detector_bank_detect(bank.bank, nullptr, nullptr, nullptr), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_detector_bank_detect_some(bank.bank, nullptr, row.data(), 3, nullptr, nullptr), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_detector_bank_detect_some(bank.bank, ids, nullptr, 3, nullptr, nullptr), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_detector_bank_set(bank.bank, 0, nullptr), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_detector_bank_reset(bank.bank, detectors), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detector_bank_detect(bank.handle, nullptr, nullptr, nullptr), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detector_bank_detect_some(bank.handle, nullptr, row.data(), 3, nullptr, nullptr), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detector_bank_detect_some(bank.handle, ids, nullptr, 3, nullptr, nullptr), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detector_bank_set(bank.handle, 0, nullptr), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detector_bank_reset(bank.handle, detectors), SMX_ERR_ARGUMENT);
   EXPECT_EQ(bank.storage.image(), image);
 }
 
@@ -289,24 +254,24 @@ TEST(DetectorBank, DetectorsMoveBetweenBanksAndLoneDetectors) {
   DetectorBank bank(c, detectors);
   const std::vector<float> x = readings(detectors, 3, 500, 31);
   for (int t = 0; t < 400; ++t) {
-    ASSERT_EQ(smx_detector_bank_detect(bank.bank, &x[size_t(t) * detectors * 3], nullptr, nullptr), SMX_OK);
+    ASSERT_EQ(smx_detector_bank_detect(bank.handle, &x[size_t(t) * detectors * 3], nullptr, nullptr), SMX_OK);
   }
   // Detector 7's snapshot loads as a lone detector, which then detects as detector 7 does.
-  const std::vector<unsigned char> bytes = snapshot_of(bank.bank, 7);
+  const std::vector<unsigned char> bytes = snapshot_of(bank.handle, 7);
   Lone lone(c);
   smx_detector* moved = nullptr;
   ASSERT_EQ(smx_detector_snapshot_load(bytes.data(), bytes.size(), lone.storage.data, lone.storage.size, &moved), SMX_OK);
   // Detector 3 becomes a copy of detector 7 (set), detector 4 loads its snapshot.
   Lone copy(c);
   smx_detector* seven = nullptr;
-  ASSERT_EQ(smx_detector_bank_get(bank.bank, 7, copy.storage.data, copy.storage.size, &seven), SMX_OK);
-  ASSERT_EQ(smx_detector_bank_set(bank.bank, 3, seven), SMX_OK);
-  ASSERT_EQ(smx_detector_bank_snapshot_load(bank.bank, 4, bytes.data(), bytes.size()), SMX_OK);
+  ASSERT_EQ(smx_detector_bank_get(bank.handle, 7, copy.storage.data, copy.storage.size, &seven), SMX_OK);
+  ASSERT_EQ(smx_detector_bank_set(bank.handle, 3, seven), SMX_OK);
+  ASSERT_EQ(smx_detector_bank_snapshot_load(bank.handle, 4, bytes.data(), bytes.size()), SMX_OK);
   for (int t = 400; t < 500; ++t) {
     std::vector<float> row(&x[size_t(t) * detectors * 3], &x[size_t(t + 1) * detectors * 3]);
     for (uint32_t id : {3u, 4u}) std::memcpy(&row[id * 3], &row[7 * 3], 3 * sizeof(float));
     std::vector<smx_detection> out(detectors);
-    ASSERT_EQ(smx_detector_bank_detect(bank.bank, row.data(), out.data(), nullptr), SMX_OK);
+    ASSERT_EQ(smx_detector_bank_detect(bank.handle, row.data(), out.data(), nullptr), SMX_OK);
     smx_detection expected;
     ASSERT_EQ(smx_detect(moved, &row[7 * 3], &expected), SMX_OK);
     for (uint32_t id : {3u, 4u, 7u}) EXPECT_TRUE(same_detection(out[id], out[7])) << t << " " << id;
@@ -314,24 +279,24 @@ TEST(DetectorBank, DetectorsMoveBetweenBanksAndLoneDetectors) {
       EXPECT_TRUE(same_detection(out[7], expected)) << t;
     }
   }
-  EXPECT_EQ(snapshot_of(bank.bank, 3), snapshot_of(bank.bank, 7));
-  EXPECT_EQ(snapshot_of(bank.bank, 4), snapshot_of(bank.bank, 7));
+  EXPECT_EQ(snapshot_of(bank.handle, 3), snapshot_of(bank.handle, 7));
+  EXPECT_EQ(snapshot_of(bank.handle, 4), snapshot_of(bank.handle, 7));
   // A reset detector is a fresh one.
-  ASSERT_EQ(smx_detector_bank_reset(bank.bank, 7), SMX_OK);
-  EXPECT_EQ(snapshot_of(bank.bank, 7), snapshot_of(Lone(c).det));
-  EXPECT_EQ(smx_detector_bank_samples_seen(bank.bank, 7), 0u);
+  ASSERT_EQ(smx_detector_bank_reset(bank.handle, 7), SMX_OK);
+  EXPECT_EQ(snapshot_of(bank.handle, 7), snapshot_of(Lone(c).handle));
+  EXPECT_EQ(smx_detector_bank_samples_seen(bank.handle, 7), 0u);
   // Foreign configs and damaged snapshots are refused, the bank unchanged.
   const std::vector<unsigned char> image = bank.storage.image();
   smx_detector_config other = c;
   other.alarm_rate = 0.05f;
   Lone foreign(other);
-  EXPECT_EQ(smx_detector_bank_set(bank.bank, 1, foreign.det), SMX_ERR_ARGUMENT);
-  const std::vector<unsigned char> foreign_bytes = snapshot_of(foreign.det);
-  EXPECT_EQ(smx_detector_bank_snapshot_load(bank.bank, 1, foreign_bytes.data(), foreign_bytes.size()), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detector_bank_set(bank.handle, 1, foreign.handle), SMX_ERR_ARGUMENT);
+  const std::vector<unsigned char> foreign_bytes = snapshot_of(foreign.handle);
+  EXPECT_EQ(smx_detector_bank_snapshot_load(bank.handle, 1, foreign_bytes.data(), foreign_bytes.size()), SMX_ERR_ARGUMENT);
   std::vector<unsigned char> damaged = bytes;
   damaged[damaged.size() / 2] ^= 0x40;
-  EXPECT_EQ(smx_detector_bank_snapshot_load(bank.bank, 1, damaged.data(), damaged.size()), SMX_ERR_SNAPSHOT);
-  EXPECT_EQ(smx_detector_bank_snapshot_load(bank.bank, 1, bytes.data(), bytes.size() - 1), SMX_ERR_SNAPSHOT);
+  EXPECT_EQ(smx_detector_bank_snapshot_load(bank.handle, 1, damaged.data(), damaged.size()), SMX_ERR_SNAPSHOT);
+  EXPECT_EQ(smx_detector_bank_snapshot_load(bank.handle, 1, bytes.data(), bytes.size() - 1), SMX_ERR_SNAPSHOT);
   EXPECT_EQ(bank.storage.image(), image);
 }
 
@@ -341,12 +306,12 @@ TEST(DetectorBank, FixedScalingPerDetector) {
   DetectorBank bank(c, 3);
   Lone lone(c);
   const float offsets[2] = {10.0f, 10.0f}, scales[2] = {2.0f, 3.0f}, bad[2] = {1.0f, 0.0f};
-  ASSERT_EQ(smx_detector_bank_set_scaling(bank.bank, 1, offsets, scales), SMX_OK);
-  ASSERT_EQ(smx_detector_set_scaling(lone.det, offsets, scales), SMX_OK);
-  EXPECT_EQ(smx_detector_bank_set_scaling(bank.bank, 1, offsets, bad), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(smx_detector_bank_set_scaling(bank.bank, 3, offsets, scales), SMX_ERR_ARGUMENT);
-  EXPECT_EQ(snapshot_of(bank.bank, 1), snapshot_of(lone.det));
-  EXPECT_NE(snapshot_of(bank.bank, 0), snapshot_of(lone.det));
+  ASSERT_EQ(smx_detector_bank_set_scaling(bank.handle, 1, offsets, scales), SMX_OK);
+  ASSERT_EQ(smx_detector_set_scaling(lone.handle, offsets, scales), SMX_OK);
+  EXPECT_EQ(smx_detector_bank_set_scaling(bank.handle, 1, offsets, bad), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(smx_detector_bank_set_scaling(bank.handle, 3, offsets, scales), SMX_ERR_ARGUMENT);
+  EXPECT_EQ(snapshot_of(bank.handle, 1), snapshot_of(lone.handle));
+  EXPECT_NE(snapshot_of(bank.handle, 0), snapshot_of(lone.handle));
 }
 
 TEST(DetectorBank, StorageIsTheFormula) {

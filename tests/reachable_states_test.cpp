@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "aligned_storage.h"
+#include "c_objects.h"
 #include "snapshot_forge.h"
 #include "streamix/streamix.h"
 
@@ -40,23 +41,6 @@ struct DetectorPair {
   }
 };
 
-// The snapshot of x through the C API's size and save calls for its kind.
-template <class T>
-std::vector<unsigned char> snapshot_of(const T* x, smx_status (*size)(const T*, size_t*),
-                                       smx_status (*save)(const T*, void*, size_t, size_t*)) {
-  size_t n = 0, written = 0;
-  EXPECT_EQ(size(x, &n), SMX_OK);
-  std::vector<unsigned char> s(n);
-  EXPECT_EQ(save(x, s.data(), n, &written), SMX_OK);
-  return s;
-}
-std::vector<unsigned char> save(const smx_model* m) {
-  return snapshot_of(m, smx_snapshot_size, smx_snapshot_save);
-}
-std::vector<unsigned char> save(const smx_detector* d) {
-  return snapshot_of(d, smx_detector_snapshot_size, smx_detector_snapshot_save);
-}
-
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 // Loads snap into the pair's second storage and runs n more readings (reading(i) gives the
@@ -74,7 +58,7 @@ void expect_loaded_copy_continues_alike(DetectorPair& pair, const std::vector<un
     ASSERT_EQ(smx_detect(copy, x, &db), SMX_OK);
     ASSERT_EQ(std::memcmp(&da, &db, sizeof da), 0) << i;
   }
-  EXPECT_EQ(save(pair.det), save(copy));
+  EXPECT_EQ(snapshot_of(pair.det), snapshot_of(copy));
 }
 
 // Values a hostile but valid stream contains: ordinary ones, large offsets with tiny spread,
@@ -148,11 +132,11 @@ void check_model_sequence(uint32_t seed) {
   draw_params();
   ASSERT_EQ(smx_model_set_params(from, w.data(), mu.data(), var.data()), SMX_OK);
   for (int step = 0; step < 160; ++step) {
-    const std::vector<unsigned char> snapshot = save(m);
+    const std::vector<unsigned char> snapshot = snapshot_of(m);
     smx_model* copy = nullptr;
     ASSERT_EQ(smx_snapshot_load(snapshot.data(), snapshot.size(), b.data, b.size, &copy), SMX_OK)
         << "the model's own snapshot was rejected at step " << step;
-    ASSERT_EQ(save(copy), snapshot) << "step " << step;
+    ASSERT_EQ(snapshot_of(copy), snapshot) << "step " << step;
     const uint32_t op = rng() % 40;
     if (op == 0 || (c.init_samples == 0 && !smx_is_ready(m))) {
       draw_params();
@@ -181,7 +165,7 @@ void check_model_sequence(uint32_t seed) {
       ASSERT_TRUE(same_bits(la, lb)) << "step " << step;
       ASSERT_FALSE(was_ready && std::isnan(la)) << "step " << step;  // NaN only in the warm-up
     }
-    ASSERT_EQ(save(m), save(copy)) << "step " << step;
+    ASSERT_EQ(snapshot_of(m), snapshot_of(copy)) << "step " << step;
   }
 }
 
@@ -237,12 +221,12 @@ void check_detector_sequence(uint32_t seed) {
   std::vector<float> x(features);
   const float spread = rng() % 2 ? 1.0f : 0.0f;  // half the runs: extreme values only
   for (int step = 0; step < 160; ++step) {
-    const std::vector<unsigned char> snapshot = save(det);
+    const std::vector<unsigned char> snapshot = snapshot_of(det);
     smx_detector* copy = nullptr;
     ASSERT_EQ(smx_detector_snapshot_load(snapshot.data(), snapshot.size(), b.data, b.size, &copy),
               SMX_OK)
         << "the detector's own snapshot was rejected at step " << step;
-    ASSERT_EQ(save(copy), snapshot) << "step " << step;
+    ASSERT_EQ(snapshot_of(copy), snapshot) << "step " << step;
     std::normal_distribution<float> g(0.0f, 1.0f);
     for (float& v : x) v = spread > 0.0f && rng() % 4 ? 5.0f + g(rng) : extreme_value(rng);
     smx_detection da{}, db{};
@@ -259,7 +243,7 @@ void check_detector_sequence(uint32_t seed) {
       ASSERT_TRUE(da.anomaly_score >= 0.0f && da.anomaly_score <= 1.0f) << "step " << step;
       ASSERT_FALSE(std::isinf(da.threshold)) << "step " << step;  // NaN before the first score
     }
-    ASSERT_EQ(save(det), save(copy)) << "step " << step;
+    ASSERT_EQ(snapshot_of(det), snapshot_of(copy)) << "step " << step;
   }
 }
 
@@ -289,7 +273,7 @@ void warmup_spread_case(float spread, int at) {
     ASSERT_EQ(smx_detect(det, x, &d), SMX_OK);
     if (!std::isnan(d.score)) scores.push_back(d.score);
     if (i + 1 == at) {
-      const std::vector<unsigned char> s = save(det);
+      const std::vector<unsigned char> s = snapshot_of(det);
       smx_detector* copy = nullptr;
       EXPECT_EQ(smx_detector_snapshot_load(s.data(), s.size(), b.data, b.size, &copy), SMX_OK)
           << "saved after " << at << " readings";
@@ -329,7 +313,7 @@ struct ReadyDetector {
       const float x[1] = {g(rng)};
       EXPECT_EQ(smx_detect(det, x, &d), SMX_OK);
     }
-    snapshot = save(det);
+    snapshot = snapshot_of(det);
   }
 };
 
@@ -437,7 +421,7 @@ TEST(ReachableStates, AHeldWarmupReadingSavesAndLoads) {
       const float x[1] = {i == 99 ? 1e6f : g(rng)};
       ASSERT_EQ(smx_detect(det, x, &d), SMX_OK);
     }
-    const std::vector<unsigned char> snap = save(det);
+    const std::vector<unsigned char> snap = snapshot_of(det);
     const size_t innovation = forge::kDetectorArrays + 16;  // D = 1
     ASSERT_LT(forge::get_f32(snap.data() + innovation), 0.0f);  // held
     expect_loaded_copy_continues_alike(pair, snap, 300, [&](int i) { return i == 0 ? next : g(rng); });
@@ -462,7 +446,7 @@ TEST(ReachableStates, ARestartedStreamSavesAndLoads) {
   smx_detection d{};
   for (float x : {1e10f, g(rng), g(rng)}) ASSERT_EQ(smx_detect(det, &x, &d), SMX_OK);
   ASSERT_EQ(smx_detector_samples_seen(det), 1u);
-  const std::vector<unsigned char> snap = save(det);
+  const std::vector<unsigned char> snap = snapshot_of(det);
   EXPECT_EQ(forge::get_u32(snap.data() + forge::kDetectorRestarted), 1u);
   expect_loaded_copy_continues_alike(pair, snap, 300, [&](int) { return g(rng); });
   std::vector<unsigned char> forged = snap;
@@ -476,7 +460,7 @@ TEST(ReachableStates, ARestartedStreamSavesAndLoads) {
   forge::put_f32(forged.data() + second_seed, -0.0f);
   EXPECT_TRUE(detector_rejects(forged, cfg));
   DetectorPair fresh(cfg);
-  forged = save(fresh.det);
+  forged = snapshot_of(fresh.det);
   forge::put_u32(forged.data() + forge::kDetectorRestarted, 1);
   EXPECT_TRUE(detector_rejects(forged, cfg));
 }
@@ -493,7 +477,7 @@ std::vector<unsigned char> warming_model(smx_config* c) {
     const float x[1] = {static_cast<float>(i)};
     EXPECT_EQ(smx_observe(m, x, nullptr), SMX_OK);
   }
-  return save(m);
+  return snapshot_of(m);
 }
 
 TEST(ReachableStates, CountsStopAtTheirEndInsteadOfWrapping) {
@@ -515,7 +499,7 @@ TEST(ReachableStates, CountsStopAtTheirEndInsteadOfWrapping) {
     const float x[1] = {static_cast<float>(i % 5) - 2.0f};
     ASSERT_EQ(smx_observe(m, x, nullptr), SMX_OK);
   }
-  std::vector<unsigned char> s = save(m);
+  std::vector<unsigned char> s = snapshot_of(m);
   forge::put_u64(s.data() + forge::kModelReady + 8, UINT64_MAX - 5);  // samples_seen
   forge::repair(s);
   smx_model* loaded = nullptr;
@@ -525,7 +509,7 @@ TEST(ReachableStates, CountsStopAtTheirEndInsteadOfWrapping) {
     ASSERT_EQ(smx_observe(loaded, x, nullptr), SMX_OK);
   }
   EXPECT_EQ(smx_samples_seen(loaded), UINT64_MAX);
-  const std::vector<unsigned char> after = save(loaded);
+  const std::vector<unsigned char> after = snapshot_of(loaded);
   smx_model* again = nullptr;
   EXPECT_EQ(smx_snapshot_load(after.data(), after.size(), a.data, a.size, &again), SMX_OK);
 
@@ -549,7 +533,7 @@ TEST(ReachableStates, CountsStopAtTheirEndInsteadOfWrapping) {
     const float x[1] = {g(rng)};
     ASSERT_EQ(smx_detect(det, x, &out), SMX_OK);
   }
-  const std::vector<unsigned char> dsaved = save(det);
+  const std::vector<unsigned char> dsaved = snapshot_of(det);
   smx_detector* dagain = nullptr;
   EXPECT_EQ(smx_detector_snapshot_load(dsaved.data(), dsaved.size(), db.data, db.size, &dagain),
             SMX_OK);
@@ -651,7 +635,7 @@ TEST(Responsibilities, TheLearnersSumToOneForFarSamples) {
     smx_model* m = two_components(a, 0);
     const float x[1] = {x0};
     ASSERT_EQ(smx_observe(m, x, nullptr), SMX_OK);
-    const std::vector<unsigned char> s = save(m);
+    const std::vector<unsigned char> s = snapshot_of(m);
     const double total = double{forge::get_f32(s.data() + forge::kModelArrays)} +
                          forge::get_f32(s.data() + forge::kModelArrays + 4);
     EXPECT_NEAR(total, 1.0, 8.0 * FLT_EPSILON) << "x = " << x0;
