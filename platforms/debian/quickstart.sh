@@ -3,9 +3,9 @@
 # (Debian packages only), then
 #   quickstart.sh demo   builds and runs the demo: `streamix detect` over the NAB stream, and
 #                        its plot (preset host)
-#   quickstart.sh test   builds and runs every test, for every preset listed below (27 to 33
-#                        minutes on 2 cores, by machine: the ARM runs under QEMU take a
-#                        quarter of it)
+#   quickstart.sh test   builds and runs every test, for every preset listed below (about 25
+#                        minutes on 2 cores: the ARM runs under QEMU take 40 % of it,
+#                        tests/README.md#test-time)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
