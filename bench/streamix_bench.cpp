@@ -17,6 +17,8 @@
 //   detect/<backend>/K:<K>/D:<D>/M:<M> smx_detect on M lone detectors in turn, per reading
 //   em_iteration/armadillo/K:<K>/D:<D> fgmm_diag, one EM iteration over 4,096 samples, per sample
 //   observe/floor/K:<K>/D:<D>          the method with nothing else (method_floor.h)
+//   observe/specialized/K:<K>/D:<D>    the library's step, K and D fixed at compile time
+//                                      (specialized_floor.h; 2 x 4 and 8 x 8)
 //   peak/fma/<target>                  independent FMAs in registers: the peak rate
 //   peak/fma_add/<target>              FMAs and adds together: what separate add pipes add
 //   <op>/highway:AVX2/...              Highway held to AVX2, beside xsimd on the same ISA
@@ -37,6 +39,7 @@
 #include "hardware_limit.h"
 #include "streamix/streamix.hpp"
 #include "method_floor.h"
+#include "specialized_floor.h"
 #include "textbook.h"
 #if STREAMIX_BENCH_ARMADILLO
 #include <armadillo>
@@ -162,6 +165,16 @@ void per_sample_floor(benchmark::State& state, uint32_t k, uint32_t d) {
   method_floor_init(&m, int(k), int(d), storage.data(), w.data(), s.means.data(), s.vars.data());
   size_t i = 0;
   for (auto _ : state) benchmark::DoNotOptimize(method_floor_observe(&m, s.sample(i++)));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void per_sample_specialized(benchmark::State& state, uint32_t k, uint32_t d) {
+  const Setup s(k, d);
+  const std::vector<float> w(k, 1.0f / static_cast<float>(k));
+  if (!specialized_floor_init(int(k), int(d), w.data(), s.means.data(), s.vars.data()))
+    return state.SkipWithError("shape not compiled");
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(specialized_floor_observe(s.sample(i++)));
   state.SetItemsProcessed(state.iterations());
 }
 
@@ -363,6 +376,9 @@ void register_all() {
                                    Op::observe, k, d, false);
       if (d <= 16 && k <= 16)  // (the floor's product of variances stays in float range)
         benchmark::RegisterBenchmark(("observe/floor/" + shape).c_str(), per_sample_floor, k, d);
+      if ((k == 2 && d == 4) || (k == 8 && d == 8))
+        benchmark::RegisterBenchmark(("observe/specialized/" + shape).c_str(), per_sample_specialized,
+                                     k, d);
       benchmark::RegisterBenchmark(("score/textbook/" + shape).c_str(), per_sample_textbook,
                                    Op::score, k, d, false);
       benchmark::RegisterBenchmark(("score_batch/textbook/" + shape).c_str(), score_batch_textbook,
@@ -400,10 +416,13 @@ void register_all() {
   }
   benchmark::RegisterBenchmark("observe/textbook/far/K:16/D:16", per_sample_textbook, Op::observe,
                                16u, 16u, true);
-  // Highway held to AVX2, to compare with xsimd on the same instruction set (K = 2 for the
-  // across-samples batch layout, K = 16 for the rest).
-  benchmark::RegisterBenchmark("observe/highway:AVX2/K:16/D:16", per_sample, "highway:AVX2",
-                               Op::observe, 16u, 16u, false);
+  // Highway held to AVX2, to compare with xsimd on the same instruction set: observe at
+  // issue 13's sizes, K = 2 for the across-samples batch layout, K = 16 for the rest.
+  for (const auto& [k, d] : {std::pair{2u, 4u}, std::pair{4u, 8u}, std::pair{8u, 8u},
+                             std::pair{16u, 16u}, std::pair{64u, 64u}}) {
+    benchmark::RegisterBenchmark(("observe/highway:AVX2/" + shape_name(k, d)).c_str(), per_sample,
+                                 "highway:AVX2", Op::observe, k, d, false);
+  }
   benchmark::RegisterBenchmark("score/highway:AVX2/K:16/D:16", per_sample, "highway:AVX2",
                                Op::score, 16u, 16u, false);
   for (uint32_t k : {2u, 16u}) {

@@ -178,10 +178,6 @@ const kernels::ParamArrays& reported_params(const smx_model* m, const ModelArray
   return reports_average(m) ? a.average : a.iterate;
 }
 
-kernels::EStepParams estep_view(const kernels::ParamArrays& p) {
-  return kernels::EStepParams{p.log_weight, p.log_norm, p.mean, p.half_precision, p.shape};
-}
-
 namespace {
 
 // The position of one array in for_each_array's order (and so in smx_model::array_offset).

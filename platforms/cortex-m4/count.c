@@ -5,8 +5,10 @@
  * (one smx_observe_batch call over the whole pool, mini-batches of 16: a call is 64
  * samples), bank_observe (one smx_bank_observe of a bank of 16 such models, each with its
  * own reading from the pool: a call is 16 model updates), and
- * textbook_observe and textbook_score (bench/textbook.c, compiled with the same flags), and
- * floor_observe (bench/method_floor.cpp: the method with nothing else).
+ * textbook_observe and textbook_score (bench/textbook.c, compiled with the same flags),
+ * floor_observe (bench/method_floor.cpp: the method with nothing else) and
+ * specialized_observe (bench/specialized_floor.cpp: the library's step with K and D fixed at
+ * compile time; 2 x 4, 3 x 3 and 8 x 8 only).
  * Everything but the calls is the same whatever N is: the setup, and a pool of 64 samples
  * computed before the loop, so a run with N calls minus a run with none is N calls and N
  * loop iterations (a few instructions each). */
@@ -15,6 +17,7 @@
 #include "board.h"
 #include "streamix/streamix.h"
 #include "method_floor.h"
+#include "specialized_floor.h"
 #include "textbook.h"
 
 #define MAX_K 16
@@ -122,6 +125,7 @@ int main(void) {
   textbook_init(&textbook, (int)k, (int)d, textbook_storage, weights, means, variances);
   method_floor floor_model;
   method_floor_init(&floor_model, (int)k, (int)d, floor_storage, weights, means, variances);
+  const int specialized = specialized_floor_init((int)k, (int)d, weights, means, variances);
 
   float log_p = 0.0f;
   if (same(op, "observe")) {
@@ -134,6 +138,8 @@ int main(void) {
     for (long i = 0; i < n; ++i) smx_score(model, pool + (i % POOL) * d, &log_p), sink = log_p;
   } else if (same(op, "textbook_observe")) {
     for (long i = 0; i < n; ++i) sink = textbook_observe(&textbook, pool + (i % POOL) * d);
+  } else if (same(op, "specialized_observe") && specialized) {
+    for (long i = 0; i < n; ++i) sink = specialized_floor_observe(pool + (i % POOL) * d);
   } else if (same(op, "floor_observe")) {
     for (long i = 0; i < n; ++i) sink = method_floor_observe(&floor_model, pool + (i % POOL) * d);
   } else if (same(op, "textbook_score")) {
