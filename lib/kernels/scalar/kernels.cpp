@@ -46,13 +46,10 @@ void log_joint_range(const EStepParams& p, const float* x, uint32_t first, uint3
   const size_t stride = p.shape.stride;
   const uint32_t features = p.shape.features;
   if (kCompilerVectorizes && n >= kBlock) {
+    for (uint32_t j = 0; j < n; ++j) l[j] = 0.0f;
     for (uint32_t d = 0; d < features; ++d) {
       const float* mean = p.mean + d * stride + first;
       const float* half_precision = p.half_precision + d * stride + first;
-      if (d == 0) {  // (its terms start the sums: zeroing l compiled to a memset call)
-        for (uint32_t j = 0; j < n; ++j) l[j] = half_precision[j] * (x[0] - mean[j]) * (x[0] - mean[j]);
-        continue;
-      }
       for (uint32_t j = 0; j < n; ++j) {
         const float delta = x[d] - mean[j];
         l[j] += half_precision[j] * delta * delta;
